@@ -1,0 +1,106 @@
+"""Interface layer: stored domain events as the platform's public contract, CloudEvents 1.0.
+
+Every stored event becomes one structured-mode CloudEvent:
+  id        stable per stored event (same id on every re-publish, so duplicates are detectable)
+  source    urn:zhonglou-civil-affairs:<service>
+  type      aggregate + event name, e.g. CaseApproved (also the AMQP routing key, as in Nameko)
+  subject   the aggregate id
+  sequence  the notification id in the service's event store, zero-padded so it orders as a
+            string (the CloudEvents sequence extension); consumers compare it as an integer
+  dataschema urn of the JSON Schema of this type and contract version (docs/schemas/...)
+Personal data never leaves in clear: identity numbers are masked, birth dates dropped.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from cloudevents.core.formats.json import JSONFormat
+from cloudevents.core.v1.event import CloudEvent
+
+from shared import identity
+
+CONTENT_TYPE = JSONFormat.CONTENT_TYPE  # application/cloudevents+json
+SEQUENCE_DIGITS = 20
+MASKED_FIELDS = {"id_number": identity.mask}
+DROPPED_FIELDS = {"birth_date"}
+ENVELOPE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic"}
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "docs" / "schemas"
+_format = JSONFormat()
+
+
+def source_of(service: str) -> str:
+    return f"urn:zhonglou-civil-affairs:{service}"
+
+
+def service_of(source: str) -> str:
+    return source.rsplit(":", 1)[-1]
+
+
+def type_of(domain_event) -> str:
+    """Aggregate name + event name: Case.Approved -> CaseApproved."""
+    return type(domain_event).__qualname__.replace(".", "")
+
+
+def schema_urn(service: str, event_type: str, version: int) -> str:
+    return f"urn:zhonglou-civil-affairs:schema:{service}:{event_type}:v{version}"
+
+
+def schema_path(service: str, event_type: str, version: int = 1) -> Path:
+    return SCHEMA_DIR / service / f"{event_type}.v{version}.json"
+
+
+def public(value):
+    """Event attributes as JSON-ready primitives, with personal data masked or dropped."""
+    if isinstance(value, dict):
+        return {k: MASKED_FIELDS[k](v) if k in MASKED_FIELDS else public(v)
+                for k, v in value.items() if k not in DROPPED_FIELDS}
+    if isinstance(value, (list, tuple)):
+        return [public(v) for v in value]
+    if isinstance(value, (UUID, Decimal)):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def sequence_text(notification_id: int) -> str:
+    return str(notification_id).zfill(SEQUENCE_DIGITS)
+
+
+def to_cloudevent(service: str, notification_id: int, domain_event) -> CloudEvent:
+    event_type = type_of(domain_event)
+    version = getattr(type(domain_event), "contract_version", 1)
+    data = {"aggregate_id": str(domain_event.originator_id),
+            "aggregate_version": domain_event.originator_version,
+            **public({k: v for k, v in domain_event.__dict__.items() if k not in ENVELOPE_FIELDS})}
+    return CloudEvent({
+        "id": str(uuid5(NAMESPACE_URL, f"{service}:{domain_event.originator_id}:{domain_event.originator_version}")),
+        "source": source_of(service),
+        "type": event_type,
+        "subject": str(domain_event.originator_id),
+        "time": domain_event.timestamp,
+        "datacontenttype": "application/json",
+        "dataschema": schema_urn(service, event_type, version),
+        "sequence": sequence_text(notification_id),
+    }, data)
+
+
+def encode(event: CloudEvent) -> bytes:
+    return _format.write(event)
+
+
+def decode(body: bytes | str) -> CloudEvent:
+    """Parse a structured CloudEvent; raises ValueError (or a CloudEvents validation error)."""
+    return _format.read(None, body)
+
+
+def as_dict(event: CloudEvent) -> dict:
+    return json.loads(encode(event))
+
+
+def sequence_of(event: CloudEvent) -> int:
+    return int(event.get_extension("sequence"))

@@ -1,0 +1,63 @@
+"""Infrastructure: how every service keeps its state as events in PostgreSQL.
+
+One schema per service, AES-encrypted and compressed event bodies (identity numbers are never
+stored in clear), optimistic concurrency with a bounded retry that ends in a typed Conflict.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import logging
+import os
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import IntegrityError
+
+from shared.config import settings
+from shared.db import ensure_database, ensure_schema
+from shared.errors import Conflict
+
+log = logging.getLogger(__name__)
+ATTEMPTS = 5
+
+
+class PlatformApplication(Application):
+    """An eventsourcing Application on the platform's PostgreSQL, in a schema of its own."""
+
+    env = {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "CIPHER_TOPIC": "eventsourcing.cipher:AESCipher",
+        "COMPRESSOR_TOPIC": "eventsourcing.compressor:ZlibCompressor",
+        "CREATE_TABLE": "y",
+        "POSTGRES_POOL_SIZE": "4",
+        "POSTGRES_MAX_OVERFLOW": "8",
+        "POSTGRES_PRE_PING": "y",
+    }
+
+    def __init__(self, env=None):
+        given = {**os.environ, **(env or {})}
+        cfg = settings(given)
+        merged = {**cfg.eventsourcing_env(), "POSTGRES_SCHEMA": self.name, **(env or {})}
+        if given.get("PERSISTENCE_MODULE", self.env["PERSISTENCE_MODULE"]) == "eventsourcing.postgres":
+            ensure_database(cfg)
+            ensure_schema(cfg, self.name)
+        super().__init__(merged)
+        key = self.env.get("CIPHER_KEY", "").encode()
+        self.pseudonym_key = hmac.new(key, b"pseudonym", hashlib.sha256).digest()
+
+
+def retry_on_conflict(method):
+    """Re-run a command when a concurrent command saved the same aggregate first. The re-run
+    sees the winner's events, so the domain decides (e.g. 'case is already active'); after
+    several lost races the caller gets a Conflict, and nothing of the loser is stored."""
+
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                return method(*args, **kwargs)
+            except IntegrityError:
+                log.info("concurrent change in %s, attempt %d", method.__name__, attempt)
+        raise Conflict("version", "the record was changed concurrently several times; try again")
+    return wrapper

@@ -1,0 +1,10 @@
+"""Logging set-up shared by every process: one line per record, level from LOG_LEVEL."""
+import logging
+import os
+import warnings
+
+
+def configure_logging() -> None:
+    warnings.filterwarnings("ignore", message=".*eventlet.*", category=DeprecationWarning)
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")

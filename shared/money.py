@@ -1,0 +1,49 @@
+"""Domain layer: yuan amounts as Decimal to the fen, and months as 'YYYY-MM' strings."""
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from shared.errors import InvalidInput
+
+FEN = Decimal("0.01")
+MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+def yuan(value, field: str = "amount", *, allow_negative: bool = False) -> Decimal:
+    """Parse a yuan amount (str, int or Decimal; floats are refused as imprecise)."""
+    if isinstance(value, float) or isinstance(value, bool):
+        raise InvalidInput(field, "must be a decimal string or integer, not a float")
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise InvalidInput(field, "must be a decimal amount in yuan") from None
+    if not amount.is_finite():
+        raise InvalidInput(field, "must be a finite amount")
+    if amount < 0 and not allow_negative:
+        raise InvalidInput(field, "must not be negative")
+    if amount != amount.quantize(FEN):
+        raise InvalidInput(field, "must be given to the fen (at most 2 decimal places)")
+    return amount.quantize(FEN)
+
+
+def to_fen(amount: Decimal) -> Decimal:
+    return amount.quantize(FEN, rounding=ROUND_HALF_UP)
+
+
+def month(value, field: str = "month") -> str:
+    if not isinstance(value, str) or not MONTH.match(value):
+        raise InvalidInput(field, "must be a month written YYYY-MM")
+    return value
+
+
+def month_of(day: date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def parse_date(value, field: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(field, "must be a date written YYYY-MM-DD") from None
