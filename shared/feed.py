@@ -1,0 +1,34 @@
+"""Interface layer: a service's notification log served as pages of CloudEvents.
+
+The same conversion the relay uses, so a consumer that fills a gap (or rebuilds) from the feed
+sees byte-for-byte the events it would have received from the bus.
+"""
+from __future__ import annotations
+
+from prometheus_client import Gauge
+
+from shared import contract
+from shared.errors import InvalidInput
+
+MAX_LIMIT = 1000
+HEAD = Gauge("event_store_head", "Highest notification id in the service's event store", ["service"])
+
+
+def page(app, after, limit) -> dict:
+    try:
+        after, limit = int(after), int(limit)
+    except (TypeError, ValueError):
+        raise InvalidInput("after", "after and limit must be integers") from None
+    if after < 0:
+        raise InvalidInput("after", "must be zero or a positive notification id")
+    if not 0 <= limit <= MAX_LIMIT:
+        raise InvalidInput("limit", f"must be between 0 and {MAX_LIMIT}")
+    notifications = app.recorder.select_notifications(start=after + 1, limit=limit) if limit else []
+    events = [contract.as_dict(contract.to_cloudevent(app.name, n.id, app.mapper.to_domain_event(n)))
+              for n in notifications]
+    return {"source": contract.source_of(app.name), "after": after,
+            "head": app.recorder.max_notification_id() or 0, "events": events}
+
+
+def update_head_gauge(app) -> None:
+    HEAD.labels(app.name).set(app.recorder.max_notification_id() or 0)

@@ -1,0 +1,112 @@
+"""Interface layer: what every Nameko service of the platform needs, written once.
+
+Import this module first in a Nameko service module: it makes psycopg wait cooperatively under
+eventlet (psycopg detects gevent, not eventlet; its C wait would block the whole hub).
+- `ApplicationProvider`: one eventsourcing application per service container.
+- `EntrypointMetrics`: calls, errors and duration of every entrypoint, for Prometheus.
+- `metrics_response()`: the Prometheus text page for an `@http('GET', '/metrics')` entrypoint.
+- `json_response()`: JSON bodies for HTTP entrypoints, with domain errors mapped to 4xx.
+- domain errors registered with Nameko, so RPC callers get `InvalidInput`/`Conflict`/`NotFound`
+  back with field and rule, instead of a generic RemoteError.
+- the `application/cloudevents+json` serializer, so a plain `@event_handler` can consume the
+  relay's messages (see `NAMEKO_SERIALIZERS`).
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
+
+import json  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+
+warnings.filterwarnings("ignore", message=".*eventlet.*")
+
+from nameko.exceptions import deserialize_to_instance  # noqa: E402
+from nameko.extensions import DependencyProvider  # noqa: E402
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest  # noqa: E402
+from werkzeug.wrappers import Response  # noqa: E402
+
+from shared import errors  # noqa: E402
+
+for _error in errors.ALL:
+    deserialize_to_instance(_error)
+
+CALLS = Counter("entrypoint_calls_total", "Entrypoint calls handled", ["service", "entrypoint"])
+FAILURES = Counter("entrypoint_errors_total",
+                   "Entrypoint calls that raised; kind is the error type (domain errors are "
+                   "refused bad input, anything else is a fault)", ["service", "entrypoint", "kind"])
+DURATION = Histogram("entrypoint_duration_seconds", "Entrypoint call duration",
+                     ["service", "entrypoint"],
+                     buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120))
+
+CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json"
+NAMEKO_SERIALIZERS = {
+    "cloudevents": {
+        "encoder": "shared.nameko_support.encode_cloudevent",
+        "decoder": "shared.nameko_support.decode_cloudevent",
+        "content_type": CLOUDEVENTS_CONTENT_TYPE,
+    }
+}
+
+
+def encode_cloudevent(value) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def decode_cloudevent(body):
+    return json.loads(body)
+
+
+class ApplicationProvider(DependencyProvider):
+    """Builds the service's application once, when the container starts."""
+
+    def __init__(self, factory):
+        self.factory = factory
+        self.application = None
+
+    def setup(self):
+        self.application = self.factory()
+
+    def stop(self):
+        if self.application is not None:
+            self.application.close()
+
+    def get_dependency(self, worker_ctx):
+        return self.application
+
+
+class EntrypointMetrics(DependencyProvider):
+    """Counts every entrypoint call, its errors and its duration."""
+
+    def setup(self):
+        self.started: dict[int, float] = {}
+
+    def worker_setup(self, worker_ctx):
+        self.started[id(worker_ctx)] = time.perf_counter()
+
+    def worker_result(self, worker_ctx, result=None, exc_info=None):
+        service = self.container.service_name
+        name = worker_ctx.entrypoint.method_name
+        CALLS.labels(service, name).inc()
+        start = self.started.pop(id(worker_ctx), None)
+        if start is not None:
+            DURATION.labels(service, name).observe(time.perf_counter() - start)
+        if exc_info is not None:
+            FAILURES.labels(service, name, exc_info[0].__name__).inc()
+
+
+def metrics_response() -> Response:
+    return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST.split(";")[0],
+                    headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def json_response(body, status: int = 200) -> Response:
+    return Response(json.dumps(body, ensure_ascii=False), status=status,
+                    mimetype="application/json")
+
+
+def error_response(error: errors.DomainError) -> Response:
+    status = {errors.NotFound: 404, errors.Conflict: 409}.get(type(error), 400)
+    return json_response(error.as_dict(), status)
