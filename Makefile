@@ -1,0 +1,32 @@
+# The platform's commands. `make run` starts everything; `make test` runs every test tier.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: install run test unit demo bench rebuild clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	python3.11 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+run: install
+	deploy/run.sh
+
+test: install
+	$(PY) -m pytest -q
+
+unit: install
+	$(PY) -m pytest -q tests/unit
+
+demo: install
+	set -a; . ./.env.local; set +a; $(PY) -m deploy.demo
+
+rebuild: install
+	set -a; . ./.env.local; set +a; SOCIAL_ASSISTANCE_URL=$${SOCIAL_ASSISTANCE_URL:-http://127.0.0.1:8001} $(PY) -m services.projection rebuild
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Starts the whole platform on this machine: schemas, then every process under honcho.
+# Reads .env.local (made on first run with a fresh CIPHER_KEY; keep it: the event store is
+# encrypted with that key).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+export PATH="$PWD/$VENV/bin:$PATH"
+ENV_FILE=${ENV_FILE:-.env.local}
+if [ ! -f "$ENV_FILE" ]; then
+  echo "CIPHER_KEY=$(python -m shared.keys)" > "$ENV_FILE"
+  echo "POSTGRES_DBNAME=civil_affairs" >> "$ENV_FILE"
+  echo "run: wrote $ENV_FILE with a new CIPHER_KEY (back it up: the event store is encrypted with it)"
+fi
+set -a; . "./$ENV_FILE"; set +a
+: "${SOCIAL_ASSISTANCE_PORT:=8001}" "${REPORTING_PORT:=8003}" "${RELAY_SOCIAL_ASSISTANCE_PORT:=9101}" "${PROJECTION_PORT:=9102}"
+export SOCIAL_ASSISTANCE_PORT REPORTING_PORT RELAY_SOCIAL_ASSISTANCE_PORT PROJECTION_PORT
+export SOCIAL_ASSISTANCE_URL=${SOCIAL_ASSISTANCE_URL:-http://127.0.0.1:$SOCIAL_ASSISTANCE_PORT}
+export PSYCOPG_WAIT_FUNC=wait_select  # only the Nameko processes need it; harmless elsewhere
+export PYTHONUNBUFFERED=1
+python -m shared.setup
+cat <<MSG
+run: starting the platform (Ctrl-C stops every process)
+  social_assistance   RPC over AMQP ${AMQP_URI:-amqp://guest:guest@127.0.0.1:5672/} (service social_assistance)
+                      http://127.0.0.1:$SOCIAL_ASSISTANCE_PORT/metrics  /healthz  /events?after=0&limit=100
+  relay               http://127.0.0.1:$RELAY_SOCIAL_ASSISTANCE_PORT/metrics  -> exchange social_assistance.events
+  projection          http://127.0.0.1:$PROJECTION_PORT/metrics  -> PostgreSQL schema read_model
+  reporting           http://127.0.0.1:$REPORTING_PORT/report  http://127.0.0.1:$REPORTING_PORT/metrics
+  then, in another shell: make demo
+MSG
+exec honcho -f Procfile -d . start

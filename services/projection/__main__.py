@@ -1,0 +1,84 @@
+"""Interface layer of the projection service: its process and its operator commands.
+
+  python -m services.projection            consume the bus into the read model (a long-running process)
+  python -m services.projection rebuild    wipe the read model and replay every source's event store
+  python -m services.projection status     show each source's applied position and head
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+
+from prometheus_client import start_http_server
+
+from services.projection.readmodel import ReadModel
+from shared.config import ConfigurationError, service_url, settings
+from shared.consumer import EventConsumer, FeedClient
+from shared.logs import configure_logging
+
+SOURCES = ("social_assistance",)
+QUEUE = "projection.read_model"
+
+
+def feeds() -> dict[str, FeedClient]:
+    return {source: FeedClient(service_url(source)) for source in SOURCES}
+
+
+def validator():
+    from shared.schemas import validate
+    return validate
+
+
+def consume(args) -> None:
+    model = ReadModel.connect(settings())
+    consumer = EventConsumer(settings().amqp_uri, QUEUE, feeds(), model.apply_batch, model.position,
+                             validator())
+    signal.signal(signal.SIGTERM, consumer.stop)
+    signal.signal(signal.SIGINT, consumer.stop)
+    port = int(os.environ.get("METRICS_PORT", "9102"))
+    start_http_server(port)
+    print(f"projection: consuming {QUEUE} into schema read_model; metrics on :{port}/metrics", flush=True)
+    consumer.run_forever()
+
+
+def rebuild(args) -> None:
+    from tqdm import tqdm
+
+    model = ReadModel.connect(settings())
+    sources = feeds()
+    heads = {name: feed.head() for name, feed in sources.items()}
+    with tqdm(total=sum(heads.values()), unit="event", desc="replaying", file=sys.stderr) as bar:
+        done = [0]
+
+        def progress(total: int) -> None:
+            bar.update(total - done[0])
+            done[0] = total
+        positions = model.rebuild(list(sources), lambda s: sources[s].pages(), progress)
+    for source, position in positions.items():
+        print(f"{source}: rebuilt up to sequence {position}")
+
+
+def status(args) -> None:
+    model = ReadModel.connect(settings())
+    for source, feed in feeds().items():
+        print(f"{source}: applied {model.position(source)}, head {feed.head()}")
+
+
+def main(argv=None) -> int:
+    configure_logging()
+    parser = argparse.ArgumentParser(prog="python -m services.projection", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", nargs="?", default="consume", choices=["consume", "rebuild", "status"])
+    args = parser.parse_args(argv)
+    try:
+        {"consume": consume, "rebuild": rebuild, "status": status}[args.command](args)
+    except ConfigurationError as error:
+        print(f"projection: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

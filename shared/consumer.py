@@ -1,0 +1,267 @@
+"""Infrastructure: an ordered, batching, de-duplicating consumer of the platform's events.
+
+One durable quorum queue bound with `#` to each source's `<service>.events` exchange keeps every
+source's events in publish order (Nameko's one-queue-per-event-type handlers would not). Messages
+are taken in batches and handed to `apply_batch(source, events)`, which must be idempotent per
+(source, sequence) — the read model's tracking makes it so — and are acked only after it commits.
+
+- A message that is not a CloudEvent, comes from an unknown source, or breaks its schema goes to
+  the dead-letter queue `<queue>.dead-letter` with the reason in headers, and consumption goes on.
+- A failing `apply_batch` (PostgreSQL down) is retried with back-off; nothing is acked meanwhile.
+- Every few seconds the consumer asks each source's feed for its head: if the bus missed
+  something (e.g. published before this queue existed), it catches up from the feed.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+
+from kombu import Connection, Exchange, Queue, binding
+from kombu.exceptions import KombuError
+from prometheus_client import Counter, Gauge, Histogram
+
+from shared import contract
+from shared.bus import events_exchange
+
+log = logging.getLogger("consumer")
+
+APPLIED = Counter("projection_applied_events_total", "Events applied to the read model", ["source"])
+RECEIVED = Counter("projection_received_messages_total", "Messages received from the bus", ["source"])
+DEAD = Counter("projection_dead_letters_total", "Messages sent to the dead-letter queue", ["reason"])
+POSITION = Gauge("projection_position", "Last applied sequence per source", ["source"])
+SOURCE_HEAD = Gauge("projection_source_head", "Head of the source's event store (from its feed)", ["source"])
+LAG = Gauge("projection_lag_events", "Source head minus applied position", ["source"])
+BATCH_SECONDS = Histogram("projection_batch_duration_seconds", "Time to apply one batch")
+CATCH_UPS = Counter("projection_catch_up_reads_total", "Reads of a source's feed to fill a gap", ["source"])
+ERRORS = Counter("projection_errors_total", "Failures of the consumer loop; it retries", ["kind"])
+
+
+class FeedClient:
+    """Reads a source service's notification log: GET <url>/events?after=N&limit=M."""
+
+    def __init__(self, url: str, timeout: float = 10.0):
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+
+    def page(self, after: int, limit: int = 500) -> dict:
+        query = urllib.parse.urlencode({"after": after, "limit": limit})
+        with urllib.request.urlopen(f"{self.url}/events?{query}", timeout=self.timeout) as response:
+            return json.loads(response.read())
+
+    def head(self) -> int:
+        return self.page(0, 0)["head"]
+
+    def between(self, after: int, before: int) -> list[dict]:
+        """Events with after < sequence < before."""
+        events: list[dict] = []
+        while after < before - 1:
+            batch = self.page(after, min(500, before - after - 1))["events"]
+            if not batch:
+                break
+            events.extend(e for e in batch if int(e["sequence"]) < before)
+            after = int(batch[-1]["sequence"])
+        return events
+
+    def pages(self, size: int = 500):
+        after = 0
+        while True:
+            batch = self.page(after, size)["events"]
+            if not batch:
+                return
+            yield batch
+            after = int(batch[-1]["sequence"])
+
+
+class Poison(ValueError):
+    def __init__(self, reason: str, detail: str):
+        super().__init__(f"{reason}: {detail}")
+        self.reason, self.detail = reason, detail
+
+
+class EventConsumer:
+    def __init__(self, amqp_uri: str, queue_name: str, feeds: dict[str, FeedClient],
+                 apply_batch: Callable[..., int], position: Callable[[str], int],
+                 validate: Callable[[dict], None] | None = None, *, batch_size: int = 500,
+                 batch_wait: float = 0.05, head_interval: float = 5.0):
+        self.amqp_uri = amqp_uri
+        self.queue_name = queue_name
+        self.feeds = feeds  # source service name -> its feed
+        self.apply_batch = apply_batch
+        self.position = position
+        self.validate = validate
+        self.batch_size = batch_size
+        self.batch_wait = batch_wait
+        self.head_interval = head_interval
+        self.stopping = threading.Event()
+        self._buffer: list = []
+        self._next_head_check = 0.0
+
+    # --- topology -----------------------------------------------------------------------------
+
+    def queue(self) -> Queue:
+        bindings = [binding(Exchange(events_exchange(s), "topic", durable=True), routing_key="#")
+                    for s in self.feeds]
+        return Queue(self.queue_name, bindings=bindings, durable=True,
+                     queue_arguments={"x-queue-type": "quorum"})
+
+    def dead_letter_queue(self) -> Queue:
+        return Queue(f"{self.queue_name}.dead-letter", Exchange(""), routing_key=f"{self.queue_name}.dead-letter",
+                     durable=True, queue_arguments={"x-queue-type": "quorum"})
+
+    # --- main loop ----------------------------------------------------------------------------
+
+    def run_forever(self) -> None:
+        backoff = 0.5
+        while not self.stopping.is_set():
+            try:
+                with Connection(self.amqp_uri, heartbeat=30, connect_timeout=5) as conn:
+                    conn.ensure_connection(max_retries=1)
+                    self._consume(conn)
+                    backoff = 0.5
+            except (KombuError, OSError, ConnectionError) as error:
+                ERRORS.labels("broker").inc()
+                log.error("consumer %s: broker error (%s: %s); is RabbitMQ at AMQP_URI reachable? "
+                          "reconnecting in %.1fs; unacked messages will be redelivered",
+                          self.queue_name, type(error).__name__, error, backoff)
+                self._buffer.clear()
+                self.stopping.wait(backoff)
+                backoff = min(backoff * 2, 10)
+
+    def _consume(self, conn: Connection) -> None:
+        channel = conn.channel()
+        self.queue()(channel).declare()
+        self.dead_letter_queue()(channel).declare()
+        self._producer = conn.Producer(channel=conn.channel())
+        with conn.Consumer(self.queue(), channel=channel, on_message=self._buffer.append,
+                           prefetch_count=self.batch_size * 2):
+            log.info("consumer %s: consuming from %s", self.queue_name, ", ".join(self.feeds))
+            while not self.stopping.is_set():
+                deadline = time.monotonic() + self.batch_wait
+                while len(self._buffer) < self.batch_size and time.monotonic() < deadline:
+                    try:
+                        conn.drain_events(timeout=max(0.001, deadline - time.monotonic()))
+                    except socket.timeout:
+                        conn.heartbeat_check()
+                        break
+                if self._buffer:
+                    self._flush()
+                if time.monotonic() >= self._next_head_check:
+                    self._check_heads()
+
+    def _flush(self) -> None:
+        messages, self._buffer = self._buffer, []
+        by_source: dict[str, list[dict]] = {}
+        for message in messages:
+            try:
+                source, event = self._parse(message)
+            except Poison as poison:
+                self._dead_letter(message, poison)
+                continue
+            RECEIVED.labels(source).inc()
+            by_source.setdefault(source, []).append(event)
+        for source, events in by_source.items():
+            events.sort(key=lambda e: int(e["sequence"]))
+            self._apply_with_retry(source, events)
+        if messages:
+            messages[-1].ack(multiple=True)
+
+    def _parse(self, message) -> tuple[str, dict]:
+        try:
+            event = contract.as_dict(contract.decode(message.body))
+        except Exception as error:  # any parse failure is the message's fault, not ours
+            raise Poison("not-a-cloudevent", str(error)[:200]) from None
+        source = contract.service_of(event["source"])
+        if source not in self.feeds:
+            raise Poison("unknown-source", event["source"])
+        if "sequence" not in event or not str(event["sequence"]).isdigit():
+            raise Poison("no-sequence", "the sequence extension is missing or not a number")
+        if self.validate is not None:
+            try:
+                self.validate(event)
+            except ValueError as error:
+                raise Poison("schema-violation", str(error)[:500]) from None
+        return source, event
+
+    def _dead_letter(self, message, poison: Poison) -> None:
+        DEAD.labels(poison.reason).inc()
+        log.warning("consumer %s: dead-lettering a message (%s)", self.queue_name, poison)
+        headers = dict(message.headers or {})
+        headers.update({"x-dead-letter-reason": poison.reason, "x-dead-letter-detail": poison.detail,
+                        "x-original-exchange": message.delivery_info.get("exchange", ""),
+                        "x-original-routing-key": message.delivery_info.get("routing_key", "")})
+        self._producer.publish(message.body, exchange="", routing_key=f"{self.queue_name}.dead-letter",
+                               headers=headers, content_type=message.content_type,
+                               content_encoding=message.content_encoding or "binary",
+                               delivery_mode=2, serializer=None)
+
+    def _apply_with_retry(self, source: str, events: list[dict]) -> None:
+        backoff = 0.5
+        while True:
+            try:
+                with BATCH_SECONDS.time():
+                    applied = self.apply_batch(source, events, fetch_missing=self._fetcher(source))
+                APPLIED.labels(source).inc(applied)
+                POSITION.labels(source).set(int(events[-1]["sequence"]))
+                return
+            except (urllib.error.URLError, OSError, TimeoutError) as error:
+                kind, hint = "feed", f"the {source} service's /events feed"
+            except Exception as error:  # the read model's database, most likely
+                kind, hint = "store", "PostgreSQL at POSTGRES_HOST"
+            ERRORS.labels(kind).inc()
+            log.error("consumer %s: could not apply %d %s events (%s: %s); is %s reachable? "
+                      "retrying in %.1fs (nothing is acked meanwhile)", self.queue_name,
+                      len(events), source, type(error).__name__, error, hint, backoff)
+            if self.stopping.wait(backoff):
+                raise SystemExit(0)
+            backoff = min(backoff * 2, 10)
+
+    def _fetcher(self, source: str):
+        def fetch_missing(after: int, before: int) -> list[dict]:
+            CATCH_UPS.labels(source).inc()
+            return self.feeds[source].between(after, before)
+        return fetch_missing
+
+    def _check_heads(self) -> None:
+        """Catch up from the feed when the bus is behind the source (or lost something)."""
+        self._next_head_check = time.monotonic() + self.head_interval
+        for source, feed in self.feeds.items():
+            try:
+                head = feed.head()
+            except (urllib.error.URLError, OSError) as error:
+                ERRORS.labels("feed").inc()
+                log.warning("consumer %s: cannot read the head of %s (%s)", self.queue_name, source, error)
+                continue
+            position = self.position(source)
+            SOURCE_HEAD.labels(source).set(head)
+            LAG.labels(source).set(max(0, head - position))
+            POSITION.labels(source).set(position)
+            if head > position and self._quiet_since(source):
+                try:
+                    events = feed.between(position, head + 1)
+                    if events:
+                        CATCH_UPS.labels(source).inc()
+                        APPLIED.labels(source).inc(self.apply_batch(source, events))
+                except Exception as error:  # retried at the next check
+                    ERRORS.labels("catch-up").inc()
+                    log.warning("consumer %s: catch-up of %s failed (%s); retrying in %.0fs",
+                                self.queue_name, source, error, self.head_interval)
+
+    def _quiet_since(self, source: str) -> bool:
+        # Only catch up from the feed when the bus has not brought anything for a whole check
+        # interval: normally the bus is just a little behind the head and will deliver.
+        seen = self.position(source)
+        last = getattr(self, "_last_seen", {})
+        quiet = last.get(source) == seen
+        last[source] = seen
+        self._last_seen = last
+        return quiet
+
+    def stop(self, *_args) -> None:
+        self.stopping.set()

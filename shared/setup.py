@@ -1,0 +1,30 @@
+"""Creates the database, every service's schema and tables, idempotently: `python -m shared.setup`."""
+from __future__ import annotations
+
+import sys
+
+from shared.config import ConfigurationError, settings
+from shared.logs import configure_logging
+
+
+def main() -> int:
+    configure_logging()
+    try:
+        cfg = settings()
+    except ConfigurationError as error:
+        print(f"setup: {error}", file=sys.stderr)
+        return 2
+    from services.projection.readmodel import ReadModel
+    from services.social_assistance.application import SocialAssistance
+
+    app = SocialAssistance()  # creates its schema and event tables
+    added = app.load_reference_standards()
+    app.close()
+    ReadModel.connect(cfg)
+    print(f"setup: database {cfg.pg_dbname} on {cfg.pg_host}:{cfg.pg_port} ready "
+          f"(schemas social_assistance, read_model; {added} reference standards recorded)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
