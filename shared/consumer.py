@@ -156,7 +156,8 @@ class EventConsumer:
                     self._check_heads()
 
     def _flush(self) -> None:
-        messages, self._buffer = self._buffer, []
+        messages = list(self._buffer)
+        self._buffer.clear()
         by_source: dict[str, list[dict]] = {}
         for message in messages:
             try:

@@ -1,0 +1,149 @@
+"""Infrastructure layer of reporting: plain SQL over the projection's read model.
+
+Reads only: the tables and views in schema `read_model` that the projection keeps. Every query of
+one report runs in ONE read-only REPEATABLE READ transaction, so the numbers of a report agree with
+each other even while the projection is applying a batch. No Nameko here.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from psycopg import sql
+from psycopg.rows import dict_row
+
+# The relations this service reads; if any is missing the projection has not created the read
+# model yet, and the report is all zeros.
+RELATIONS = ("cases", "area_totals", "payments", "payments_by_month", "marginal_households",
+             "marginal_relief", "donations")
+
+ZERO = Decimal("0.00")
+
+
+@dataclass
+class AreaCounts:
+    """What the read model holds for one area (every field defaults to zero)."""
+    active_cases: int = 0
+    pending_cases: int = 0
+    suspended_cases: int = 0
+    monthly_allowance: Decimal = ZERO
+    persons_by_scheme: dict[str, int] = field(default_factory=dict)      # active cases only
+    year_end_paid_cases: int = 0        # active cases paid the year-end extra month of the year
+    marginal_registered: int = 0        # marginal households currently registered
+    marginal_relieved: int = 0          # ... of which were paid the year's relief
+    relief_households: int = 0          # every relief payment of the year (incl. since removed)
+    relief_amount: Decimal = ZERO
+    donations: int = 0
+    donations_amount: Decimal = ZERO
+
+
+@dataclass
+class PaymentRow:
+    area: str
+    month: str       # 'YYYY-MM' for monthly payments, 'YYYY-YE' for the year-end extra month
+    kind: str        # 'monthly' | 'year_end_extra'
+    payments: int
+    amount: Decimal
+    back_pay: Decimal
+
+
+@dataclass
+class Snapshot:
+    """The read model's numbers for one report year, as of one transaction."""
+    year: int
+    initialised: bool
+    missing: list[str] = field(default_factory=list)
+    areas: dict[str, AreaCounts] = field(default_factory=lambda: defaultdict(AreaCounts))
+    payments: list[PaymentRow] = field(default_factory=list)
+
+    def area(self, code: str) -> AreaCounts:
+        return self.areas[code]
+
+
+def missing_relations(conn, schema: str) -> list[str]:
+    """The relations of RELATIONS that do not exist (yet) in `schema`."""
+    rows = conn.execute(
+        "SELECT c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+        "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = ANY(%s)",
+        (schema, list(RELATIONS))).fetchall()
+    found = {row[0] for row in rows}
+    return [name for name in RELATIONS if name not in found]
+
+
+def read_snapshot(conn, schema: str, year: int) -> Snapshot:
+    """Run the report's queries on an open connection (which must not be in a transaction)."""
+    with conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        missing = missing_relations(conn, schema)
+        snapshot = Snapshot(year=year, initialised=not missing, missing=missing)
+        if missing:
+            return snapshot
+        with conn.cursor(row_factory=dict_row) as curs:
+            _read(curs, schema, snapshot)
+        return snapshot
+
+
+def _query(curs, schema: str, statement: str, params: dict | None = None) -> list[dict]:
+    curs.execute(sql.SQL(statement).format(s=sql.Identifier(schema)), params or {})
+    return curs.fetchall()
+
+
+def _read(curs, schema: str, snap: Snapshot) -> None:
+    year = snap.year
+    for row in _query(curs, schema, """
+            SELECT area, active_cases, pending_cases, suspended_cases, monthly_allowance
+            FROM {s}.area_totals"""):
+        counts = snap.area(row["area"])
+        counts.active_cases = int(row["active_cases"])
+        counts.pending_cases = int(row["pending_cases"])
+        counts.suspended_cases = int(row["suspended_cases"])
+        counts.monthly_allowance = Decimal(row["monthly_allowance"])
+
+    # Persons per scheme, generic over schemes (area_totals has fixed urban/rural columns).
+    for row in _query(curs, schema, """
+            SELECT area, scheme, coalesce(sum(size), 0) AS persons
+            FROM {s}.cases WHERE status = 'active' GROUP BY area, scheme"""):
+        snap.area(row["area"]).persons_by_scheme[row["scheme"]] = int(row["persons"])
+
+    # Monthly totals of the year: 'YYYY-01'..'YYYY-12' and the year-end key 'YYYY-YE'.
+    for row in _query(curs, schema, """
+            SELECT area, month, kind, payments, amount, back_pay
+            FROM {s}.payments_by_month WHERE month LIKE %(prefix)s
+            ORDER BY month, kind, area""", {"prefix": f"{year}-%"}):
+        snap.payments.append(PaymentRow(row["area"], row["month"], row["kind"], int(row["payments"]),
+                                         Decimal(row["amount"]), Decimal(row["back_pay"])))
+
+    # Year-end extra month: active cases that have the year's 'YYYY-YE' payment.
+    for row in _query(curs, schema, """
+            SELECT c.area, count(p.case_id) AS paid
+            FROM {s}.cases c
+            LEFT JOIN {s}.payments p
+                   ON p.case_id = c.case_id AND p.month = %(key)s AND p.kind = 'year_end_extra'
+            WHERE c.status = 'active' GROUP BY c.area""", {"key": f"{year}-YE"}):
+        snap.area(row["area"]).year_end_paid_cases = int(row["paid"])
+
+    # Marginal households registered now, and how many of them got the year's relief.
+    for row in _query(curs, schema, """
+            SELECT m.area, count(*) AS registered, count(r.record_id) AS relieved
+            FROM {s}.marginal_households m
+            LEFT JOIN {s}.marginal_relief r ON r.record_id = m.record_id AND r.year = %(year)s
+            WHERE m.status = 'registered' GROUP BY m.area""", {"year": year}):
+        counts = snap.area(row["area"])
+        counts.marginal_registered = int(row["registered"])
+        counts.marginal_relieved = int(row["relieved"])
+
+    # Every relief payment of the year (a household removed after being paid still counts here).
+    for row in _query(curs, schema, """
+            SELECT area, count(*) AS households, coalesce(sum(amount), 0) AS amount
+            FROM {s}.marginal_relief WHERE year = %(year)s GROUP BY area""", {"year": year}):
+        counts = snap.area(row["area"])
+        counts.relief_households = int(row["households"])
+        counts.relief_amount = Decimal(row["amount"])
+
+    for row in _query(curs, schema, """
+            SELECT area, count(*) AS donations, coalesce(sum(amount), 0) AS amount
+            FROM {s}.donations WHERE year = %(year)s GROUP BY area""", {"year": year}):
+        counts = snap.area(row["area"])
+        counts.donations = int(row["donations"])
+        counts.donations_amount = Decimal(row["amount"])
