@@ -27,3 +27,30 @@ def memory_app(today: date = date(2007, 12, 31)):
                             "CIPHER_KEY": AESCipher.create_key(32)}, today=lambda: today)
     app.load_reference_standards()
     return app
+
+
+def postgres_app(today: date = date(2007, 12, 31)):
+    """The application on the session's real PostgreSQL database (see tests/conftest.py)."""
+    from services.social_assistance.application import SocialAssistance
+    app = SocialAssistance(today=lambda: today)
+    app.load_reference_standards()
+    return app
+
+
+def drive_year(app, households: int = 6) -> list[str]:
+    """A small year: households apply, are approved, paid, reviewed, raised, paid at year end."""
+    cases = []
+    for i in range(households):
+        hh = app.register_household(["beigang", "xilin", "yonghong"][i % 3], ["urban", "rural"][i % 2],
+                                    [member(f"户主{i}", income=str(10 * i)), member(f"成员{i}")])
+        case = app.apply(hh, "officer-li")
+        app.verify(case, "officer-li", str(20 * i))
+        app.approve(case, "officer-wang", "2007-01")
+        cases.append(case)
+    app.run_payments("2007-01")
+    app.review(cases[0], "officer-zhao", "900")
+    app.raise_standards("20", "30", "2007-02")
+    app.run_payments("2007-02")
+    app.merge_rural_into_urban("xilin", "2007-03")
+    app.pay_year_end_extra(2007)
+    return cases

@@ -1,0 +1,77 @@
+"""Test set-up shared by every tier.
+
+Integration and end-to-end tests run on this machine's real PostgreSQL and RabbitMQ, isolated in
+a database and a RabbitMQ virtual host created for the session and removed afterwards, so they
+never touch a running `make run` platform.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import uuid
+import warnings
+
+import pytest
+
+warnings.filterwarnings("ignore", message=".*[Ee]ventlet.*")
+
+RUN_ID = uuid.uuid4().hex[:8]
+TEST_DB = f"civil_affairs_test_{RUN_ID}"
+TEST_VHOST = f"civil_affairs_test_{RUN_ID}"
+
+
+def _key() -> str:
+    from eventsourcing.cipher import AESCipher
+    return AESCipher.create_key(32)
+
+
+# Every process the tests start inherits these: the session's own database, vhost and key.
+os.environ.setdefault("CIPHER_KEY", _key())
+os.environ["POSTGRES_DBNAME"] = TEST_DB
+os.environ.setdefault("POSTGRES_HOST", "127.0.0.1")
+os.environ.setdefault("POSTGRES_USER", "postgres")
+
+
+def _vhost_uri(vhost: str) -> str:
+    return f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
+
+
+@pytest.fixture(scope="session")
+def amqp_uri():
+    """A RabbitMQ vhost of the session's own (rabbitmqctl is on this machine; CI runs as root)."""
+    ctl = shutil.which("rabbitmqctl")
+    if ctl is None:
+        pytest.fail("rabbitmqctl not found: the integration tests need the local RabbitMQ "
+                    "(Debian package rabbitmq-server); start it with `rabbitmq-server -detached`")
+    subprocess.run([ctl, "add_vhost", TEST_VHOST], check=True, capture_output=True)
+    subprocess.run([ctl, "set_permissions", "-p", TEST_VHOST, "guest", ".*", ".*", ".*"],
+                   check=True, capture_output=True)
+    uri = _vhost_uri(TEST_VHOST)
+    os.environ["AMQP_URI"] = uri
+    yield uri
+    subprocess.run([ctl, "delete_vhost", TEST_VHOST], capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def database():
+    """The session's PostgreSQL database; dropped at the end."""
+    import psycopg
+
+    from shared.config import settings
+    from shared.db import ensure_database
+    cfg = settings()
+    ensure_database(cfg)
+    yield cfg
+    with psycopg.connect(cfg.pg_conninfo("postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{TEST_DB}" WITH (FORCE)')
+
+
+@pytest.fixture
+def fresh_schemas(database):
+    """Drop the service and read-model schemas so each test starts from an empty store."""
+    import psycopg
+    with psycopg.connect(database.pg_conninfo(), autocommit=True) as conn:
+        for schema in ("social_assistance", "read_model"):
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    return database

@@ -1,0 +1,61 @@
+"""Integration tier: the social assistance application on the real PostgreSQL."""
+from concurrent.futures import ThreadPoolExecutor
+
+import psycopg
+import pytest
+
+from shared.errors import Conflict
+from tests.support import member, postgres_app
+
+
+@pytest.fixture
+def app(fresh_schemas):
+    application = postgres_app()
+    yield application
+    application.close()
+
+
+def test_identity_numbers_and_names_are_encrypted_at_rest(app, database):
+    person = member("李秀英")
+    app.register_household("beigang", "urban", [person])
+    with psycopg.connect(database.pg_conninfo()) as conn:
+        rows = conn.execute("SELECT topic, state FROM social_assistance.social_assistance_events").fetchall()
+    assert rows, "events were stored"
+    raw = b"".join(bytes(state) for _topic, state in rows)
+    assert person["id_number"].encode() not in raw
+    assert "李秀英".encode() not in raw
+    assert app.get_household(app.register_household("beigang", "urban", [member()]))["members"][0]["id_number"].count("*") == 8
+
+
+def test_two_concurrent_approvals_one_wins_the_other_gets_a_conflict(app):
+    hh = app.register_household("beigang", "urban", [member(income="0")])
+    case = app.apply(hh, "officer-li")
+    app.verify(case, "officer-li", "0")
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = list(pool.map(lambda officer: _try(app.approve, case, officer, "2007-01"),
+                                 ["officer-wang", "officer-zhao"]))
+    assert sorted(type(o).__name__ for o in outcomes) == ["Conflict", "dict"]
+    approvals = [e for e in app.repository.get(__import__("uuid").UUID(case)).allowances]
+    assert len(approvals) == 1
+
+
+def test_concurrent_payment_runs_of_one_month_pay_each_case_once(app):
+    for _ in range(5):
+        hh = app.register_household("xilin", "rural", [member(income="0")])
+        case = app.apply(hh, "officer-li")
+        app.verify(case, "officer-li", "0")
+        app.approve(case, "officer-wang", "2007-01")
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(lambda _: app.run_payments("2007-01"), range(3)))
+    assert sum(r["paid"] for r in results) == 5
+    with psycopg.connect(f"dbname={app.env.get('POSTGRES_DBNAME')} host=127.0.0.1 user=postgres") as conn:
+        paid = conn.execute("SELECT count(*) FROM social_assistance.social_assistance_events WHERE topic LIKE %s",
+                            ("%Case.Paid",)).fetchone()[0]
+    assert paid == 5
+
+
+def _try(function, *args):
+    try:
+        return function(*args)
+    except Conflict as error:
+        return error
