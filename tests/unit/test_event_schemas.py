@@ -28,8 +28,7 @@ SERVICE = "social_assistance"
 TODAY = date(2007, 12, 31)
 UUIDS = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 CLEAR_ID = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
-ZHONGLOU = "320404"   # 钟楼区; stdnum only accepts it for people born from 1983 (see below)
-CHANGZHOU = "320400"  # 常州市, valid for any birth year
+ZHONGLOU = "320404"   # 钟楼区 (created 1983; people born earlier hold it too)
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -46,10 +45,7 @@ ISSUED: list[str] = []
 
 
 def person(name: str, born: str, income: str) -> dict:
-    day = date.fromisoformat(born)
-    # python-stdnum rejects an address code for birth years before the county existed
-    # (钟楼区: 1983-), so older residents get the city's code here.
-    number = id_number(day, next(_serial), ZHONGLOU if day.year >= 1983 else CHANGZHOU)
+    number = id_number(date.fromisoformat(born), next(_serial))
     ISSUED.append(number)
     return {"id_number": number, "name": name, "birth_date": born, "monthly_income": income}
 
