@@ -8,6 +8,7 @@ failing path and the rule broken.
 """
 from __future__ import annotations
 
+import copy
 import json
 import re
 from datetime import datetime
@@ -51,9 +52,13 @@ class UnknownSchema(SchemaViolation):
     """No schema file exists for this service, type and version."""
 
 
-@lru_cache(maxsize=None)
 def load(service: str, event_type: str, version: int = 1) -> dict:
-    """The JSON Schema of an event type's `data` (read once, then cached)."""
+    """The JSON Schema of an event type's `data` (a copy: the cached one stays intact)."""
+    return copy.deepcopy(_load(service, event_type, version))
+
+
+@lru_cache(maxsize=None)
+def _load(service: str, event_type: str, version: int) -> dict:
     path = contract.schema_path(service, event_type, version)
     if not path.is_file():
         raise UnknownSchema(event_type, "type",
@@ -69,7 +74,7 @@ def load(service: str, event_type: str, version: int = 1) -> dict:
 
 @lru_cache(maxsize=None)
 def validator(service: str, event_type: str, version: int = 1) -> Draft202012Validator:
-    return Draft202012Validator(load(service, event_type, version), format_checker=_FORMATS)
+    return Draft202012Validator(_load(service, event_type, version), format_checker=_FORMATS)
 
 
 def known_types(service: str, version: int | None = None) -> frozenset[str]:

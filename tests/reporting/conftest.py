@@ -91,3 +91,58 @@ def read_model(database):
 @pytest.fixture(scope="module")
 def conninfo(database):
     return database[0].pg_conninfo()
+
+
+@pytest.fixture(scope="module")
+def feed(read_model):
+    return Feed(read_model)
+
+
+@pytest.fixture(scope="module")
+def scenario(feed):
+    """The events of the reporting tests (2007, data/areas.json, data/targets/2007.json).
+    beigang: urban cases of sizes 2, 3, 1 active; a rural case of 4 active; an urban case of 2
+      applied (pending); an urban case of 5 approved, paid January, then terminated.
+    xilin: a rural case of 3 active, merged into the urban scheme; a rural case of 2 verified
+      (pending); a rural case of 2 suspended at review.
+    xinzha: a rural case of 4 active.
+    Payments: 2006-12 (another year); 2007-01 for the five approved beigang cases and the xilin
+    one; 2007-02 with 10.00 back pay; the year-end extra month (2007-YE) for three beigang cases.
+    Marginal households: three in beigang, two paid 2007 relief, one of those then leaves the band;
+    the third was paid 2006 relief. Donations: 150.50 (beigang) and 1000.00 (xinzha) in 2007,
+    30.00 (xinzha) in 2006.
+    """
+    a = feed.case("beigang", "urban", 2, allowance="100.00")
+    b = feed.case("beigang", "urban", 3, allowance="150.00")
+    c = feed.case("beigang", "urban", 1, allowance="50.00")
+    d = feed.case("beigang", "rural", 4, allowance="120.00")
+    feed.case("beigang", "urban", 2, status="applied")
+    f = feed.case("beigang", "urban", 5, allowance="200.00")
+    g = feed.case("xilin", "rural", 3, allowance="90.00")
+    feed.case("xilin", "rural", 2, status="verified")
+    i = feed.case("xilin", "rural", 2, allowance="80.00")
+    j = feed.case("xinzha", "rural", 4, allowance="130.00")
+    feed.paid(a, "2006-12", "100.00")  # another year: not in the 2007 report
+    for case, amount in ((a, "100.00"), (b, "150.00"), (c, "50.00"), (d, "120.00"), (f, "200.00")):
+        feed.paid(case, "2007-01", amount)
+    feed.paid(g, "2007-01", "90.00")    # paid while still rural in xilin
+    feed.event("CaseTerminated", f, officer="head", reason="moved away", month="2007-02")
+    feed.event("CaseReviewed", i, outcome="suspended", per_capita_income="400.00",
+               allowance="0.00", household_income="800.00", officer="clerk", month="2007-02")
+    feed.event("CaseSchemeMerged", g, from_scheme="rural", to_scheme="urban", month="2007-04",
+               standard="260.00", allowance="95.00")
+    feed.event("CaseAllowanceRecomputed", a, allowance="110.00", month="2007-02", reason="raise")
+    feed.paid(a, "2007-02", "110.00", back_pay={"2007-01": "10.00"})
+    for case, amount in ((a, "600.00"), (b, "900.00"), (d, "800.00")):
+        feed.paid(case, "2007-YE", amount, kind="year_end_extra")
+    m1, m2, m3 = feed.marginal("beigang"), feed.marginal("beigang"), feed.marginal("beigang")
+    feed.event("MarginalHouseholdReliefPaid", m2, year=2006, amount="150.00")
+    feed.event("MarginalHouseholdReliefPaid", m1, year=2007, amount="200.00")
+    feed.event("MarginalHouseholdReliefPaid", m3, year=2007, amount="200.00")
+    feed.event("MarginalHouseholdReviewed", m3, outcome="left_band", per_capita_income="900.00")
+    feed.donation("beigang", "100.00", "2007-04-01")
+    feed.donation("beigang", "50.50", "2007-04-01")
+    feed.donation("xinzha", "1000.00", "2007-04-02")
+    feed.donation("xinzha", "30.00", "2006-04-02")
+    assert feed.flush() == feed.sequence
+    return feed

@@ -218,6 +218,13 @@ def test_schema_describes_exactly_the_published_fields(event_type):
         1 if created else 2)
 
 
+def test_the_integration_guide_lists_every_event_type():
+    guide = (contract.SCHEMA_DIR.parent / "events.md").read_text(encoding="utf-8")
+    for event_type in schemas.known_types(SERVICE):
+        assert f"| `{event_type}` |" in guide, f"docs/events.md does not describe {event_type}"
+        assert f"(schemas/{SERVICE}/{event_type}.v1.json)" in guide, event_type
+
+
 # --- the story's events against the schemas ------------------------------------------------------
 
 def test_the_story_publishes_every_event_type(story):
