@@ -557,7 +557,9 @@ def test_image_contents_exist_in_the_repository():
 # === tests: the checks themselves can fail =======================================================
 def test_compose_check_rejects_a_broken_file(home, tmp_path):
     broken = tmp_path / "docker-compose.yml"
-    broken.write_text(COMPOSE_FILE.read_text().replace("    healthcheck:\n", "    healthcheck_:\n", 1))
+    text = COMPOSE_FILE.read_text()
+    assert "    healthcheck:\n" in text
+    broken.write_text(text.replace("    healthcheck:\n", "    healthcheck_:\n", 1))
     result = compose(["config", "-q"], compose_env(home, CIPHER_KEY=made_up_key()), file=broken)
     assert result.returncode != 0
 
@@ -590,8 +592,9 @@ def test_schema_validation_rejects_a_misspelt_field():
 def test_workload_rules_catch_a_scaled_consumer_and_a_missing_limit(tmp_path):
     shutil.copytree(ROOT / "k8s", tmp_path / "k8s")
     overlay = tmp_path / "k8s" / "overlays" / "production" / "kustomization.yaml"
-    overlay.write_text(overlay.read_text().replace(
-        "replicas:\n", "replicas:\n  - name: projection\n    count: 2\n", 1))
+    text = overlay.read_text()
+    assert "\nreplicas:\n" in text
+    overlay.write_text(text.replace("\nreplicas:\n", "\nreplicas:\n  - name: projection\n    count: 2\n", 1))
     docs = render(overlay.parent)
     relay = by_kind(docs, "Deployment")["social-assistance-relay"]
     del relay["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"]

@@ -146,3 +146,17 @@ def scenario(feed):
     feed.donation("xinzha", "30.00", "2006-04-02")
     assert feed.flush() == feed.sequence
     return feed
+
+
+def promtool_check(exposition: bytes) -> None:
+    """`promtool check metrics` must accept the exposition; a missing promtool is a failure."""
+    import shutil
+    import subprocess
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.fail("promtool is not installed: install the Debian package prometheus "
+                    "(apt-get install -y prometheus), which provides /usr/bin/promtool")
+    result = subprocess.run([promtool, "check", "metrics"], input=exposition,
+                            capture_output=True, timeout=60)
+    problems = (result.stdout + result.stderr).decode()
+    assert result.returncode == 0 and not problems.strip(), f"promtool check metrics:\n{problems}"

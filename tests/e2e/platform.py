@@ -1,0 +1,89 @@
+"""Starts the platform's processes the way `make run` does: `python -m shared.setup`, then each
+line of the Procfile (the file honcho runs), each in a process group of its own so that one can
+be SIGKILLed and started again."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def procfile() -> dict[str, str]:
+    lines = (ROOT / "Procfile").read_text().splitlines()
+    return dict(line.split(": ", 1) for line in lines if line.strip() and not line.startswith("#"))
+
+
+class Platform:
+    def __init__(self, amqp_uri: str, logs: Path):
+        self.ports = {"SOCIAL_ASSISTANCE_PORT": free_port(), "REPORTING_PORT": free_port(),
+                      "RELAY_SOCIAL_ASSISTANCE_PORT": free_port(), "PROJECTION_PORT": free_port()}
+        self.env = dict(os.environ, AMQP_URI=amqp_uri, PYTHONUNBUFFERED="1",
+                        PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+                        SOCIAL_ASSISTANCE_URL=f"http://127.0.0.1:{self.ports['SOCIAL_ASSISTANCE_PORT']}",
+                        **{k: str(v) for k, v in self.ports.items()})
+        self.logs = logs
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    def url(self, port_name: str, path: str) -> str:
+        return f"http://127.0.0.1:{self.ports[port_name]}{path}"
+
+    def setup(self) -> None:
+        subprocess.run([sys.executable, "-m", "shared.setup"], cwd=ROOT, env=self.env, check=True)
+
+    def start(self, name: str) -> None:
+        log = open(self.logs / f"{name}.log", "ab")
+        self.processes[name] = subprocess.Popen(["/bin/sh", "-c", procfile()[name]], cwd=ROOT, env=self.env,
+                                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def start_all(self) -> None:
+        self.setup()
+        for name in procfile():
+            self.start(name)
+
+    def kill(self, name: str, sig=signal.SIGKILL) -> None:
+        process = self.processes.pop(name)
+        os.killpg(process.pid, sig)
+        process.wait(10)
+
+    def stop_all(self) -> None:
+        for name in list(self.processes):
+            self.kill(name, signal.SIGTERM)
+
+    def get(self, port_name: str, path: str):
+        with urllib.request.urlopen(self.url(port_name, path), timeout=10) as response:
+            body = response.read().decode()
+        return json.loads(body) if response.headers.get_content_type() == "application/json" else body
+
+    def wait_until(self, condition, timeout: float = 90.0, what: str = "condition"):
+        deadline = time.monotonic() + timeout
+        last_error = None
+        while time.monotonic() < deadline:
+            try:
+                value = condition()
+                if value:
+                    return value
+            except Exception as error:  # not up yet
+                last_error = error
+            time.sleep(0.25)
+        raise AssertionError(f"timed out waiting for {what} (last error: {last_error}); "
+                             f"process logs are in {self.logs}")
+
+    def metric(self, port_name: str, name: str) -> float | None:
+        for line in self.get(port_name, "/metrics").splitlines():
+            if line.startswith(name + "{") or line.startswith(name + " "):
+                return float(line.rsplit(" ", 1)[1])
+        return None

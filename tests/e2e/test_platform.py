@@ -1,0 +1,62 @@
+"""End-to-end tier: the processes of `make run`, driven through their public interfaces."""
+from __future__ import annotations
+
+import pytest
+
+from shared.rpc import cluster
+from tests.e2e.platform import Platform
+from tests.support import member
+
+
+@pytest.fixture
+def platform(fresh_schemas, amqp_uri, tmp_path):
+    running = Platform(amqp_uri, tmp_path)
+    running.start_all()
+    yield running
+    running.stop_all()
+
+
+def register_and_approve(rpc, count: int, area: str, registration: str) -> list[str]:
+    cases = []
+    for i in range(count):
+        hh = rpc.social_assistance.register_household(area, registration,
+                                                      [member(income="0"), member(income="100")])
+        case = rpc.social_assistance.apply(hh, "officer-li")
+        rpc.social_assistance.verify(case, "officer-li", "100")
+        rpc.social_assistance.approve(case, "officer-wang", "2007-01")
+        cases.append(case)
+    return cases
+
+
+def caught_up(platform: Platform) -> bool:
+    head = platform.get("SOCIAL_ASSISTANCE_PORT", "/healthz")["head"]
+    return platform.metric("PROJECTION_PORT", "projection_position") == head
+
+
+def test_commands_flow_to_the_read_model_and_reporting_even_across_a_relay_kill(platform, amqp_uri):
+    platform.wait_until(lambda: platform.get("SOCIAL_ASSISTANCE_PORT", "/healthz"), what="social_assistance")
+    platform.wait_until(lambda: platform.get("REPORTING_PORT", "/healthz"), what="reporting")
+    with cluster(amqp_uri, timeout=60) as rpc:
+        platform.wait_until(lambda: rpc.social_assistance.standard("beigang", "urban", "2007-01"),
+                            what="RPC to social_assistance")
+        register_and_approve(rpc, 5, "beigang", "urban")
+        platform.wait_until(lambda: caught_up(platform), what="projection to catch up")
+        first = platform.get("REPORTING_PORT", "/report")
+
+        platform.kill("relay_social_assistance")      # SIGKILL mid-stream
+        register_and_approve(rpc, 4, "xilin", "rural")
+        rpc.social_assistance.run_payments("2007-01")
+        platform.start("relay_social_assistance")
+        platform.wait_until(lambda: caught_up(platform), what="projection to catch up after the relay restart")
+
+    assert platform.metric("RELAY_SOCIAL_ASSISTANCE_PORT", "relay_lag_events") == 0
+    report = platform.get("REPORTING_PORT", "/report")
+    assert district(first)["active_cases"] == 5
+    assert district(report)["active_cases"] == 9
+    assert district(report)["persons_covered"] == 18
+    metrics = platform.get("REPORTING_PORT", "/metrics")
+    assert "dibao_coverage_ratio" in metrics
+
+
+def district(report: dict) -> dict:
+    return report["district"]
