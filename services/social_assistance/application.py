@@ -249,8 +249,9 @@ class SocialAssistance(PlatformApplication):
 
     def merge_rural_into_urban(self, area: str, effective_month: str,
                                on_progress: Callable[[int, int], None] | None = None) -> dict:
-        """Move an area's open rural cases into the urban scheme from a month. Each case keeps
-        its id and history; the merge is one more event on it."""
+        """Move an area's active rural cases into the urban scheme from a month. Each case keeps
+        its id and history; the merge is one more event on it. (Pending applications keep the
+        scheme they applied under; the officer approves them as such.)"""
         self.reference.check_area(area)
         start = month(effective_month, "effective_month")
         standard = self._standard(area, URBAN, start)

@@ -43,6 +43,12 @@ def check_officer(value, field: str = "officer") -> str:
     return value.strip()
 
 
+def check_reason(value) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput("reason", "must give the reason as text")
+    return value
+
+
 def normalise_member(member: dict, index: int) -> dict:
     """A household member as stored: compact identity number, ISO birth date, income in yuan."""
     where = f"members[{index}]"
@@ -109,10 +115,13 @@ class Enrolment(Aggregate):
     def __init__(self, person_key: UUID):
         self.case_id: UUID | None = None
 
-    @event("Enrolled")
     def enrol(self, case_id: UUID, field: str) -> None:
         if self.case_id is not None and self.case_id != case_id:
             raise Conflict(field, "person is already in an open dibao case")
+        self._enrolled(case_id)
+
+    @event("Enrolled")
+    def _enrolled(self, case_id: UUID) -> None:
         self.case_id = case_id
 
     @event("Released")
@@ -193,8 +202,7 @@ class Case(Aggregate):
     @event("Rejected")
     def reject(self, officer: str, reason: str) -> None:
         self._require(APPLIED, VERIFIED)
-        if not reason:
-            raise InvalidInput("reason", "must give the reason for rejection")
+        check_reason(reason)
         self.status = REJECTED
 
     # --- dynamic management ------------------------------------------------------------------
@@ -204,6 +212,9 @@ class Case(Aggregate):
         """Re-verify income. A positive allowance keeps (or makes) the case active; no
         allowance suspends an active case and ends one that is already suspended."""
         self._require(ACTIVE, SUSPENDED)
+        if self.allowances and month_ < self.allowances[-1][0]:
+            raise Conflict("effective_month",
+                           f"must not be before the last allowance change ({self.allowances[-1][0]})")
         pci = per_capita(household_income, self.size)
         amount = allowance(standard, pci, self.size)
         if amount > 0:
@@ -225,8 +236,7 @@ class Case(Aggregate):
     @event("Terminated")
     def terminate(self, officer: str, reason: str, month: str) -> None:
         self._require(ACTIVE, SUSPENDED)
-        if not reason:
-            raise InvalidInput("reason", "must give the reason for termination")
+        check_reason(reason)
         self.status = TERMINATED
         self.allowances.append([month, "0.00"])
 
@@ -265,8 +275,8 @@ class Case(Aggregate):
     def pay_month(self, month_: str) -> Decimal | None:
         """Pay a month's allowance plus any back pay a retroactive raise created for months
         already paid. Returns the total paid, or None if the month was paid before."""
-        if self.status != ACTIVE or month_ in self.payments:
-            return None
+        if self.status != ACTIVE or month_ in self.payments or self.allowance_at(month_) == 0:
+            return None  # not active, already paid, or the month is before the case started
         back_pay = {m: str(self.allowance_at(m) - Decimal(paid))
                     for m, paid in self.payments.items()
                     if not m.endswith("YE") and m < month_ and self.allowance_at(m) > Decimal(paid)}

@@ -2,7 +2,10 @@
 model (services.projection.readmodel), fed CloudEvent dicts the way the projection feeds it."""
 from __future__ import annotations
 
+import shutil
+import subprocess
 import uuid
+import warnings
 from datetime import datetime, timedelta, timezone
 
 import psycopg
@@ -11,6 +14,15 @@ from psycopg import sql
 
 from services.projection.readmodel import ReadModel
 from shared.config import settings
+
+# nameko's import of eventlet warns with a message that starts with a newline, which the filter in
+# shared.nameko_support (".*eventlet.*") does not match.
+EVENTLET_WARNING = r"(?s).*Eventlet is deprecated"
+warnings.filterwarnings("ignore", message=EVENTLET_WARNING)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("filterwarnings", f"ignore:{EVENTLET_WARNING}")
 
 ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 
@@ -148,10 +160,13 @@ def scenario(feed):
     return feed
 
 
-def promtool_check(exposition: bytes) -> None:
+@pytest.fixture
+def promtool_check():
+    return check_with_promtool
+
+
+def check_with_promtool(exposition: bytes) -> None:
     """`promtool check metrics` must accept the exposition; a missing promtool is a failure."""
-    import shutil
-    import subprocess
     promtool = shutil.which("promtool")
     if promtool is None:
         pytest.fail("promtool is not installed: install the Debian package prometheus "
