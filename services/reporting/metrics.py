@@ -91,6 +91,29 @@ HELP = {
     "reporting_targets_found": "1 if a targets file exists for the report year, else 0",
 }
 INFO_NAME, INFO_HELP = "dibao_report", "The report year, and the versions of its targets and reference data"
+INFO_LABELS = ("year", "targets_version", "reference_version")
+
+_A, _AS, _AY, _AMK = ("area",), ("area", "scheme"), ("area", "year"), ("area", "month", "kind")
+# name -> label names, in order; checked on every sample so docs, dashboard and exposition agree.
+LABELS: dict[str, tuple[str, ...]] = {
+    "dibao_active_cases": _A, "dibao_pending_cases": _A, "dibao_suspended_cases": _A,
+    "dibao_monthly_allowance_yuan": _A,
+    "dibao_persons_covered": _AS, "dibao_population": _AS, "dibao_coverage_ratio": _AS,
+    "dibao_coverage_target_ratio": ("scheme",), "dibao_coverage_target_met": _AS,
+    "dibao_district_coverage_ratio": ("scheme",), "dibao_district_coverage_target_met": ("scheme",),
+    "dibao_payments_yuan": _AMK, "dibao_back_pay_yuan": _AMK, "dibao_paid_cases": _AMK,
+    "dibao_year_end_extra_paid_cases": _AY, "dibao_year_end_extra_ratio": _AY,
+    "dibao_year_end_extra_target_ratio": (), "dibao_year_end_extra_target_met": _AY,
+    "dibao_district_year_end_extra_ratio": ("year",),
+    "dibao_district_year_end_extra_target_met": ("year",),
+    "dibao_marginal_households": _A, "dibao_marginal_relieved_households": _AY,
+    "dibao_marginal_relief_ratio": _AY, "dibao_marginal_relief_target_ratio": (),
+    "dibao_marginal_relief_target_met": _AY, "dibao_district_marginal_relief_ratio": ("year",),
+    "dibao_district_marginal_relief_target_met": ("year",), "dibao_marginal_relief_yuan": _AY,
+    "charity_donations_yuan": _AY, "charity_donations": _AY,
+    "reporting_read_model_up": (), "reporting_read_model_initialised": (),
+    "reporting_targets_found": (),
+}
 
 
 def families(report: dict) -> list[Metric]:
@@ -98,6 +121,8 @@ def families(report: dict) -> list[Metric]:
     out = _Families()
 
     def add(name, labels, value):
+        if tuple(labels) != LABELS[name]:
+            raise RuntimeError(f"{name}: labels {tuple(labels)} are not the declared {LABELS[name]}")
         out.add(name, HELP[name], labels, value)
 
     year = str(report["year"])
@@ -163,7 +188,7 @@ def _flag(met: bool | None) -> int | None:
 
 
 def _info(report: dict) -> InfoMetricFamily:
-    info = InfoMetricFamily(INFO_NAME, INFO_HELP, labels=["year", "targets_version", "reference_version"])
+    info = InfoMetricFamily(INFO_NAME, INFO_HELP, labels=list(INFO_LABELS))
     info.add_metric([str(report["year"]), report["targets"]["version"] or "",
                      report["reference"]["version"] or ""], {})
     return info
@@ -172,8 +197,8 @@ def _info(report: dict) -> InfoMetricFamily:
 def unavailable(year: int) -> list[Metric]:
     """What a scrape shows when the read model cannot be reached."""
     up = GaugeMetricFamily("reporting_read_model_up", HELP["reporting_read_model_up"], value=0)
-    info = InfoMetricFamily(INFO_NAME, INFO_HELP, labels=["year"])
-    info.add_metric([str(year)], {})
+    info = InfoMetricFamily(INFO_NAME, INFO_HELP, labels=list(INFO_LABELS))
+    info.add_metric([str(year), "", ""], {})
     return [info, up]
 
 

@@ -51,12 +51,14 @@ def test_commands_flow_to_the_read_model_and_reporting_even_across_a_relay_kill(
 
     assert platform.metric("RELAY_SOCIAL_ASSISTANCE_PORT", "relay_lag_events") == 0
     report = platform.get("REPORTING_PORT", "/report")
-    assert district(first)["active_cases"] == 5
-    assert district(report)["active_cases"] == 9
-    assert district(report)["persons_covered"] == 18
+    assert district(first)["active_cases"]["value"] == 5
+    assert district(report)["active_cases"]["value"] == 9
+    assert district(report)["persons_covered"]["by_scheme"] == {"urban": 10, "rural": 8}
+    # 5 urban households (300 - 50) * 2 + 4 rural households (200 - 50) * 2
+    assert district(report)["payments_yuan"]["value"] == "3700.00"
     metrics = platform.get("REPORTING_PORT", "/metrics")
     assert "dibao_coverage_ratio" in metrics
 
 
 def district(report: dict) -> dict:
-    return report["district"]
+    return report["district"]["metrics"]

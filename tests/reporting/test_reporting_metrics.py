@@ -10,7 +10,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from shared import nameko_support  # noqa: F401  (registers the entrypoint metrics, as in the service)
-from services.reporting.metrics import HELP, INFO_NAME, DibaoCollector, render
+from services.reporting.metrics import HELP, INFO_NAME, LABELS, DibaoCollector, render
 from services.reporting.report import Reporting
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "reporting.md"
@@ -91,6 +91,12 @@ def test_every_documented_metric_is_exposed_once(text):
     families = [f.name for f in text_string_to_metric_families(text.decode())]
     assert len(families) == len(set(families)), "a metric name is served by both registries"
     assert set(HELP) <= set(families), set(HELP) - set(families)
+    assert set(LABELS) == set(HELP)
+    for family in text_string_to_metric_families(text.decode()):
+        if family.name in LABELS:
+            for sample in family.samples:
+                assert tuple(sample.labels) == LABELS[family.name] or \
+                    set(sample.labels) == set(LABELS[family.name]), (family.name, sample.labels)
     # the default registry's entrypoint metrics are served beside the dibao ones
     assert {"entrypoint_calls", "entrypoint_duration_seconds"} <= set(families)
     assert f"{INFO_NAME}_info" in families
@@ -125,6 +131,6 @@ def test_an_unreachable_database_still_answers_the_scrape(promtool_check):
     text = exposition(broken)
     found = samples(text)
     assert value(found, "reporting_read_model_up") == 0
-    assert value(found, "dibao_report_info", year="2007") == 1
+    assert value(found, "dibao_report_info", year="2007", targets_version="", reference_version="") == 1
     assert not any(name.startswith("dibao_active") for name, _ in found)
     promtool_check(text)
