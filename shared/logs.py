@@ -5,6 +5,6 @@ import warnings
 
 
 def configure_logging() -> None:
-    warnings.filterwarnings("ignore", message=".*eventlet.*", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -21,7 +21,7 @@ import json  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 
-warnings.filterwarnings("ignore", message=".*eventlet.*")
+warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
 
 from nameko.exceptions import deserialize_to_instance  # noqa: E402
 from nameko.extensions import DependencyProvider  # noqa: E402

@@ -14,7 +14,7 @@ import warnings
 
 import pytest
 
-warnings.filterwarnings("ignore", message=".*[Ee]ventlet.*")
+warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
 
 RUN_ID = uuid.uuid4().hex[:8]
 TEST_DB = f"civil_affairs_test_{RUN_ID}"

@@ -215,8 +215,8 @@ class DibaoCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         try:
             report = self.source()
-        except Exception:  # noqa: BLE001 — a scrape must still answer
-            log.exception("reporting: the read model could not be read")
+        except Exception as error:  # noqa: BLE001 — a scrape must still answer
+            log.warning("reporting: the read model could not be read: %r", error)
             yield from unavailable(self.year())
             return
         yield from families(report)

@@ -7,11 +7,15 @@ each other even while the projection is applying a batch. No Nameko here.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 # The relations this service reads; if any is missing the projection has not created the read
 # model yet, and the report is all zeros.
@@ -59,6 +63,54 @@ class Snapshot:
 
     def area(self, code: str) -> AreaCounts:
         return self.areas[code]
+
+
+class DatabaseMissing(Exception):
+    """The read model's database does not exist yet: the projection creates it on start."""
+
+    def __init__(self, dbname: str):
+        self.dbname = dbname
+        super().__init__(f"database {dbname} does not exist")
+
+
+class PooledConnections:
+    """`connect()` for `Reporting`: a connection from a small pool. A database that does not
+    exist yet is told apart from one that cannot be reached (DatabaseMissing vs PoolTimeout) by
+    asking the server's maintenance database, and without waiting for the pool's timeout when
+    the pool has no idle connection."""
+
+    def __init__(self, pool: ConnectionPool, dbname: str, maintenance_conninfo: str,
+                 timeout: float = 5.0):
+        self.pool = pool
+        self.dbname = dbname
+        self.maintenance_conninfo = maintenance_conninfo
+        self.timeout = timeout
+
+    @contextmanager
+    def __call__(self) -> Iterator[psycopg.Connection]:
+        # No idle connection: a missing database would make getconn wait the whole timeout, so
+        # ask first (one short connection; the pool is tiny and scrapes are rare).
+        if self.pool.get_stats().get("pool_available", 0) == 0 and self._exists() is False:
+            raise DatabaseMissing(self.dbname)
+        try:
+            conn = self.pool.getconn(timeout=self.timeout)
+        except PoolTimeout:
+            if self._exists() is False:
+                raise DatabaseMissing(self.dbname) from None
+            raise
+        try:
+            yield conn
+        finally:
+            self.pool.putconn(conn)
+
+    def _exists(self) -> bool | None:
+        """Whether the database exists; None if the server cannot be asked."""
+        try:
+            with psycopg.connect(self.maintenance_conninfo, connect_timeout=2, autocommit=True) as conn:
+                return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                                    (self.dbname,)).fetchone() is not None
+        except psycopg.Error:
+            return None
 
 
 def missing_relations(conn, schema: str) -> list[str]:

@@ -28,8 +28,8 @@ from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 
-from services.reporting.queries import (ZERO, AreaCounts, PaymentRow, Snapshot, missing_relations,
-                                        read_snapshot)
+from services.reporting.queries import (ZERO, AreaCounts, DatabaseMissing, PaymentRow, Snapshot,
+                                        missing_relations, read_snapshot)
 from shared import referencedata
 from shared.errors import InvalidInput
 from shared.referencedata import ReferenceData
@@ -258,8 +258,11 @@ class Reporting:
         self.district = load_district(reference_dir)
 
     def snapshot(self, year: int) -> Snapshot:
-        with self.connect() as conn:
-            return read_snapshot(conn, self.schema, year)
+        try:
+            with self.connect() as conn:
+                return read_snapshot(conn, self.schema, year)
+        except DatabaseMissing as missing:
+            return Snapshot(year=year, initialised=False, missing=[f"database {missing.dbname}"])
 
     def report(self, year=None) -> dict:
         """The whole dashboard for a year (default: the configured year). Raises InvalidInput
@@ -270,8 +273,10 @@ class Reporting:
 
     def health(self) -> dict:
         """Reachability of the read model; raises if the database cannot be reached."""
-        with self.connect() as conn:
-            missing = missing_relations(conn, self.schema)
-            conn.rollback()
+        try:
+            with self.connect() as conn, conn.transaction():
+                missing = missing_relations(conn, self.schema)
+        except DatabaseMissing as error:
+            missing = [f"database {error.dbname}"]
         return {"initialised": not missing, "missing": missing,
                 "note": None if not missing else NOT_INITIALISED}

@@ -25,6 +25,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from werkzeug.wrappers import Response
 
 from services.reporting.metrics import DibaoCollector, render
+from services.reporting.queries import PooledConnections
 from services.reporting.report import DEFAULT_SCHEMA, Reporting, default_year, parse_year
 from shared.config import settings
 from shared.errors import DomainError
@@ -46,8 +47,9 @@ def build_reporting(environ=None) -> tuple[ConnectionPool, Reporting]:
                           max_size=int(env.get("REPORTING_POOL_SIZE", "2")), open=False,
                           name="reporting", check=ConnectionPool.check_connection,
                           kwargs={"application_name": "reporting"})
-    timeout = float(env.get("REPORTING_DB_TIMEOUT", "5"))
-    reporting = Reporting(lambda: pool.connection(timeout=timeout),
+    connect = PooledConnections(pool, cfg.pg_dbname, cfg.pg_conninfo("postgres"),
+                                timeout=float(env.get("REPORTING_DB_TIMEOUT", "5")))
+    reporting = Reporting(connect,
                           schema=env.get("READ_MODEL_SCHEMA", DEFAULT_SCHEMA),
                           year=default_year(env))
     return pool, reporting

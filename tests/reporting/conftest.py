@@ -80,8 +80,8 @@ class Feed:
 
 
 @pytest.fixture(scope="module")
-def database():
-    """A fresh database per test module, dropped afterwards."""
+def reporting_db():
+    """A fresh database per test module (the scenario is module-scoped), dropped afterwards."""
     name = f"civil_affairs_test_reporting_{uuid.uuid4().hex[:10]}"
     cfg = settings({"CIPHER_KEY": "x", "POSTGRES_DBNAME": name})
     models: list[ReadModel] = []
@@ -93,16 +93,16 @@ def database():
 
 
 @pytest.fixture(scope="module")
-def read_model(database):
-    cfg, models = database
+def read_model(reporting_db):
+    cfg, models = reporting_db
     model = ReadModel.connect(cfg)
     models.append(model)
     return model
 
 
 @pytest.fixture(scope="module")
-def conninfo(database):
-    return database[0].pg_conninfo()
+def conninfo(reporting_db):
+    return reporting_db[0].pg_conninfo()
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +133,7 @@ def scenario(feed):
     g = feed.case("xilin", "rural", 3, allowance="90.00")
     feed.case("xilin", "rural", 2, status="verified")
     i = feed.case("xilin", "rural", 2, allowance="80.00")
-    j = feed.case("xinzha", "rural", 4, allowance="130.00")
+    feed.case("xinzha", "rural", 4, allowance="130.00")
     feed.paid(a, "2006-12", "100.00")  # another year: not in the 2007 report
     for case, amount in ((a, "100.00"), (b, "150.00"), (c, "50.00"), (d, "120.00"), (f, "200.00")):
         feed.paid(case, "2007-01", amount)

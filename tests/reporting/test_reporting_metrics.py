@@ -9,9 +9,9 @@ import pytest
 from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from shared import nameko_support  # noqa: F401  (registers the entrypoint metrics, as in the service)
 from services.reporting.metrics import HELP, INFO_NAME, LABELS, DibaoCollector, render
 from services.reporting.report import Reporting
+from shared import nameko_support  # noqa: F401  (registers the entrypoint metrics, as in the service)
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "reporting.md"
 
