@@ -62,3 +62,17 @@ def test_commands_flow_to_the_read_model_and_reporting_even_across_a_relay_kill(
 
 def district(report: dict) -> dict:
     return report["district"]["metrics"]
+
+
+def test_every_process_serves_metrics_that_promtool_accepts(platform):
+    import shutil
+    import subprocess
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool not found: install the Debian package prometheus"
+    for port in ("SOCIAL_ASSISTANCE_PORT", "RELAY_SOCIAL_ASSISTANCE_PORT", "PROJECTION_PORT", "REPORTING_PORT"):
+        text = platform.wait_until(lambda: platform.get(port, "/metrics"), what=f"{port} /metrics")
+        checked = subprocess.run([promtool, "check", "metrics"], input=text, text=True, capture_output=True)
+        assert checked.returncode == 0, f"{port}: {checked.stdout}{checked.stderr}"
+    assert "entrypoint_calls_total" in platform.get("SOCIAL_ASSISTANCE_PORT", "/metrics")
+    assert "relay_lag_events" in platform.get("RELAY_SOCIAL_ASSISTANCE_PORT", "/metrics")
+    assert "projection_lag_events" in platform.get("PROJECTION_PORT", "/metrics")
