@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Starts the whole platform on this machine: schemas, then every process under honcho.
+# Starts the whole platform on this machine: schemas, then every process under supervisord,
+# which restarts any process that dies.
 # Reads .env.local (made on first run with a fresh CIPHER_KEY; keep it: the event store is
 # encrypted with that key).
 set -euo pipefail
@@ -18,6 +19,8 @@ export SOCIAL_ASSISTANCE_PORT REPORTING_PORT RELAY_SOCIAL_ASSISTANCE_PORT PROJEC
 export SOCIAL_ASSISTANCE_URL=${SOCIAL_ASSISTANCE_URL:-http://127.0.0.1:$SOCIAL_ASSISTANCE_PORT}
 export PSYCOPG_WAIT_FUNC=wait_select  # only the Nameko processes need it; harmless elsewhere
 export PYTHONUNBUFFERED=1
+export RUN_DIR=${RUN_DIR:-$PWD/.run}
+mkdir -p "$RUN_DIR"
 python -m shared.setup
 cat <<MSG
 run: starting the platform (Ctrl-C stops every process)
@@ -27,5 +30,6 @@ run: starting the platform (Ctrl-C stops every process)
   projection          http://127.0.0.1:$PROJECTION_PORT/metrics  -> PostgreSQL schema read_model
   reporting           http://127.0.0.1:$REPORTING_PORT/report  http://127.0.0.1:$REPORTING_PORT/metrics
   then, in another shell: make demo
+  one process: supervisorctl -c deploy/supervisord.conf status | restart relay_social_assistance
 MSG
-exec honcho -f Procfile -d . start
+exec supervisord -c deploy/supervisord.conf

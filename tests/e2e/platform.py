@@ -1,10 +1,12 @@
 """Starts the platform's processes the way `make run` does: `python -m shared.setup`, then each
-line of the Procfile (the file honcho runs), each in a process group of its own so that one can
-be SIGKILLed and started again."""
+program of deploy/supervisord.conf, each in a process group of its own so that one can be
+SIGKILLed and started again (under `make run`, supervisord restarts it by itself)."""
 from __future__ import annotations
 
+import configparser
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -22,9 +24,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def procfile() -> dict[str, str]:
-    lines = (ROOT / "Procfile").read_text().splitlines()
-    return dict(line.split(": ", 1) for line in lines if line.strip() and not line.startswith("#"))
+def programs(env: dict) -> dict[str, tuple[str, dict]]:
+    """{name: (command, environment)} of deploy/supervisord.conf, with %(ENV_X)s expanded."""
+    config = configparser.RawConfigParser()
+    config.read(ROOT / "deploy" / "supervisord.conf")
+
+    def expand(text: str) -> str:
+        return re.sub(r"%\(ENV_(\w+)\)s", lambda m: env[m.group(1)], text)
+    found = {}
+    for section in config.sections():
+        if section.startswith("program:"):
+            extra = dict(item.split("=", 1) for item in config[section].get("environment", "").split(",") if item)
+            found[section.split(":", 1)[1]] = (expand(config[section]["command"]),
+                                               {k.strip(): expand(v.strip().strip('"')) for k, v in extra.items()})
+    return found
 
 
 class Platform:
@@ -46,12 +59,14 @@ class Platform:
 
     def start(self, name: str) -> None:
         log = open(self.logs / f"{name}.log", "ab")
-        self.processes[name] = subprocess.Popen(["/bin/sh", "-c", procfile()[name]], cwd=ROOT, env=self.env,
-                                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        command, extra = programs(self.env)[name]
+        self.processes[name] = subprocess.Popen(["/bin/sh", "-c", f"exec {command}"], cwd=ROOT,
+                                                env={**self.env, **extra}, stdout=log,
+                                                stderr=subprocess.STDOUT, start_new_session=True)
 
     def start_all(self) -> None:
         self.setup()
-        for name in procfile():
+        for name in programs(self.env):
             self.start(name)
 
     def kill(self, name: str, sig=signal.SIGKILL) -> None:
