@@ -19,8 +19,8 @@ export SOCIAL_ASSISTANCE_PORT REPORTING_PORT RELAY_SOCIAL_ASSISTANCE_PORT PROJEC
 export SOCIAL_ASSISTANCE_URL=${SOCIAL_ASSISTANCE_URL:-http://127.0.0.1:$SOCIAL_ASSISTANCE_PORT}
 export PSYCOPG_WAIT_FUNC=wait_select  # only the Nameko processes need it; harmless elsewhere
 export PYTHONUNBUFFERED=1
-export RUN_DIR=${RUN_DIR:-$PWD/.run}
-mkdir -p "$RUN_DIR"
+
+mkdir -p .run  # supervisord socket, pid and log
 python -m shared.setup
 cat <<MSG
 run: starting the platform (Ctrl-C stops every process)
