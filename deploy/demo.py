@@ -118,6 +118,10 @@ class HouseholdPlan:
             return "urban"
         return self.registration
 
+    @property
+    def scheme_at_year_end(self) -> str:
+        return self.scheme_in(13)
+
 
 @dataclass(frozen=True)
 class Review:
@@ -589,7 +593,7 @@ def _plan_once(seed: int, households: int, scale: float, areas, standards: Stand
     persons: Counter = Counter()
     for h in b.households:
         if h.kind == "dibao" and status[h.key] == "active":
-            persons[h.scheme_in(13)] += h.size
+            persons[h.scheme_at_year_end] += h.size
     populations = {s: sum(a[f"{s}_population"] for a in areas) for s in ("urban", "rural")}
     return Plan(seed=seed, households_requested=households, coverage_scale=scale,
                 households=tuple(b.households), reviews=tuple(sorted(b.reviews, key=lambda r: (r.month, r.key))),
@@ -1065,7 +1069,7 @@ def persons_active(runner: Runner) -> dict:
     for key, status in runner.status.items():
         if status == "active":
             h = runner.plan.household(key)
-            persons[h.scheme_in(13)] += h.size
+            persons[h.scheme_at_year_end] += h.size
     return dict(persons)
 
 
