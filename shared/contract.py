@@ -7,6 +7,9 @@ Every stored event becomes one structured-mode CloudEvent:
   subject   the aggregate id
   sequence  the notification id in the service's event store, zero-padded so it orders as a
             string (the CloudEvents sequence extension); consumers compare it as an integer
+  prevsequence the id of the event published just before this one, when known: ids of
+            rolled-back transactions are never used, so a consumer seeing sequence jump past
+            its position checks prevsequence before fetching a "missing" range
   dataschema urn of the JSON Schema of this type and contract version (docs/schemas/...)
 Personal data never leaves in clear: identity numbers are masked, birth dates dropped.
 """
@@ -71,13 +74,26 @@ def sequence_text(notification_id: int) -> str:
     return str(notification_id).zfill(SEQUENCE_DIGITS)
 
 
-def to_cloudevent(service: str, notification_id: int, domain_event) -> CloudEvent:
+def to_cloudevents(app, notifications, previous: int | None = None) -> list[CloudEvent]:
+    """Stored notifications as CloudEvents, each chained to the one before it."""
+    events = []
+    for notification in notifications:
+        events.append(to_cloudevent(app.name, notification.id, app.mapper.to_domain_event(notification),
+                                    previous))
+        previous = notification.id
+    return events
+
+
+def to_cloudevent(service: str, notification_id: int, domain_event,
+                  previous: int | None = None) -> CloudEvent:
     event_type = type_of(domain_event)
     version = getattr(type(domain_event), "contract_version", 1)
     data = {"aggregate_id": str(domain_event.originator_id),
             "aggregate_version": domain_event.originator_version,
             **public({k: v for k, v in domain_event.__dict__.items() if k not in ENVELOPE_FIELDS})}
+    extensions = {} if previous is None else {"prevsequence": sequence_text(previous)}
     return CloudEvent({
+        **extensions,
         "id": str(uuid5(NAMESPACE_URL, f"{service}:{domain_event.originator_id}:{domain_event.originator_version}")),
         "source": source_of(service),
         "type": event_type,

@@ -24,8 +24,7 @@ def page(app, after, limit) -> dict:
     if not 0 <= limit <= MAX_LIMIT:
         raise InvalidInput("limit", f"must be between 0 and {MAX_LIMIT}")
     notifications = app.recorder.select_notifications(start=after + 1, limit=limit) if limit else []
-    events = [contract.as_dict(contract.to_cloudevent(app.name, n.id, app.mapper.to_domain_event(n)))
-              for n in notifications]
+    events = [contract.as_dict(e) for e in contract.to_cloudevents(app, notifications)]
     return {"source": contract.source_of(app.name), "after": after,
             "head": app.recorder.max_notification_id() or 0, "events": events}
 

@@ -175,8 +175,7 @@ class Relay:
         LAG.labels(self.service).set(head - position)
         if not notifications:
             return 0
-        events = [contract.to_cloudevent(self.service, n.id, self.app.mapper.to_domain_event(n))
-                  for n in notifications]
+        events = contract.to_cloudevents(self.app, notifications, previous=position)
         with BATCH_SECONDS.labels(self.service).time():
             self.publisher.publish_batch(events)
         last = notifications[-1].id

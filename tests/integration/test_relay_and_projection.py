@@ -199,3 +199,20 @@ def test_poison_messages_go_to_the_dead_letter_queue_and_consumption_goes_on(app
     finally:
         consumer.stop()
         thread.join(10)
+
+
+def test_ids_no_transaction_used_are_not_fetched_but_real_gaps_are(fresh_schemas):
+    model = ReadModel.connect(settings())
+    calls = []
+
+    def fetch_missing(after, before):
+        calls.append((after, before))
+        return []
+
+    def event(sequence, previous):
+        return {"type": "NotProjected", "data": {}, "sequence": contract.sequence_text(sequence),
+                "prevsequence": contract.sequence_text(previous)}
+    model.apply_batch("social_assistance", [event(1, 0), event(5, 1)], fetch_missing)
+    assert calls == [] and model.position("social_assistance") == 5   # ids 2-4 were rolled back
+    model.apply_batch("social_assistance", [event(9, 7)], fetch_missing)
+    assert calls == [(5, 9)] and model.position("social_assistance") == 9  # 6-7 were lost
