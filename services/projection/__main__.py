@@ -13,12 +13,12 @@ import sys
 
 from prometheus_client import start_http_server
 
-from services.projection.readmodel import ReadModel
+from services.projection.readmodel import SOURCES as SOURCE_MODULES, ReadModel
 from shared.config import ConfigurationError, service_url, settings
 from shared.consumer import EventConsumer, FeedClient
 from shared.logs import configure_logging
 
-SOURCES = ("social_assistance",)
+SOURCES = tuple(module.SOURCE for module in SOURCE_MODULES)
 QUEUE = "projection.read_model"
 
 
