@@ -23,6 +23,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 
+import amqp
 from kombu import Connection, Exchange, Queue, binding
 from kombu.exceptions import KombuError
 from prometheus_client import Counter, Gauge, Histogram
@@ -187,7 +188,8 @@ class EventConsumer:
             try:
                 self.validate(event)
             except ValueError as error:
-                raise Poison("schema-violation", str(error)[:500]) from None
+                reason = "unknown-type" if type(error).__name__ == "UnknownSchema" else "schema-violation"
+                raise Poison(reason, str(error)[:500]) from None
         return source, event
 
     def _dead_letter(self, message, poison: Poison) -> None:
@@ -266,3 +268,49 @@ class EventConsumer:
 
     def stop(self, *_args) -> None:
         self.stopping.set()
+
+
+class DeadLetters:
+    """The operator's view of a consumer's dead-letter queue: list, and re-queue once fixed."""
+
+    def __init__(self, amqp_uri: str, queue_name: str):
+        self.amqp_uri = amqp_uri
+        self.queue_name = queue_name
+        self.dead_letter_queue = f"{queue_name}.dead-letter"
+
+    def list(self, limit: int = 100) -> list[dict]:
+        """Look without taking: messages are fetched and rejected back, so they stay queued."""
+        found = []
+        with Connection(self.amqp_uri, connect_timeout=5) as conn:
+            channel = conn.channel()
+            taken = []
+            while len(taken) < limit:
+                message = channel.basic_get(self.dead_letter_queue, no_ack=False)
+                if message is None:
+                    break
+                taken.append(message)
+                headers = message.headers or {}
+                found.append({"reason": headers.get("x-dead-letter-reason"),
+                              "detail": headers.get("x-dead-letter-detail"),
+                              "routing_key": headers.get("x-original-routing-key"),
+                              "body": message.body[:300]})
+            for message in taken:
+                channel.basic_reject(message.delivery_tag, requeue=True)
+        return found
+
+    def requeue(self) -> int:
+        """Move every dead letter back onto the consumer's queue (after the cause is fixed)."""
+        moved = 0
+        with Connection(self.amqp_uri, connect_timeout=5) as conn:
+            channel = conn.channel()
+            channel.confirm_select()
+            while (message := channel.basic_get(self.dead_letter_queue, no_ack=False)) is not None:
+                headers = {k: v for k, v in (message.headers or {}).items()
+                           if not k.startswith("x-dead-letter")}
+                channel.basic_publish(amqp.Message(message.body, delivery_mode=2,
+                                                   content_type=message.properties.get("content_type"),
+                                                   application_headers=headers),
+                                      exchange="", routing_key=self.queue_name)
+                channel.basic_ack(message.delivery_tag)
+                moved += 1
+        return moved

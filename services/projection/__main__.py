@@ -3,6 +3,8 @@
   python -m services.projection            consume the bus into the read model (a long-running process)
   python -m services.projection rebuild    wipe the read model and replay every source's event store
   python -m services.projection status     show each source's applied position and head
+  python -m services.projection dead-letters          list the messages the projection refused
+  python -m services.projection dead-letters requeue  put them back on its queue (after a fix)
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from prometheus_client import start_http_server
 
 from services.projection.readmodel import SOURCES as SOURCE_MODULES, ReadModel
 from shared.config import ConfigurationError, service_url, settings
-from shared.consumer import EventConsumer, FeedClient
+from shared.consumer import DeadLetters, EventConsumer, FeedClient
 from shared.logs import configure_logging
 
 SOURCES = tuple(module.SOURCE for module in SOURCE_MODULES)
@@ -66,14 +68,30 @@ def status(args) -> None:
         print(f"{source}: applied {model.position(source)}, head {feed.head()}")
 
 
+def dead_letters(args) -> None:
+    letters = DeadLetters(settings().amqp_uri, QUEUE)
+    if args.action == "requeue":
+        print(f"re-queued {letters.requeue()} dead letters onto {QUEUE}")
+        return
+    found = letters.list()
+    for letter in found:
+        print(f"{letter['reason']}: {letter['routing_key']}: {letter['detail']}\n    {letter['body']!r}")
+    print(f"{len(found)} dead letters in {letters.dead_letter_queue}"
+          + ("; after fixing the cause: python -m services.projection dead-letters requeue" if found else ""))
+
+
 def main(argv=None) -> int:
     configure_logging()
     parser = argparse.ArgumentParser(prog="python -m services.projection", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", nargs="?", default="consume", choices=["consume", "rebuild", "status"])
+    parser.add_argument("command", nargs="?", default="consume",
+                        choices=["consume", "rebuild", "status", "dead-letters"])
+    parser.add_argument("action", nargs="?", default="list", choices=["list", "requeue"],
+                        help="for dead-letters: list (default) or requeue")
     args = parser.parse_args(argv)
     try:
-        {"consume": consume, "rebuild": rebuild, "status": status}[args.command](args)
+        {"consume": consume, "rebuild": rebuild, "status": status,
+         "dead-letters": dead_letters}[args.command](args)
     except ConfigurationError as error:
         print(f"projection: {error}", file=sys.stderr)
         return 2
