@@ -25,7 +25,6 @@ from collections.abc import Callable
 
 import amqp
 from kombu import Connection, Exchange, Queue, binding
-from kombu.exceptions import KombuError
 from prometheus_client import Counter, Gauge, Histogram
 
 from shared import contract
@@ -126,7 +125,7 @@ class EventConsumer:
                     conn.ensure_connection(max_retries=1)
                     self._consume(conn)
                     backoff = 0.5
-            except (KombuError, OSError, ConnectionError) as error:
+            except Exception as error:  # kombu, py-amqp and socket errors alike: reconnect
                 ERRORS.labels("broker").inc()
                 log.error("consumer %s: broker error (%s: %s); is RabbitMQ at AMQP_URI reachable? "
                           "reconnecting in %.1fs; unacked messages will be redelivered",

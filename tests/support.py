@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import date
+from datetime import date, timedelta
 
 from eventsourcing.cipher import AESCipher
 from stdnum.cn import ric
@@ -16,7 +16,13 @@ def id_number(born: str = "19600101", area_code: str = "320404", seq: int | None
     return body + ric.calc_check_digit(body + "0")
 
 
-def member(name: str = "王芳", born: str = "1960-01-01", income: str = "0", number: str | None = None) -> dict:
+def member(name: str = "王芳", born: str | None = None, income: str = "0",
+           number: str | None = None) -> dict:
+    """A household member; without a birth date, each call gets a different person."""
+    if born is None:
+        n = next(_sequence)
+        born = (date(1930, 1, 1) + timedelta(days=n // 999)).isoformat()
+        number = number or id_number(born.replace("-", ""), seq=n % 999 + 1)
     return {"id_number": number or id_number(born.replace("-", "")), "name": name,
             "birth_date": born, "monthly_income": income}
 

@@ -54,7 +54,7 @@ def test_one_open_case_per_household_and_one_per_person(app):
         app.apply(hh, "officer-li")
     assert refused.value.field == "household_id"
     shared_person = app.get_household(hh, reveal_identity=True)["members"][0]
-    other = app.register_household("beigang", "urban", [dict(shared_person, birth_date="1960-01-01")])
+    other = app.register_household("beigang", "urban", [shared_person])
     with pytest.raises(Conflict) as refused:
         app.apply(other, "officer-li")
     assert refused.value.field == "members[0].id_number"

@@ -1,0 +1,101 @@
+"""Fault suite set-up: the platform's processes, a steady stream of commands, and the final check
+that nothing was lost and nothing applied twice."""
+from __future__ import annotations
+
+import random
+import threading
+import time
+
+import psycopg
+import pytest
+
+from services.projection.readmodel import TABLES, VIEWS, ReadModel
+from shared.config import settings
+from shared.consumer import FeedClient
+from shared.rpc import cluster
+from tests.e2e.platform import Platform
+from tests.support import member
+
+SA, RELAY, PROJECTION = "SOCIAL_ASSISTANCE_PORT", "RELAY_SOCIAL_ASSISTANCE_PORT", "PROJECTION_PORT"
+AREAS = ["beigang", "xilin", "yonghong", "xinzha", "wuxing"]
+
+
+@pytest.fixture
+def platform(fresh_schemas, amqp_uri, tmp_path):
+    with psycopg.connect(fresh_schemas.pg_conninfo(), autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS read_model_replay CASCADE")
+    running = Platform(amqp_uri, tmp_path)
+    running.start_all()
+    running.wait_until(lambda: running.get(SA, "/healthz"), what="social_assistance")
+    running.wait_until(lambda: running.metric(PROJECTION, "projection_source_head") is not None,
+                       what="projection")
+    yield running
+    running.stop_all()
+
+
+class Traffic:
+    """A steady stream of dibao cases (register, apply, verify, approve) from a thread of its own.
+    Commands may fail while a fault lasts; they are counted, and the stream goes on."""
+
+    def __init__(self, amqp_uri: str, rate: float = 15.0):
+        self.amqp_uri = amqp_uri
+        self.interval = 1.0 / rate
+        self.stopping = threading.Event()
+        self.done = 0
+        self.failed = 0
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopping.set()
+        self.thread.join(60)
+
+    def wait_for(self, commands: int, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        target = self.done + commands
+        while self.done < target and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert self.done >= target, f"the command stream stalled ({self.done} done, {self.failed} failed)"
+
+    def _run(self) -> None:
+        rng = random.Random(7)
+        while not self.stopping.is_set():
+            try:
+                with cluster(self.amqp_uri, timeout=10) as rpc:
+                    while not self.stopping.is_set():
+                        self._one_case(rpc.social_assistance, rng)
+            except Exception:  # the broker is away, a call timed out: count and reconnect
+                self.failed += 1
+                self.stopping.wait(0.5)
+
+    def _one_case(self, sa, rng) -> None:
+        hh = sa.register_household(rng.choice(AREAS), rng.choice(["urban", "rural"]),
+                                   [member(income=str(rng.randint(0, 150)))])
+        case = sa.apply(hh, "officer-li")
+        sa.verify(case, "officer-li", str(rng.randint(0, 150)))
+        sa.approve(case, "officer-wang", "2007-01")
+        self.done += 4
+        time.sleep(self.interval)
+
+
+def snapshot(model: ReadModel) -> dict:
+    return {name: model.table_rows(name) for name in [*TABLES, *VIEWS]}
+
+
+def assert_converged(platform: Platform, timeout: float = 180.0) -> int:
+    """Every stored event was published, and the live read model equals a fresh replay of the
+    event store, table by table, row by row. Returns the number of stored events."""
+    head = platform.wait_until(lambda: platform.get(SA, "/healthz")["head"], what="the event store head")
+    platform.wait_until(lambda: platform.metric(RELAY, "relay_published_position") == head,
+                        timeout, what=f"the relay to publish up to {head}")
+    platform.wait_until(lambda: platform.metric(PROJECTION, "projection_position") == head,
+                        timeout, what=f"the projection to apply up to {head}")
+    live = ReadModel.connect(settings())
+    replay = ReadModel.connect(settings(), schema="read_model_replay")
+    feed = FeedClient(platform.url(SA, ""))
+    replay.rebuild(["social_assistance"], lambda _source: feed.pages())
+    assert snapshot(replay) == snapshot(live)
+    return head
