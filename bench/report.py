@@ -192,3 +192,51 @@ def flatness(name: str, samples: list[tuple[float, float]], tolerance: float,
     growth = None if s is None else s * span
     return Flatness(name, growth, None if s is None else s * 60, tolerance,
                     samples[0][1], samples[-1][1], max(v for _, v in samples))
+
+
+def first_time_reaching(times: list[float], positions: list[int], target: int) -> float | None:
+    """The first time at which a non-decreasing position series reached `target`."""
+    import bisect
+    index = bisect.bisect_left(positions, target)
+    return times[index] if index < len(times) else None
+
+
+# --- profiles ---------------------------------------------------------------------------------------
+
+
+def _function(frame: str) -> str:
+    """'encode (shared/contract.py:110)' -> 'encode (shared/contract.py)': one name per function."""
+    import re
+    return re.sub(r":\d+\)$", ")", frame.strip())
+
+
+def profile_summary(collapsed: str, top: int = 15) -> dict:
+    """Summarise py-spy's raw (collapsed) output, one 'frame;frame;...;leaf count' per line:
+    the functions with the most samples on the stack (inclusive) and at the top of it (self)."""
+    inclusive: dict[str, int] = {}
+    own: dict[str, int] = {}
+    total = 0
+    for line in collapsed.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        frames = [_function(f) for f in stack.split(";") if f]
+        for name in set(frames):
+            inclusive[name] = inclusive.get(name, 0) + n
+        if frames:
+            own[frames[-1]] = own.get(frames[-1], 0) + n
+
+    def ranked(counts):
+        return [(name, n, n / total) for name, n in sorted(counts.items(), key=lambda kv: -kv[1])[:top]]
+    return {"samples": total, "inclusive": ranked(inclusive) if total else [],
+            "self": ranked(own) if total else []}
+
+
+def format_profile(summary_: dict, title: str) -> str:
+    lines = [f"{title}: {summary_['samples']} samples"]
+    for kind in ("inclusive", "self"):
+        lines.append(f"  top {kind}:")
+        lines.extend(f"    {share:6.1%}  {name}" for name, _n, share in summary_[kind])
+    return "\n".join(lines)

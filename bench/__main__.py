@@ -1,0 +1,87 @@
+"""Benchmark harness of the platform (issue 3).
+
+  python -m bench [run] [options]      every baseline and platform figure, the ratio table
+  python -m bench soak [--minutes 10]  a fixed load; RSS, lag and throughput every 10 s
+
+Both run on this machine's PostgreSQL and RabbitMQ in a private database and vhost, dropped at
+the end. See bench/README.md.
+"""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import warnings
+
+warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
+
+
+def _floats(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x]
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = root.add_subparsers(dest="command")
+    run = sub.add_parser("run", help="the full benchmark (the default)")
+    run.add_argument("--seconds", type=float, default=20, help="duration of each commands/s level (20)")
+    run.add_argument("--concurrency", type=_floats, default=[1, 4, 16], help="RPC client threads per level (1,4,16)")
+    run.add_argument("--events", type=int, default=20000,
+                     help="events pre-loaded for the relay and projection runs, and messages of the pika baselines (20000)")
+    run.add_argument("--rate", type=float, default=100, help="offered commands/s of the latency run (100)")
+    run.add_argument("--latency-seconds", type=float, default=30, help="duration of the latency run (30)")
+    run.add_argument("--warmup", type=float, default=3, help="seconds of the latency run left out (3)")
+    run.add_argument("--senders", type=int, default=8, help="sender threads of the latency run (8)")
+    run.add_argument("--poll-interval", type=float, default=0.002,
+                     help="seconds between reads of the tracking positions (0.002)")
+    run.add_argument("--pgbench-seconds", type=int, default=15, help="pgbench -T (15)")
+    run.add_argument("--baseline-seconds", type=float, default=5, help="duration of timed baselines (5)")
+    run.add_argument("--skip-baselines", action="store_true", help="platform figures only")
+    run.add_argument("--profile", action="store_true",
+                     help="py-spy record the relay and the projection while they catch up (collapsed "
+                          "stacks in bench/results/; needs py-spy)")
+    run.add_argument("--quick", action="store_true",
+                     help="a short smoke run: 5 s levels, 3,000 events, 10 s latency, 5 s pgbench")
+    soak = sub.add_parser("soak", help="fixed load, sampling RSS, lag and throughput")
+    soak.add_argument("--minutes", type=float, default=10, help="duration (10)")
+    soak.add_argument("--rate", type=float, default=50, help="offered commands/s (50)")
+    soak.add_argument("--interval", type=float, default=10, help="seconds between samples (10)")
+    soak.add_argument("--senders", type=int, default=8, help="sender threads (8)")
+    base = sub.add_parser("baseline", help=argparse.SUPPRESS)
+    base.add_argument("name")
+    base.add_argument("kwargs", nargs="?", default="{}")
+    pre = sub.add_parser("preload", help=argparse.SUPPRESS)
+    pre.add_argument("events")
+    pre.add_argument("start")
+    return root
+
+
+def _terminate(*_args):
+    raise SystemExit(143)
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
+        argv.insert(0, "run")
+    args = parser().parse_args(argv)
+    if args.command == "baseline":
+        from bench.baselines import child_main
+        return child_main(args.name, args.kwargs)
+    if args.command == "preload":
+        from bench.preload import child_main
+        return child_main(args.events, args.start)
+    signal.signal(signal.SIGTERM, _terminate)  # clean up the private database and vhost
+    if args.command == "soak":
+        from bench.soak import run_soak
+        return run_soak(args)
+    if args.quick:
+        args.seconds, args.events, args.latency_seconds, args.pgbench_seconds = 5, 3000, 10, 5
+        args.baseline_seconds = 2
+    from bench.run import run_bench
+    return run_bench(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

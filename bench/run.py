@@ -1,0 +1,329 @@
+"""`python -m bench`: one run of every baseline and every platform figure, side by side.
+
+Order (each step prints its progress):
+  1. private database + vhost + key
+  2. baselines that need no platform: pgbench -N, eventsourcing save loop, pika (confirm per
+     message, batched confirms, consume with acks)
+  3. the platform (tests/e2e/platform.py): commands/s at each concurrency; command-to-read-model
+     latency at a fixed offered load; then relay and projection throughput: both stopped, N
+     events pre-loaded, relay started and timed to the head, then the projection likewise
+  4. peak RSS of each program; the platform is stopped
+  5. ProjectionRunner baseline over the same event store
+  6. the ratio table; figures written to bench/results/<timestamp>.json
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform as host
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+from bench import baselines, probes, report
+from bench.environment import PrivateEnvironment
+from bench.workload import Households
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+class Progress:
+    def __init__(self):
+        self.start = time.monotonic()
+
+    def __call__(self, message: str) -> None:
+        print(f"[{time.monotonic() - self.start:6.1f}s] {message}", flush=True)
+
+    def phase(self, title: str) -> None:
+        self(f"== {title}")
+
+
+def machine() -> dict:
+    return {"host": host.node(), "cpus": os.cpu_count(), "python": sys.version.split()[0],
+            "loadavg": os.getloadavg(), "kernel": host.release()}
+
+
+def others_running() -> list[str]:
+    """Other engineers' test databases on the shared PostgreSQL: a hint of concurrent load."""
+    import psycopg
+
+    from shared.config import settings
+    try:
+        with psycopg.connect(settings().pg_conninfo("postgres"), autocommit=True) as conn:
+            rows = conn.execute("SELECT datname, count(*) FROM pg_stat_activity WHERE datname IS NOT NULL "
+                                "AND state = 'active' GROUP BY datname").fetchall()
+        return [f"{name} ({n} active)" for name, n in rows]
+    except Exception:
+        return []
+
+
+def run_bench(args) -> int:
+    log = Progress()
+    figures: dict = {"options": vars(args) | {"func": None}, "started": datetime.now().isoformat(timespec="seconds"),
+                     "machine": machine()}
+    RESULTS.mkdir(exist_ok=True)
+    stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
+    with PrivateEnvironment() as env:
+        log(f"private database and vhost {env.name}; load average {figures['machine']['loadavg']}")
+        figures["environment"] = env.name
+        try:
+            if not args.skip_baselines:
+                standalone_baselines(args, env, figures, log)
+            platform_figures(args, env, figures, log, stamp)
+            if not args.skip_baselines:
+                log.phase("baseline: eventsourcing ProjectionRunner over the same event store")
+                figures.update(baselines.run("projection_runner"))
+                log(f"ProjectionRunner: {figures['projection_runner_eps']:.0f} events/s "
+                    f"({figures['projection_runner_events']} events)")
+        finally:
+            figures["finished"] = datetime.now().isoformat(timespec="seconds")
+            figures["machine"]["loadavg_end"] = os.getloadavg()
+            path = RESULTS / f"{stamp}.json"
+            path.write_text(json.dumps(figures, indent=2, default=str))
+    rows = [report.evaluate(t, figures, BASELINE_LABELS)
+            for t in report.TARGETS + report.rss_targets(sorted(figures.get("rss_mb", {})))]
+    print()
+    print(report.table(info_rows(figures) + rows))
+    print()
+    print(baseline_lines(figures))
+    print(f"\nfigures: {path}")
+    return 0
+
+
+BASELINE_LABELS = {"pika_batched_confirm_mps": "pika batched confirms",
+                   "projection_runner_eps": "ProjectionRunner",
+                   "pgbench_tps": "pgbench -N tps"}
+
+
+def info_rows(figures: dict) -> list[report.Row]:
+    """Figures without a target of their own, shown above the targets for context."""
+    rows = []
+    for level in figures.get("commands", []):
+        rows.append(report.Row(f"commands/s at concurrency {level['concurrency']}", level["commands_ps"],
+                               "pgbench -N tps", figures.get("pgbench_tps"),
+                               level["commands_ps"] / figures["pgbench_tps"] if figures.get("pgbench_tps") else None,
+                               "(info)"))
+    latency = figures.get("latency_ms")
+    if latency:
+        for p in ("p50", "p95"):
+            rows.append(report.Row(f"{p} command -> read model (ms)", latency.get(p), target="(info)"))
+    return rows
+
+
+def baseline_lines(figures: dict) -> str:
+    names = [("pgbench -N -c 2 -j 2 tps", "pgbench_tps"),
+             ("eventsourcing save, 1 aggregate/transaction, events/s", "es_save_single_eps"),
+             ("eventsourcing save, 100 x 10 events/transaction, events/s", "es_save_batched_eps"),
+             ("  same without cipher and compression: 1 per transaction", "es_save_plain_single_eps"),
+             ("  same without cipher and compression: 100 x 10 per transaction", "es_save_plain_batched_eps"),
+             ("pika publish, confirm per message, msgs/s", "pika_confirm_each_mps"),
+             ("pika publish, batched confirms (500), msgs/s", "pika_batched_confirm_mps"),
+             ("pika consume, manual ack per message, msgs/s", "pika_consume_mps"),
+             ("eventsourcing ProjectionRunner (trivial projection), events/s", "projection_runner_eps"),
+             ("platform pre-load (application, 25 cycles/transaction), events/s", "preload_eps")]
+    return "baselines:\n" + "\n".join(f"  {label:66s} {report.fmt(figures.get(key)):>10s}"
+                                      for label, key in names)
+
+
+def standalone_baselines(args, env, figures: dict, log) -> None:
+    log.phase(f"baseline: pgbench -N -c 2 -j 2 -T {args.pgbench_seconds} (scratch database)")
+    env.create_scratch_database(env.pgbench_db)
+    try:
+        figures.update(baselines.run("pgbench", dbname=env.pgbench_db, seconds=args.pgbench_seconds))
+    finally:
+        env.drop_database(env.pgbench_db)
+    log(f"pgbench: {figures['pgbench_tps']:.0f} tps")
+
+    log.phase("baseline: eventsourcing save loop (AES + zlib as the platform, and plain)")
+    figures.update(baselines.run("es_save", seconds=args.baseline_seconds))
+    log(f"save: {figures['es_save_single_eps']:.0f} events/s one per transaction, "
+        f"{figures['es_save_batched_eps']:.0f} events/s batched; plain {figures['es_save_plain_single_eps']:.0f} "
+        f"and {figures['es_save_plain_batched_eps']:.0f}")
+
+    log.phase("baseline: pika publish, one confirm per message")
+    figures.update(baselines.run("pika_confirm_each", seconds=args.baseline_seconds))
+    log(f"confirm each: {figures['pika_confirm_each_mps']:.0f} msgs/s")
+
+    log.phase(f"baseline: pika publish, batched confirms ({args.events} messages, batches of 500)")
+    figures.update(baselines.run("pika_batched", count=args.events))
+    log(f"batched confirms: {figures['pika_batched_confirm_mps']:.0f} msgs/s "
+        f"(mean body {figures['message_bytes_mean']:.0f} bytes)")
+
+    log.phase("baseline: pika consume with manual acks")
+    figures.update(baselines.run("pika_consume", count=args.events))
+    log(f"consume: {figures['pika_consume_mps']:.0f} msgs/s")
+
+
+def platform_figures(args, env, figures: dict, log, stamp: str) -> None:
+    from bench.platform_runs import BenchPlatform
+    households = Households(0)
+    log.phase("platform: starting (shared.setup + every program of deploy/supervisord.conf)")
+    bench = BenchPlatform(env.amqp_uri)
+    figures["logs"] = str(bench.logs)
+    try:
+        bench.start_all()
+        log(f"platform up; process logs in {bench.logs}")
+        commands(args, env, bench, households, figures, log)
+        latency(args, env, bench, households, figures, log)
+        relay_and_projection(args, env, bench, figures, log, stamp)
+        figures["rss_mb"] = bench.note_peaks()
+        log("peak RSS (VmHWM) MB: " + ", ".join(f"{k} {v:.0f}" for k, v in figures["rss_mb"].items()))
+    finally:
+        bench.stop_all()
+
+
+def commands(args, env, bench, households, figures, log) -> None:
+    from bench.load import closed_loop
+    figures["commands"] = []
+    for concurrency in args.concurrency:
+        log.phase(f"platform: commands/s at concurrency {concurrency} for {args.seconds:.0f}s "
+                  "(register_household / apply / verify)")
+        result = closed_loop(env.amqp_uri, households, concurrency, args.seconds, log)
+        figures["commands"].append(result)
+        log(f"concurrency {concurrency}: {result['commands_ps']:.1f} commands/s, command p50 "
+            f"{result['command_ms'].get('p50', 0):.1f} ms, p99 {result['command_ms'].get('p99', 0):.1f} ms"
+            + (f", errors {result['errors']}" if result["errors"] else ""))
+    best = max(figures["commands"], key=lambda r: r["commands_ps"])
+    figures["commands_ps_best"] = best["commands_ps"]
+    figures["commands_best_concurrency"] = best["concurrency"]
+    wait_caught_up(env, log)
+
+
+def wait_caught_up(env, log, timeout: float = 300) -> dict:
+    positions = probes.Positions(env.conninfo())
+    try:
+        return probes.wait_for(lambda: (p := positions.read())["projection"] >= p["head"] and p,
+                               timeout, 0.1, "the projection to reach the head")
+    finally:
+        positions.close()
+
+
+def latency(args, env, bench, households, figures, log) -> None:
+    from bench.load import OpenLoop, PositionPoller
+    rate, seconds, warmup = args.rate, args.latency_seconds, args.warmup
+    log.phase(f"platform: command -> read model latency at {rate:.0f} register_household/s for "
+              f"{seconds:.0f}s (+{warmup:.0f}s warm-up)")
+
+    def register(rpc, _state):
+        area, registration, members = households.next()
+        return {"household_id": rpc.social_assistance.register_household(area, registration, members)}
+    poller = PositionPoller(env.conninfo(), interval=args.poll_interval)
+    poller.start()
+    load = OpenLoop(env.amqp_uri, rate, args.senders, register)
+    load.run(seconds + warmup, on_tick=lambda t: log(f"latency: {len(load.records)} sent in {t:.0f}s"))
+    wait_caught_up(env, log)
+    time.sleep(0.1)
+    poller.stop()
+    figures.update(latency_figures(env, load, poller, warmup, rate, seconds))
+    lat = figures["latency_ms"]
+    log(f"latency p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms, p99 {lat['p99']:.1f} ms over "
+        f"{lat['count']} commands (achieved {figures['latency_achieved_rate']:.1f}/s; poll every "
+        f"{figures['latency_poll_ms']:.1f} ms)")
+
+
+def latency_figures(env, load, poller, warmup: float, rate: float, seconds: float) -> dict:
+    import psycopg
+    records = [r for r in load.records if r["scheduled"] >= load.t0 + warmup]
+    ids = [r["household_id"] for r in records]
+    with psycopg.connect(env.conninfo(), autocommit=True) as conn:
+        rows = conn.execute("SELECT originator_id::text, notification_id FROM social_assistance.stored_events "
+                            "WHERE originator_id = ANY(%s::uuid[]) AND originator_version = 1", (ids,)).fetchall()
+    notification = dict(rows)
+    total, rpc, relay, projection = [], [], [], []
+    missing = 0
+    for r in records:
+        nid = notification.get(r["household_id"])
+        published = report.first_time_reaching(poller.times, poller.relay, nid) if nid else None
+        visible = report.first_time_reaching(poller.times, poller.projection, nid) if nid else None
+        if visible is None or published is None:
+            missing += 1
+            continue
+        total.append(visible - r["scheduled"])
+        rpc.append(r["reply"] - r["scheduled"])
+        relay.append(published - r["reply"])
+        projection.append(visible - published)
+    sent = [r["sent"] for r in records]
+    achieved = (len(sent) - 1) / (max(sent) - min(sent)) if len(sent) > 1 else None
+    return {"latency_ms": report.summary(total, 1000),
+            "latency_breakdown_ms": {"rpc_reply": report.summary(rpc, 1000),
+                                     "reply_to_published": report.summary(relay, 1000),
+                                     "published_to_visible": report.summary(projection, 1000)},
+            "latency_missing": missing, "latency_errors": load.errors[:10],
+            "latency_offered_rate": rate, "latency_achieved_rate": achieved, "latency_seconds": seconds,
+            "latency_poll_ms": poller.mean_interval * 1000}
+
+
+def relay_and_projection(args, env, bench, figures, log, stamp: str) -> None:
+    from bench.platform_runs import Profiler
+    positions = probes.Positions(env.conninfo())
+    log.phase(f"platform: relay throughput ({args.events} events pre-loaded with the relay and the "
+              "projection stopped)")
+    bench.stop("relay_social_assistance")
+    bench.stop("projection")
+    preload = run_preload(args.events, start=5_000_000)
+    figures.update(preload)
+    log(f"pre-loaded {preload['preloaded_events']} events in {preload['preload_seconds']:.1f}s "
+        f"({preload['preload_eps']:.0f} events/s straight through the application)")
+    before = positions.read()
+    head = before["head"]
+
+    def timed_catch_up(name: str, key: str) -> dict:
+        start_position = before[key]
+        bench.start(name)
+        url = bench.metrics_url(name)
+        probes.wait_for(lambda: probes.scrape(url, 2), 120, 0.02, f"{name} /metrics")
+        t0 = time.perf_counter()
+        cpu0 = bench.cpu_seconds(name)
+        profiler = Profiler(bench.pid(name), RESULTS / f"{stamp}-{name}.collapsed") if args.profile else None
+        last_log = t0
+        while True:
+            now_position = positions.read()[key]
+            now = time.perf_counter()
+            if now_position >= head:
+                break
+            if now - last_log >= 2:
+                log(f"{name}: {now_position - start_position} of {head - start_position} events "
+                    f"({(now_position - start_position) / (now - t0):.0f}/s)")
+                last_log = now
+            if now - t0 > 600:
+                raise TimeoutError(f"{name} did not reach the head in 600s")
+            time.sleep(0.02)
+        elapsed = time.perf_counter() - t0
+        cpu = (bench.cpu_seconds(name) or 0) - (cpu0 or 0)
+        result = {"events": head - start_position, "seconds": elapsed,
+                  "eps": (head - start_position) / elapsed, "cpu_seconds": cpu,
+                  "cpu_ms_per_1000_events": 1000 * cpu / max(1, head - start_position) * 1000}
+        if profiler is not None:
+            output = profiler.stop()
+            if output is not None:
+                summary_ = report.profile_summary(output.read_text())
+                result["profile"] = str(output)
+                print(report.format_profile(summary_, f"py-spy profile of {name}"), flush=True)
+        return result
+
+    relay = timed_catch_up("relay_social_assistance", "relay")
+    metrics = probes.scrape(bench.metrics_url("relay_social_assistance"))
+    relay["batch_seconds_total"] = metrics.get("relay_batch_duration_seconds_sum")
+    figures["relay"] = relay
+    figures["relay_eps"] = relay["eps"]
+    log(f"relay: {relay['events']} events in {relay['seconds']:.2f}s = {relay['eps']:.0f} events/s "
+        f"(relay CPU {relay['cpu_seconds']:.1f}s; {relay['batch_seconds_total'] or 0:.2f}s inside publish_batch)")
+
+    log.phase("platform: projection throughput (the relay's messages waiting in its queue)")
+    projection = timed_catch_up("projection", "projection")
+    figures["projection"] = projection
+    figures["projection_eps"] = projection["eps"]
+    log(f"projection: {projection['events']} events in {projection['seconds']:.2f}s = "
+        f"{projection['eps']:.0f} events/s (projection CPU {projection['cpu_seconds']:.1f}s)")
+    positions.close()
+
+
+def run_preload(events: int, start: int) -> dict:
+    import subprocess
+    done = subprocess.run([sys.executable, "-m", "bench", "preload", str(events), str(start)],
+                          capture_output=True, text=True, timeout=900)
+    for line in reversed(done.stdout.splitlines()):
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT "):])
+    raise RuntimeError(f"pre-load failed (exit {done.returncode}): {done.stderr[-3000:]}")
