@@ -14,7 +14,8 @@ SOURCE = "disaster_relief"
 TABLES = {
     "dr_incidents": """
         incident_id uuid PRIMARY KEY, incident_type text NOT NULL, areas jsonb NOT NULL,
-        occurred_at timestamptz NOT NULL, year int NOT NULL, status text NOT NULL,
+        occurred_at timestamptz NOT NULL, occurred_on date NOT NULL, year int NOT NULL,
+        status text NOT NULL,
         level text, responsible jsonb NOT NULL, last_stage text,
         deaths int NOT NULL DEFAULT 0, missing int NOT NULL DEFAULT 0,
         relocated int NOT NULL DEFAULT 0, houses_damaged int NOT NULL DEFAULT 0,
@@ -92,12 +93,14 @@ FIGURES = ("deaths", "missing", "relocated", "houses_damaged", "direct_loss")
 
 
 def incident_registered(db, data, event):
-    db.exec("""INSERT INTO {s}.dr_incidents (incident_id, incident_type, areas, occurred_at, year,
-               status, responsible, registered_at, updated_at)
-               VALUES (%(id)s, %(type)s, %(areas)s, %(at)s, %(year)s, 'open', %(resp)s, %(time)s, %(time)s)
+    # The event's time carries the district's UTC offset: its date and year are local ones.
+    db.exec("""INSERT INTO {s}.dr_incidents (incident_id, incident_type, areas, occurred_at,
+               occurred_on, year, status, responsible, registered_at, updated_at)
+               VALUES (%(id)s, %(type)s, %(areas)s, %(at)s, %(on)s, %(year)s, 'open', %(resp)s,
+                       %(time)s, %(time)s)
                ON CONFLICT (incident_id) DO NOTHING""",
             {"id": data["aggregate_id"], "type": data["incident_type"], "areas": json.dumps(data["areas"]),
-             "at": data["occurred_at"], "year": int(data["occurred_at"][:4]),
+             "at": data["occurred_at"], "on": data["occurred_at"][:10], "year": int(data["occurred_at"][:4]),
              "resp": json.dumps(data["responsible"]), "time": event["time"]})
     for area in data["areas"]:
         db.exec("""INSERT INTO {s}.dr_incident_areas VALUES (%(id)s, %(area)s) ON CONFLICT DO NOTHING""",

@@ -63,8 +63,8 @@ class SocialAssistance(PlatformApplication):
     def apply(self, household_id: str, officer: str) -> str:
         officer = check_officer(officer)
         household = self._get(Household, household_id, "household_id")
-        case = Case(household_id=household.id, area=household.area,
-                    scheme=household.registration, size=household.size,
+        scheme = self._schedule().scheme_for(household.area, household.registration)
+        case = Case(household_id=household.id, area=household.area, scheme=scheme, size=household.size,
                     applied_on=self.today().isoformat(), officer=officer)
         household.open_case(case.id)
         enrolments = [self._enrolment(m["id_number"]) for m in household.members]
@@ -113,11 +113,12 @@ class SocialAssistance(PlatformApplication):
         return dict(self._case_view(case), outcome=outcome)
 
     @retry_on_conflict
-    def terminate(self, case_id: str, officer: str, reason: str) -> dict:
+    def terminate(self, case_id: str, officer: str, reason: str,
+                  effective_month: str | None = None) -> dict:
         case = self._case(case_id)
         was_active = case.status == "active"
-        case.terminate(officer=check_officer(officer), reason=reason,
-                       month=month_of(self.today()))
+        end = self._month_not_future(effective_month or month_of(self.today()), "effective_month")
+        case.terminate(officer=check_officer(officer), reason=reason, month=end)
         self.save(case, *self._caseload_change(case, was_active))
         return self._case_view(case)
 
@@ -255,6 +256,9 @@ class SocialAssistance(PlatformApplication):
         self.reference.check_area(area)
         start = month(effective_month, "effective_month")
         standard = self._standard(area, URBAN, start)
+        schedule = self._schedule()
+        schedule.merge_rural(area, start)  # new applications from here on join the urban scheme
+        self.save(schedule)
         case_ids = [cid for cid, a in self._caseload().active.items() if a == area]
 
         def merge(case: Case):

@@ -344,6 +344,17 @@ class StandardSchedule(Aggregate):
     @event("Started")
     def __init__(self) -> None:
         self.entries: list[dict] = []
+        self.merged: dict[str, str] = {}  # area -> month its rural scheme joined the urban one
+
+    def scheme_for(self, area: str, registration: str) -> str:
+        """The scheme a new application joins: rural households of a merged area join urban."""
+        return URBAN if registration == RURAL and area in self.merged else registration
+
+    @event("RuralMerged")
+    def merge_rural(self, area: str, effective_month: str) -> None:
+        if area in self.merged:
+            raise Conflict("area", f"{area}'s rural scheme was merged from {self.merged[area]}")
+        self.merged[area] = effective_month
 
     def amount_at(self, area: str, registration: str, month_: str) -> Decimal | None:
         """Latest entry effective by the month; an area's own entry beats the district-wide '*'."""

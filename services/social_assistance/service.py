@@ -65,8 +65,8 @@ class SocialAssistanceService:
         return self.app.review(case_id, officer, household_monthly_income, effective_month)
 
     @rpc(expected_exceptions=EXPECTED)
-    def terminate(self, case_id, officer, reason):
-        return self.app.terminate(case_id, officer, reason)
+    def terminate(self, case_id, officer, reason, effective_month=None):
+        return self.app.terminate(case_id, officer, reason, effective_month)
 
     @rpc(expected_exceptions=EXPECTED)
     def get_case(self, case_id):

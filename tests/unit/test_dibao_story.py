@@ -178,3 +178,18 @@ def test_xilin_rural_cases_merge_into_the_urban_scheme_keeping_history(app):
     assert after["case_id"] == rural and after["scheme"] == "urban" and after["allowance"] == "300.00"
     assert after["allowances"][0] == ["2007-01", "200.00"]  # history kept
     assert app.get_case(urban)["version"] == 3  # untouched
+
+
+def test_after_the_merge_new_xilin_rural_applications_join_the_urban_scheme(app):
+    app.merge_rural_into_urban("xilin", "2007-06")
+    case = app.apply(household(app, area="xilin", registration="rural", incomes=("0",)), "officer-li")
+    assert app.get_case(case)["scheme"] == "urban"
+    with pytest.raises(Conflict) as refused:
+        app.merge_rural_into_urban("xilin", "2007-07")
+    assert refused.value.field == "area"
+
+
+def test_termination_takes_its_effective_month(app):
+    case = active_case(app, household(app))
+    ended = app.terminate(case, "officer-zhao", "moved out of the district", "2007-05")
+    assert ended["allowances"][-1] == ["2007-05", "0.00"]
