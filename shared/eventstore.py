@@ -10,6 +10,8 @@ import hashlib
 import hmac
 import logging
 import os
+import random
+import time
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError
@@ -19,7 +21,7 @@ from shared.db import ensure_database, ensure_schema
 from shared.errors import Conflict
 
 log = logging.getLogger(__name__)
-ATTEMPTS = 5
+ATTEMPTS = 10
 
 
 class PlatformApplication(Application):
@@ -59,5 +61,7 @@ def retry_on_conflict(method):
                 return method(*args, **kwargs)
             except IntegrityError:
                 log.info("concurrent change in %s, attempt %d", method.__name__, attempt)
+                # Racers that retry in lockstep collide again: wait a random few milliseconds.
+                time.sleep(random.uniform(0, 0.005 * attempt))
         raise Conflict("version", "the record was changed concurrently several times; try again")
     return wrapper

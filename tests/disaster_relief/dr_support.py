@@ -32,3 +32,41 @@ def stored_types(app) -> list[str]:
     from shared import contract
     return [contract.type_of(app.mapper.to_domain_event(n))
             for n in app.recorder.select_notifications(start=1, limit=100000)]
+
+
+def drive_story(app) -> dict:
+    """A small 2007 in two areas, used by the integration and reporting tests:
+    - reserves: Xinzha 21,000 and Xilin 30,000 in January; Beigang 20,000.
+    - a hail in Beigang on Monday 14 May, reported on time, below every level; one household,
+      given rice and 500 yuan; closed on 31 May.
+    - the July flood in Xinzha and Xilin (Friday 6 July, 03:30): initial report late (06:10),
+      a follow-up (level II), final on time (level III); three households on the roster;
+      Xinzha pays 1,500 + 300 (below the floor: 19,200), Xilin 800; quilts and rice; left open.
+    """
+    from tests.support import id_number
+    for area, amount in (("xinzha", "21000.00"), ("xilin", "30000.00"), ("beigang", "20000.00")):
+        app.deposit(area, amount, "区财政 1708 科目", "officer-wang", "2007-01-15")
+    hail = app.register_incident("hail", ["beigang"], "2007-05-14T16:20", "officer-li", "冰雹")
+    app.report(hail, "initial", figures(houses_damaged=12, direct_loss="180000.00"), "2007-05-14T17:50", "officer-li")
+    app.report(hail, "final", figures(houses_damaged=14, direct_loss="210000.00"), "2007-05-16T10:00", "officer-li")
+    app.add_to_roster(hail, "BG-0001", id_number("19520101"), "陈明", "beigang", 4, ["house_repair"],
+                      "officer-zhou", "2007-05-15")
+    app.record_aid(hail, "BG-0001", "rice", 20, "officer-zhou", "2007-05-15")
+    app.disburse(hail, "BG-0001", "陈明", "500.00", "officer-wang", "2007-05-16")
+    app.close_incident(hail, "officer-li", "2007-05-31")
+    flood = app.register_incident("flood", ["xinzha", "xilin"], "2007-07-06T03:30", "officer-li", "暴雨")
+    app.report(flood, "initial", figures(relocated=250, direct_loss="800000.00"), "2007-07-06T06:10", "officer-li")
+    app.report(flood, "follow_up", figures(deaths=1, relocated=3200, houses_damaged=400,
+                                           direct_loss="5200000.00"), "2007-07-07T09:00", "officer-li")
+    heads = [id_number("19580312"), id_number("19660705"), id_number("19791120")]
+    app.add_to_roster(flood, "XZ-0001", heads[0], "张建国", "xinzha", 3, ["food", "shelter"], "officer-zhou", "2007-07-07")
+    app.add_to_roster(flood, "XZ-0002", heads[1], "李秀英", "xinzha", 2, ["food"], "officer-zhou", "2007-07-07")
+    app.add_to_roster(flood, "XL-0001", heads[2], "王秀兰", "xilin", 5, ["clothing"], "officer-zhou", "2007-07-07")
+    app.record_aid(flood, "XZ-0001", "quilt", 2, "officer-zhou", "2007-07-07")
+    app.record_aid(flood, "XL-0001", "rice", 25, "officer-zhou", "2007-07-07")
+    app.disburse(flood, "XZ-0001", "张建国", "1500.00", "officer-wang", "2007-07-08")
+    app.disburse(flood, "XZ-0002", "李秀英", "300.00", "officer-wang", "2007-07-08")
+    app.disburse(flood, "XL-0001", "王秀兰", "800.00", "officer-wang", "2007-07-08")
+    app.report(flood, "final", figures(deaths=1, relocated=2800, houses_damaged=380,
+                                       direct_loss="4300000.00"), "2007-07-11T10:00", "officer-li")
+    return {"hail": hail, "flood": flood, "heads": heads}
