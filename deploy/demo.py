@@ -1133,6 +1133,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--report-wait", type=float, default=60,
                         help="seconds to wait for the read model to catch up (default 60)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--no-disaster-relief", action="store_true", help="skip the disaster relief year")
+    parser.add_argument("--no-welfare", action="store_true", help="skip the social welfare year")
     args = parser.parse_args(argv)
     if args.households < 100:
         parser.error("--households must be at least 100")
@@ -1172,13 +1174,27 @@ def main(argv=None) -> int:
         return 130
     runner.close()
     summary(runner)
+    others_ok = run_other_services(args)
     report = fetch_report(args.reporting_url, persons_active(runner), args.report_wait)
     if report is not None:
         print_coverage(report, plan)
     print(f"\nreporting metrics (Prometheus): {args.reporting_url.rstrip('/')}/metrics")
     problems = (runner.unexpected or runner.faults or
                 any(r != b.expect_error and not r.startswith("skipped") for b, r in runner.bad_results))
-    return 1 if problems else 0
+    return 1 if problems or not others_ok else 0
+
+
+def run_other_services(args) -> bool:
+    """The 2007 of the other lines of work, each driven by its own demo module."""
+    from functools import partial
+
+    from shared.rpc import cluster
+    ok = True
+    if not args.no_disaster_relief:
+        from deploy import demo_disaster_relief
+        ok &= demo_disaster_relief.run(partial(cluster, args.amqp_uri, timeout=60),
+                                       random.Random(args.seed), progress=not args.no_progress).ok
+    return ok
 
 
 if __name__ == "__main__":

@@ -391,8 +391,8 @@ class Reserve(Aggregate):
 
     def disburse(self, disbursement_id: UUID, incident_id: UUID, household_id: str,
                  recipient: str, amount: Decimal, disbursed_on: date, officer: str,
-                 floor: Decimal) -> bool:
-        """Pay relief out of the reserve; returns whether the balance is now below the floor."""
+                 floor: Decimal) -> None:
+        """Pay relief out of the reserve: never more than the balance; below the floor is allowed."""
         if amount <= 0:
             raise InvalidInput("amount", "a disbursement must be positive")
         if amount > self.balance:
@@ -401,7 +401,6 @@ class Reserve(Aggregate):
         balance = self.balance - amount
         self._disbursed(disbursement_id, incident_id, household_id, recipient, amount,
                         disbursed_on.isoformat(), officer, floor, balance, balance < floor)
-        return balance < floor
 
     @event("Disbursed")
     def _disbursed(self, disbursement_id: UUID, incident_id: UUID, household_id: str,

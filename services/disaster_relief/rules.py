@@ -21,6 +21,7 @@ from shared.referencedata import ReferenceData
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 OFFSET = re.compile(r"^([+-])(\d{2}):(\d{2})$")
+LEVEL = re.compile(r"^[IVX]+$")   # the published contract: Roman numerals
 TIERS = ("district", "area")
 
 
@@ -51,6 +52,8 @@ def grading(document: dict, reference: ReferenceData, district: str) -> Grading:
     levels = []
     for index, entry in enumerate(document.get("levels", [])):
         at = f"{where}: levels[{index}]"
+        if not LEVEL.match(str(entry.get("level", ""))):
+            raise RulesError(f"{at}: level must be a Roman numeral (I, II, III, IV ...)")
         if entry.get("responsibility") not in TIERS:
             raise RulesError(f"{at}: responsibility must be one of {', '.join(TIERS)}")
         thresholds = entry.get("thresholds") or {}

@@ -146,16 +146,17 @@ QUERIES = {
 }
 
 
-def read(conn, schema: str, year: int, now: datetime) -> dict[str, list[dict]] | list[str]:
-    """Every query's rows, in one read-only snapshot; or the list of missing relations."""
+def read(conn, schema: str, year: int, now: datetime) -> tuple[dict | None, list[str]]:
+    """(every query's rows, missing relations), from one read-only snapshot; no rows when the
+    read model is not initialised."""
     with conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         missing = missing_relations(conn, schema)
         if missing:
-            return missing
+            return None, missing
         with conn.cursor(row_factory=dict_row) as curs:
             return {name: _rows(curs, schema, query, {"year": year, "now": now})
-                    for name, query in QUERIES.items()}
+                    for name, query in QUERIES.items()}, []
 
 
 # --- the section ------------------------------------------------------------------------------------------
@@ -297,11 +298,8 @@ def section(conn, year: int, schema: str = DEFAULT_SCHEMA, reference: ReferenceD
     """The disaster relief section for a year: (JSON-ready dict, Prometheus metric families)."""
     reference = reference or ReferenceData.load()
     floor = load_floor() if floor is None else floor
-    found = read(conn, schema, year, now or utc_now())
-    if isinstance(found, list):
-        report = build(None, year, reference, floor, missing=found)
-    else:
-        report = build(found, year, reference, floor)
+    rows, missing = read(conn, schema, year, now or utc_now())
+    report = build(rows, year, reference, floor, missing)
     return report, families(report)
 
 

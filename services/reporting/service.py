@@ -24,6 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry
 from psycopg_pool import ConnectionPool, PoolTimeout
 from werkzeug.wrappers import Response
 
+from services.reporting.disaster_relief import DisasterReliefSection
 from services.reporting.metrics import DibaoCollector, render
 from services.reporting.queries import PooledConnections
 from services.reporting.report import DEFAULT_SCHEMA, Reporting, default_year, parse_year
@@ -62,6 +63,8 @@ class ReportingProvider(DependencyProvider):
         self.pool, self.reporting = build_reporting()
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(DibaoCollector(self.reporting.report, lambda: self.reporting.year))
+        self.disaster_relief = DisasterReliefSection(self.reporting.connect, self.reporting.schema)
+        self.registry.register(self.disaster_relief.collector(lambda: self.reporting.year))
 
     def start(self):
         self.pool.open(wait=False)  # the service starts even while PostgreSQL is down
@@ -81,7 +84,14 @@ class ReportingProvider(DependencyProvider):
             return self.registry
         registry = CollectorRegistry(auto_describe=False)
         registry.register(DibaoCollector(lambda: self.reporting.report(year), lambda: year))
+        registry.register(self.disaster_relief.collector(lambda: year))
         return registry
+
+    def report(self, year=None) -> dict:
+        """The dibao report with the disaster relief section under `disaster_relief`."""
+        body = self.reporting.report(year)
+        body["disaster_relief"] = self.disaster_relief.report(body["year"])
+        return body
 
 
 def _unavailable(error: Exception) -> Response:
@@ -98,12 +108,12 @@ class ReportingService:
 
     @rpc(expected_exceptions=EXPECTED)
     def report(self, year=None):
-        return self.source.reporting.report(year)
+        return self.source.report(year)
 
     @http("GET", "/report")
     def get_report(self, request):
         try:
-            return json_response(self.source.reporting.report(request.args.get("year")))
+            return json_response(self.source.report(request.args.get("year")))
         except DomainError as error:
             return error_response(error)
         except UNAVAILABLE as error:

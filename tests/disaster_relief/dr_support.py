@@ -27,6 +27,39 @@ def figures(deaths=0, missing=0, relocated=0, houses_damaged=0, direct_loss="0.0
             "houses_damaged": houses_damaged, "direct_loss": direct_loss}
 
 
+def published(app) -> list[dict]:
+    """The notification log as the relay and the feed publish it (CloudEvent dicts)."""
+    from shared import contract
+    notifications = app.recorder.select_notifications(start=1, limit=100_000)
+    return [contract.as_dict(e) for e in contract.to_cloudevents(app, notifications)]
+
+
+def read_model(cfg, schema: str):
+    """A ReadModel fed by the disaster relief source only, with the dr_ tables and views created
+    here (readmodel.TABLES/VIEWS hold only the registered sources until it is wired in)."""
+    from eventsourcing.postgres import PostgresDatastore
+    from psycopg import sql
+
+    from services.projection import disaster_relief as dr_projection
+    from services.projection.readmodel import ReadModel
+    from shared.db import ensure_schema
+    ensure_schema(cfg, schema)
+    datastore = PostgresDatastore(dbname=cfg.pg_dbname, host=cfg.pg_host, port=cfg.pg_port,
+                                  user=cfg.pg_user, password=cfg.pg_password, schema=schema,
+                                  pre_ping=True, pool_size=2)
+    model = ReadModel(datastore, sources=[dr_projection])
+    name = sql.Identifier(schema)
+    for table, columns in dr_projection.TABLES.items():
+        model.sql_create_statements.append(
+            sql.SQL("CREATE TABLE IF NOT EXISTS {}.{} (" + columns + ")").format(name, sql.Identifier(table)))
+    for view, query in dr_projection.VIEWS.items():
+        model.sql_create_statements.append(
+            sql.SQL("CREATE OR REPLACE VIEW {}.{} AS " + query.replace("{schema}", "{s}"))
+            .format(name, sql.Identifier(view), s=name))
+    model.create_table()
+    return model
+
+
 def stored_types(app) -> list[str]:
     """Event types in the notification log, in order."""
     from shared import contract

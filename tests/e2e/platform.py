@@ -43,10 +43,12 @@ def programs(env: dict) -> dict[str, tuple[str, dict]]:
 class Platform:
     def __init__(self, amqp_uri: str, logs: Path):
         self.ports = {"SOCIAL_ASSISTANCE_PORT": free_port(), "REPORTING_PORT": free_port(),
-                      "RELAY_SOCIAL_ASSISTANCE_PORT": free_port(), "PROJECTION_PORT": free_port()}
+                      "RELAY_SOCIAL_ASSISTANCE_PORT": free_port(), "PROJECTION_PORT": free_port(),
+                      "DISASTER_RELIEF_PORT": free_port(), "RELAY_DISASTER_RELIEF_PORT": free_port()}
         self.env = dict(os.environ, AMQP_URI=amqp_uri, PYTHONUNBUFFERED="1",
                         PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}",
                         SOCIAL_ASSISTANCE_URL=f"http://127.0.0.1:{self.ports['SOCIAL_ASSISTANCE_PORT']}",
+                        DISASTER_RELIEF_URL=f"http://127.0.0.1:{self.ports['DISASTER_RELIEF_PORT']}",
                         **{k: str(v) for k, v in self.ports.items()})
         self.logs = logs
         self.processes: dict[str, subprocess.Popen] = {}
@@ -97,8 +99,10 @@ class Platform:
         raise AssertionError(f"timed out waiting for {what} (last error: {last_error}); "
                              f"process logs are in {self.logs}")
 
-    def metric(self, port_name: str, name: str) -> float | None:
+    def metric(self, port_name: str, name: str, **labels: str) -> float | None:
+        """A sample's value; with labels, the sample that has them all (e.g. source=...)."""
+        wanted = [f'{key}="{value}"' for key, value in labels.items()]
         for line in self.get(port_name, "/metrics").splitlines():
-            if line.startswith(name + "{") or line.startswith(name + " "):
+            if (line.startswith(name + "{") or line.startswith(name + " ")) and all(w in line for w in wanted):
                 return float(line.rsplit(" ", 1)[1])
         return None

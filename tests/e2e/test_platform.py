@@ -30,7 +30,7 @@ def register_and_approve(rpc, count: int, area: str, registration: str) -> list[
 
 def caught_up(platform: Platform) -> bool:
     head = platform.get("SOCIAL_ASSISTANCE_PORT", "/healthz")["head"]
-    return platform.metric("PROJECTION_PORT", "projection_position") == head
+    return platform.metric("PROJECTION_PORT", "projection_position", source="social_assistance") == head
 
 
 def test_commands_flow_to_the_read_model_and_reporting_even_across_a_relay_kill(platform, amqp_uri):

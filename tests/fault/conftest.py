@@ -9,7 +9,7 @@ import time
 import psycopg
 import pytest
 
-from services.projection.readmodel import TABLES, VIEWS, ReadModel
+from services.projection.readmodel import SOURCES, TABLES, VIEWS, ReadModel
 from shared.config import settings
 from shared.consumer import FeedClient
 from shared.rpc import cluster
@@ -17,6 +17,7 @@ from tests.e2e.platform import Platform
 from tests.support import member
 
 SA, RELAY, PROJECTION = "SOCIAL_ASSISTANCE_PORT", "RELAY_SOCIAL_ASSISTANCE_PORT", "PROJECTION_PORT"
+SOURCE_NAMES = [module.SOURCE for module in SOURCES]
 AREAS = ["beigang", "xilin", "yonghong", "xinzha", "wuxing"]
 
 
@@ -27,7 +28,7 @@ def platform(fresh_schemas, amqp_uri, tmp_path):
     running = Platform(amqp_uri, tmp_path)
     running.start_all()
     running.wait_until(lambda: running.get(SA, "/healthz"), what="social_assistance")
-    running.wait_until(lambda: running.metric(PROJECTION, "projection_source_head") is not None,
+    running.wait_until(lambda: running.metric(PROJECTION, "projection_source_head", source="social_assistance") is not None,
                        what="projection")
     yield running
     running.stop_all()
@@ -86,16 +87,19 @@ def snapshot(model: ReadModel) -> dict:
 
 
 def assert_converged(platform: Platform, timeout: float = 180.0) -> int:
-    """Every stored event was published, and the live read model equals a fresh replay of the
-    event store, table by table, row by row. Returns the number of stored events."""
-    head = platform.wait_until(lambda: platform.get(SA, "/healthz")["head"], what="the event store head")
-    platform.wait_until(lambda: platform.metric(RELAY, "relay_published_position") == head,
-                        timeout, what=f"the relay to publish up to {head}")
-    platform.wait_until(lambda: platform.metric(PROJECTION, "projection_position") == head,
-                        timeout, what=f"the projection to apply up to {head}")
+    """Every stored event of every source was published, and the live read model equals a fresh
+    replay of the event stores, table by table, row by row. Returns social assistance's head."""
+    feeds = {name: FeedClient(platform.env[f"{name.upper()}_URL"]) for name in SOURCE_NAMES}
+    heads = {}
+    for name, feed in feeds.items():
+        head = heads[name] = platform.wait_until(lambda: feed.head() + 1, what=f"{name}'s head") - 1
+        relay_port = f"RELAY_{name.upper()}_PORT"
+        platform.wait_until(lambda: (platform.metric(relay_port, "relay_published_position") or 0) == head,
+                            timeout, what=f"the {name} relay to publish up to {head}")
+        platform.wait_until(lambda: (platform.metric(PROJECTION, "projection_position", source=name) or 0) == head,
+                            timeout, what=f"the projection to apply {name} up to {head}")
     live = ReadModel.connect(settings())
     replay = ReadModel.connect(settings(), schema="read_model_replay")
-    feed = FeedClient(platform.url(SA, ""))
-    replay.rebuild(["social_assistance"], lambda _source: feed.pages())
+    replay.rebuild(list(feeds), lambda source: feeds[source].pages())
     assert snapshot(replay) == snapshot(live)
-    return head
+    return heads["social_assistance"]

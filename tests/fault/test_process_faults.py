@@ -36,13 +36,13 @@ def test_a_redelivered_batch_is_applied_once(platform, amqp_uri):
     with Traffic(amqp_uri) as traffic:
         traffic.wait_for(40)
     head = assert_converged(platform)
-    applied = platform.metric(PROJECTION, "projection_applied_events_total")
-    received = platform.metric(PROJECTION, "projection_received_messages_total")
+    applied = platform.metric(PROJECTION, "projection_applied_events_total", source="social_assistance")
+    received = platform.metric(PROJECTION, "projection_received_messages_total", source="social_assistance")
     feed = platform.get(SA, f"/events?after=0&limit={min(head, 500)}")["events"]
     publish(amqp_uri, feed)               # the same events, once more, on the bus
-    platform.wait_until(lambda: platform.metric(PROJECTION, "projection_received_messages_total")
+    platform.wait_until(lambda: platform.metric(PROJECTION, "projection_received_messages_total", source="social_assistance")
                         == received + len(feed), what="the duplicates to be delivered")
-    assert platform.metric(PROJECTION, "projection_applied_events_total") == applied
+    assert platform.metric(PROJECTION, "projection_applied_events_total", source="social_assistance") == applied
     assert_converged(platform)
 
 

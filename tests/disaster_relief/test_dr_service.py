@@ -1,0 +1,105 @@
+"""Integration tier: the disaster relief Nameko service as a process (`nameko run`) on the real
+RabbitMQ and PostgreSQL: RPC with typed errors, HTTP /healthz, /events and /metrics, and the
+demo's year driven through it."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from functools import partial
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from deploy.demo_disaster_relief import run
+from shared.errors import Conflict, InvalidInput, NotFound
+from shared.rpc import cluster
+from tests.disaster_relief.dr_support import figures
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def service(database, amqp_uri):
+    with psycopg.connect(database.pg_conninfo(), autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS disaster_relief CASCADE")
+    port = free_port()
+    env = dict(os.environ, AMQP_URI=amqp_uri, WEB_SERVER_ADDRESS=f"127.0.0.1:{port}")
+    process = subprocess.Popen([sys.executable, "-m", "nameko", "run", "--config", "deploy/nameko.yml",
+                                "services.disaster_relief.service"], cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.terminate()
+                pytest.fail("the disaster_relief service did not start")
+            time.sleep(0.3)
+    yield url
+    process.terminate()
+    process.wait(20)
+
+
+def get_json(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def test_commands_over_rpc_and_refusals_come_back_typed(service, amqp_uri):
+    with cluster(amqp_uri, timeout=30) as rpc:
+        dr = rpc.disaster_relief
+        incident = dr.register_incident("flood", ["xinzha"], "2007-07-06T03:30", "officer-li", "暴雨")
+        view = dr.report(incident, "initial", figures(relocated=250), "2007-07-06T05:00", "officer-li")
+        assert (view["level"], view["report"]["late"]) == ("IV", False)
+        with pytest.raises(Conflict) as refused:
+            dr.report(incident, "initial", figures(), "2007-07-06T06:00", "officer-li")
+        assert refused.value.field == "stage"
+        with pytest.raises(InvalidInput) as refused:
+            dr.report(incident, "follow_up", figures(deaths=-1), "2007-07-06T06:00", "officer-li")
+        assert refused.value.field == "figures.deaths"
+        with pytest.raises(NotFound):
+            dr.get_incident("00000000-0000-4000-8000-000000000000")
+        assert dr.deposit("beigang", "20000.00", "镇财政", "officer-wang", "2007-01-15")["below_floor"] is False
+        assert dr.get_reserve("beigang")["balance"] == "20000.00"
+
+
+def test_http_health_feed_and_metrics(service):
+    health = get_json(f"{service}/healthz")
+    assert health["status"] == "ok" and health["service"] == "disaster_relief" and health["head"] > 0
+    page = get_json(f"{service}/events?after=0&limit=3")
+    assert [e["source"] for e in page["events"]] == ["urn:zhonglou-civil-affairs:disaster_relief"] * 3
+    with urllib.request.urlopen(f"{service}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    assert 'event_store_head{service="disaster_relief"}' in text
+    assert 'entrypoint_calls_total{entrypoint="report",service="disaster_relief"}' in text
+    with pytest.raises(urllib.error.HTTPError) as bad:
+        urllib.request.urlopen(f"{service}/events?after=-1", timeout=10)
+    assert bad.value.code == 400
+
+
+def test_the_demo_year_runs_through_the_service(service, amqp_uri):
+    outcome = run(partial(cluster, amqp_uri, timeout=60), random.Random(2007), progress=False,
+                  out=io.StringIO())
+    assert outcome.unexpected == []
+    assert outcome.refused == {"Conflict": 5, "InvalidInput": 2}
+    assert {r["area"] for r in outcome.reserves if r["below_floor"]} == {"xinzha"}
+    assert len(outcome.late_reports) == 3
