@@ -54,19 +54,41 @@ def _nameko(module):
     return ["nameko", "run", "--config", NAMEKO_CONFIG, module]
 
 
+# The event sources: process name -> (module under services/, HTTP port, relay metrics port).
+# Each is a Nameko service with an /events feed plus its single ordered relay, and the
+# projection catches up from every one of them through <MODULE>_URL (shared.config.service_url).
+SOURCES = {
+    "social-assistance": ("social_assistance", 8001, 9101),
+    "disaster-relief": ("disaster_relief", 8004, 9104),
+    "welfare": ("welfare", 8005, 9105),
+}
+
+
+def source_url_variable(name: str) -> str:
+    return f"{SOURCES[name][0].upper()}_URL"
+
+
+def _source_processes(name: str, module: str, http: int, metrics: int) -> dict:
+    """A source's Nameko service and its relay."""
+    return {
+        name: {
+            "command": _nameko(f"services.{module}.service"),
+            "env": {"WEB_SERVER_ADDRESS": f"0.0.0.0:{http}", "PSYCOPG_WAIT_FUNC": "wait_select"},
+            "port": http, "health": "/healthz"},
+        f"{name}-relay": {
+            "command": ["python", "-m", f"services.{module}.relay"],
+            "env": {"METRICS_PORT": str(metrics)},
+            "port": metrics, "health": "/metrics"},
+    }
+
+
 # name -> command, extra environment (value or None for "any value"), port, health path.
 PROCESSES = {
-    "social-assistance": {
-        "command": _nameko("services.social_assistance.service"),
-        "env": {"WEB_SERVER_ADDRESS": "0.0.0.0:8001", "PSYCOPG_WAIT_FUNC": "wait_select"},
-        "port": 8001, "health": "/healthz"},
-    "social-assistance-relay": {
-        "command": ["python", "-m", "services.social_assistance.relay"],
-        "env": {"METRICS_PORT": "9101"},
-        "port": 9101, "health": "/metrics"},
+    **{key: value for name, ports in SOURCES.items()
+       for key, value in _source_processes(name, *ports).items()},
     "projection": {
         "command": ["python", "-m", "services.projection"],
-        "env": {"METRICS_PORT": "9102", "SOCIAL_ASSISTANCE_URL": None},
+        "env": {"METRICS_PORT": "9102", **{source_url_variable(name): None for name in SOURCES}},
         "port": 9102, "health": "/metrics"},
     "reporting": {
         "command": _nameko("services.reporting.service"),
@@ -74,8 +96,10 @@ PROCESSES = {
         "port": 8003, "health": "/healthz"},
 }
 SETUP_COMMAND = ["python", "-m", "shared.setup"]
-# Single ordered publisher / consumer: more than one copy breaks event order.
-SINGLETONS = ("social-assistance-relay", "projection")
+# Single ordered publishers / consumer: more than one copy breaks event order.
+SINGLETONS = (*(f"{name}-relay" for name in SOURCES), "projection")
+# Nameko services: stateless, they scale horizontally.
+SCALABLE = (*SOURCES, "reporting")
 MEMORY_LIMIT = 256 * 2**20
 
 
@@ -228,9 +252,15 @@ def compose_problems(model: dict, cipher_key: str) -> list[str]:
             problems.append(f"{name} must publish port {spec['port']}")
         if int(service.get("mem_limit") or 0) > MEMORY_LIMIT or not service.get("mem_limit"):
             problems.append(f"{name} needs a memory limit of at most 256 MiB")
-    url = services.get("projection", {}).get("environment", {}).get("SOCIAL_ASSISTANCE_URL", "")
-    if urlparse(url).hostname != "social-assistance" or urlparse(url).port != 8001:
-        problems.append(f"projection's SOCIAL_ASSISTANCE_URL {url!r} must be http://social-assistance:8001")
+    projection = services.get("projection", {})
+    for source, (_, port, _) in SOURCES.items():
+        variable = source_url_variable(source)
+        url = (projection.get("environment") or {}).get(variable) or ""
+        if urlparse(url).hostname != source or urlparse(url).port != port:
+            problems.append(f"projection's {variable} {url!r} must be http://{source}:{port}")
+        # It catches up from the source's feed at start: wait until the feed answers.
+        if projection.get("depends_on", {}).get(source, {}).get("condition") != "service_healthy":
+            problems.append(f"projection must wait for {source} to be healthy")
     for name in ("postgres", "rabbitmq"):
         if not services.get(name, {}).get("healthcheck", {}).get("test"):
             problems.append(f"{name} has no healthcheck (the processes wait for it)")
@@ -384,14 +414,18 @@ def workload_problems(docs: list[dict]) -> list[str]:
         if hpa["spec"]["scaleTargetRef"]["name"] in SINGLETONS:
             problems.append(f"{hpa['metadata']['name']} autoscales a single ordered consumer")
 
-    # The projection's feed URL must reach the social-assistance Service.
+    # Each of the projection's feed URLs must reach its source's Service.
     projection = deployments.get("projection")
     if projection is not None:
         _, values = container_env(projection["spec"]["template"]["spec"]["containers"][0], configmaps)
-        url = urlparse(values.get("SOCIAL_ASSISTANCE_URL") or "")
-        target = services.get(url.hostname or "")
-        if target is None or url.port not in {p["port"] for p in target["spec"]["ports"]}:
-            problems.append(f"SOCIAL_ASSISTANCE_URL {url.geturl()!r} matches no Service and port")
+        for source, (_, port, _) in SOURCES.items():
+            variable = source_url_variable(source)
+            url = urlparse(values.get(variable) or "")
+            target = services.get(url.hostname or "")
+            if url.hostname != source or url.port != port or target is None or \
+                    url.port not in {p["port"] for p in target["spec"]["ports"]}:
+                problems.append(f"{variable} {url.geturl()!r} must reach the {source} Service "
+                                f"on port {port}")
     return problems
 
 
@@ -535,10 +569,14 @@ def test_production_overlay_pins_a_registry_image_and_scales_only_nameko_service
         repository, _, tag = image.rpartition(":")
         assert "/" in repository and tag not in ("", "latest", "local"), \
             f"production must use a registry image with a pinned tag, not {image}"
-    for name in ("social-assistance", "reporting"):
+    for name in SCALABLE:
         assert deployments[name]["spec"]["replicas"] >= 2, f"{name} should run >= 2 replicas"
     for name in SINGLETONS:
         assert deployments[name]["spec"]["replicas"] == 1
+        assert deployments[name]["spec"]["strategy"]["type"] == "Recreate"
+    budgets = {b["spec"]["selector"]["matchLabels"].get("app.kubernetes.io/name")
+               for b in by_kind(docs, "PodDisruptionBudget").values()}
+    assert budgets == set(SCALABLE), "a budget for each scaled service, none for a single replica"
 
 
 # === tests: image ================================================================================
@@ -567,10 +605,27 @@ def test_compose_check_rejects_a_broken_file(home, tmp_path):
 def test_compose_rules_catch_a_missing_setting(compose_model, cipher_key):
     model = copy.deepcopy(compose_model)
     del model["services"]["projection"]["environment"]["SOCIAL_ASSISTANCE_URL"]
+    del model["services"]["projection"]["environment"]["WELFARE_URL"]
+    del model["services"]["projection"]["depends_on"]["disaster-relief"]
     del model["services"]["reporting"]["environment"]["PSYCOPG_WAIT_FUNC"]
+    del model["services"]["welfare"]["environment"]["PSYCOPG_WAIT_FUNC"]
+    del model["services"]["disaster-relief-relay"]["environment"]["CIPHER_KEY"]
+    model["services"]["welfare-relay"]["environment"]["METRICS_PORT"] = "9101"
     problems = compose_problems(model, cipher_key)
     assert any("projection needs SOCIAL_ASSISTANCE_URL" in p for p in problems), problems
+    assert any("projection needs WELFARE_URL" in p for p in problems), problems
+    assert any("projection must wait for disaster-relief" in p for p in problems), problems
     assert any("reporting needs PSYCOPG_WAIT_FUNC" in p for p in problems), problems
+    assert any("welfare needs PSYCOPG_WAIT_FUNC" in p for p in problems), problems
+    assert any("disaster-relief-relay lacks environment ['CIPHER_KEY']" in p for p in problems), problems
+    assert any("welfare-relay needs METRICS_PORT=9105" in p for p in problems), problems
+
+
+def test_compose_rules_catch_a_missing_process(compose_model, cipher_key):
+    model = copy.deepcopy(compose_model)
+    del model["services"]["welfare-relay"]
+    problems = compose_problems(model, cipher_key)
+    assert any("services are" in p and "welfare-relay" in p for p in problems), problems
 
 
 def test_kustomize_rejects_a_broken_kustomization(tmp_path):
@@ -594,15 +649,39 @@ def test_workload_rules_catch_a_scaled_consumer_and_a_missing_limit(tmp_path):
     overlay = tmp_path / "k8s" / "overlays" / "production" / "kustomization.yaml"
     text = overlay.read_text()
     assert "\nreplicas:\n" in text
-    overlay.write_text(text.replace("\nreplicas:\n", "\nreplicas:\n  - name: projection\n    count: 2\n", 1))
+    overlay.write_text(text.replace("\nreplicas:\n", "\nreplicas:\n  - name: projection\n    count: 2\n"
+                                    "  - name: welfare-relay\n    count: 2\n", 1))
     docs = render(overlay.parent)
-    relay = by_kind(docs, "Deployment")["social-assistance-relay"]
+    deployments = by_kind(docs, "Deployment")
+    relay = deployments["social-assistance-relay"]
     del relay["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"]
     del relay["spec"]["template"]["spec"]["containers"][0]["livenessProbe"]
+    deployments["disaster-relief-relay"]["spec"]["strategy"] = {"type": "RollingUpdate"}
     problems = workload_problems(docs)
     assert any("projection must run exactly 1 replica" in p for p in problems), problems
+    assert any("welfare-relay must run exactly 1 replica" in p for p in problems), problems
+    assert any("disaster-relief-relay must use strategy Recreate" in p for p in problems), problems
     assert any("social-assistance-relay/relay needs a memory limit" in p for p in problems), problems
     assert any("social-assistance-relay has no livenessProbe" in p for p in problems), problems
+
+
+def test_workload_rules_catch_missing_settings_of_the_new_sources():
+    docs = copy.deepcopy(render(ROOT / "k8s" / "base"))
+    configmap = next(iter(by_kind(docs, "ConfigMap").values()))
+    del configmap["data"]["WELFARE_URL"]
+    configmap["data"]["DISASTER_RELIEF_URL"] = "http://social-assistance:8001"
+    deployments = by_kind(docs, "Deployment")
+    welfare = deployments["welfare"]["spec"]["template"]["spec"]["containers"][0]
+    welfare["env"] = [e for e in welfare["env"] if e["name"] != "CIPHER_KEY"]
+    relay = deployments["disaster-relief-relay"]["spec"]["template"]["spec"]["containers"][0]
+    relay["env"] = [e for e in relay["env"] if e["name"] != "METRICS_PORT"]
+    docs = [d for d in docs if not (d["kind"] == "Service" and d["metadata"]["name"] == "welfare-relay")]
+    problems = workload_problems(docs)
+    assert any("projection needs WELFARE_URL" in p for p in problems), problems
+    assert any("DISASTER_RELIEF_URL 'http://social-assistance:8001' must reach" in p for p in problems), problems
+    assert any("welfare/welfare lacks" in p and "CIPHER_KEY" in p for p in problems), problems
+    assert any("disaster-relief-relay needs METRICS_PORT=9104" in p for p in problems), problems
+    assert any("welfare-relay needs a Service on port 9105" in p for p in problems), problems
 
 
 def test_dockerfile_rules_catch_root_and_missing_data():
