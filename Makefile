@@ -26,7 +26,7 @@ demo: install
 	set -a; . ./.env.local; set +a; $(PY) -m deploy.demo
 
 rebuild: install
-	set -a; . ./.env.local; set +a; SOCIAL_ASSISTANCE_URL=$${SOCIAL_ASSISTANCE_URL:-http://127.0.0.1:8001} DISASTER_RELIEF_URL=$${DISASTER_RELIEF_URL:-http://127.0.0.1:8004} $(PY) -m services.projection rebuild
+	set -a; . ./.env.local; set +a; SOCIAL_ASSISTANCE_URL=$${SOCIAL_ASSISTANCE_URL:-http://127.0.0.1:8001} DISASTER_RELIEF_URL=$${DISASTER_RELIEF_URL:-http://127.0.0.1:8004} WELFARE_URL=$${WELFARE_URL:-http://127.0.0.1:8005} $(PY) -m services.projection rebuild
 
 clean:
 	rm -rf $(VENV) .pytest_cache

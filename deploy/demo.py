@@ -1194,6 +1194,10 @@ def run_other_services(args) -> bool:
         from deploy import demo_disaster_relief
         ok &= demo_disaster_relief.run(partial(cluster, args.amqp_uri, timeout=60),
                                        random.Random(args.seed), progress=not args.no_progress).ok
+    if not args.no_welfare:
+        from deploy import demo_welfare
+        ok &= demo_welfare.run(partial(cluster, args.amqp_uri, timeout=60),
+                               random.Random(args.seed), progress=not args.no_progress).ok
     return ok
 
 

@@ -17,12 +17,12 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from psycopg import sql
 
-from services.projection import disaster_relief, social_assistance
+from services.projection import disaster_relief, social_assistance, welfare
 from shared.config import Settings
 
 SCHEMA = "read_model"
 TRACKING_TABLE = "notification_tracking"
-SOURCES: tuple[ModuleType, ...] = (social_assistance, disaster_relief)
+SOURCES: tuple[ModuleType, ...] = (social_assistance, disaster_relief, welfare)
 TABLES = {name: columns for source in SOURCES for name, columns in source.TABLES.items()}
 VIEWS = {name: query for source in SOURCES for name, query in source.VIEWS.items()}
 

@@ -76,7 +76,8 @@ VIEWS = {
                count(mode) AS arranged,
                count(*) FILTER (WHERE mode = 'centralized') AS centralized,
                count(*) FILTER (WHERE mode = 'dispersed') AS dispersed,
-               count(*) FILTER (WHERE mode = 'dispersed' AND medical_provider IS NOT NULL) AS dispersed_with_medical_care,
+               count(*) FILTER (WHERE mode = 'dispersed' AND medical_provider IS NOT NULL)
+                   AS dispersed_with_medical_care,
                count(*) FILTER (WHERE category = 'three_no' AND mode = 'dispersed'
                                 AND medical_provider IS NULL) AS flagged_without_medical_care
         FROM {schema}.wf_supported_persons GROUP BY area, category""",
@@ -90,8 +91,10 @@ VIEWS = {
         SELECT e.area, count(*) AS enterprises,
                count(*) FILTER (WHERE e.flagged) AS flagged,
                count(*) FILTER (WHERE e.restructuring_required) AS restructuring_required,
-               count(*) FILTER (WHERE e.restructuring_required AND e.restructured_on IS NOT NULL) AS restructured,
-               count(*) FILTER (WHERE e.restructuring_required AND e.restructured_on_time) AS restructured_on_time,
+               count(*) FILTER (WHERE e.restructuring_required AND e.restructured_on IS NOT NULL)
+                   AS restructured,
+               count(*) FILTER (WHERE e.restructuring_required AND e.restructured_on_time)
+                   AS restructured_on_time,
                coalesce(sum(d.disabled), 0) AS disabled_employees,
                coalesce(sum(d.disabled), 0) + sum(e.other_staff) AS staff
         FROM {schema}.wf_enterprises e
@@ -101,7 +104,7 @@ VIEWS = {
 }
 
 
-# --- elderly care ------------------------------------------------------------------------------
+# --- elderly care ---------------------------------------------------------------------------------
 
 def institution_registered(db, data, event):
     db.exec("""INSERT INTO {s}.wf_institutions VALUES (%(id)s, %(area)s, %(name)s, %(kind)s,
@@ -128,7 +131,7 @@ def admission_discharged(db, data, event):
                WHERE admission_id = %(id)s""", {"on": data["discharged_on"], "id": data["aggregate_id"]})
 
 
-# --- care workers --------------------------------------------------------------------------------
+# --- care workers ---------------------------------------------------------------------------------
 
 def care_worker_registered(db, data, event):
     db.exec("""INSERT INTO {s}.wf_care_workers VALUES (%(id)s, %(inst)s, %(area)s, %(name)s,
@@ -144,7 +147,7 @@ def training_recorded(db, data, event):
              "on": data["completed_on"], "passed": data["passed"]})
 
 
-# --- special support -----------------------------------------------------------------------------------
+# --- special support ------------------------------------------------------------------------------
 
 def supported_person_registered(db, data, event):
     db.exec("""INSERT INTO {s}.wf_supported_persons (person_id, category, area, name, id_number,
@@ -173,7 +176,7 @@ def medical_care_arranged(db, data, event):
             {"provider": data["provider"], "on": data["arranged_on"], "id": data["aggregate_id"]})
 
 
-# --- home care ---------------------------------------------------------------------------------------------
+# --- home care ------------------------------------------------------------------------------------
 
 def order_placed(db, data, event):
     db.exec("""INSERT INTO {s}.wf_home_care_orders VALUES (%(id)s, %(area)s, %(service)s,
@@ -192,7 +195,7 @@ def order_closed(status: str, day_field: str):
     return handler
 
 
-# --- welfare enterprises --------------------------------------------------------------------------------------
+# --- welfare enterprises --------------------------------------------------------------------------
 
 def enterprise_registered(db, data, event):
     db.exec("""INSERT INTO {s}.wf_enterprises (enterprise_id, area, name, ownership, registered_on,

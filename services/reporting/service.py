@@ -24,6 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry
 from psycopg_pool import ConnectionPool, PoolTimeout
 from werkzeug.wrappers import Response
 
+from services.reporting import welfare as welfare_report
 from services.reporting.disaster_relief import DisasterReliefSection
 from services.reporting.metrics import DibaoCollector, render
 from services.reporting.queries import PooledConnections
@@ -65,6 +66,8 @@ class ReportingProvider(DependencyProvider):
         self.registry.register(DibaoCollector(self.reporting.report, lambda: self.reporting.year))
         self.disaster_relief = DisasterReliefSection(self.reporting.connect, self.reporting.schema)
         self.registry.register(self.disaster_relief.collector(lambda: self.reporting.year))
+        self.registry.register(welfare_report.WelfareCollector(
+            lambda: welfare_report.from_reporting(self.reporting, self.reporting.year)))
 
     def start(self):
         self.pool.open(wait=False)  # the service starts even while PostgreSQL is down
@@ -85,12 +88,16 @@ class ReportingProvider(DependencyProvider):
         registry = CollectorRegistry(auto_describe=False)
         registry.register(DibaoCollector(lambda: self.reporting.report(year), lambda: year))
         registry.register(self.disaster_relief.collector(lambda: year))
+        registry.register(welfare_report.WelfareCollector(
+            lambda: welfare_report.from_reporting(self.reporting, year)))
         return registry
 
     def report(self, year=None) -> dict:
-        """The dibao report with the disaster relief section under `disaster_relief`."""
+        """The dibao report with the disaster relief section under `disaster_relief` and the
+        social welfare section under `welfare`."""
         body = self.reporting.report(year)
         body["disaster_relief"] = self.disaster_relief.report(body["year"])
+        body["welfare"] = welfare_report.from_reporting(self.reporting, body["year"])
         return body
 
 

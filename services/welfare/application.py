@@ -14,7 +14,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 
 from services.welfare.domain import (
-    CATEGORIES, CENTRALIZED, Admission, CareWorker, Employment, HomeCareOrder, Institution,
+    CATEGORIES, Admission, CareWorker, Employment, HomeCareOrder, Institution,
     Residency, SupportedPerson, WelfareEnterprise, check_choice, check_text, normalise_person)
 from services.welfare.rules import WelfareRules
 from shared import identity
@@ -26,7 +26,7 @@ from shared.referencedata import ReferenceData
 
 class Welfare(PlatformApplication):
     name = "welfare"
-    snapshotting_intervals = {Institution: 50, WelfareEnterprise: 50}
+    snapshotting_intervals = {Institution: 10, WelfareEnterprise: 10}
 
     def __init__(self, env=None, *, reference: ReferenceData | None = None,
                  rules: WelfareRules | None = None, today: Callable[[], date] = date.today):
@@ -145,10 +145,8 @@ class Welfare(PlatformApplication):
         day = self._day(arranged_on, "arranged_on")
         admission = self._get(Admission, admission_id, "admission_id") if admission_id else None
         admission_key = self._person_key(admission.id_number) if admission else None
-        if mode != CENTRALIZED and self._residency(supported.id_number).admission_id is not None:
-            raise Conflict("mode", "person lives in an elderly-care institution: arrange "
-                                   "centralized support with the admission instead")
-        supported.arrange(mode, day, admission, admission_key)
+        resident = self._residency(supported.id_number).admission_id is not None
+        supported.arrange(mode, day, admission, admission_key, resident)
         self.save(supported)
         return self._supported_view(supported, identity.mask)
 

@@ -262,12 +262,15 @@ class SupportedPerson(Aggregate):
         return flags
 
     def arrange(self, mode: str, arranged_on: str, admission: Admission | None,
-                admission_person_key: UUID | None) -> None:
+                admission_person_key: UUID | None, lives_in_institution: bool) -> None:
+        """Centralized support names the person's own open admission; dispersed support (at
+        home) is refused while the person lives in an institution."""
         check_choice(mode, (CENTRALIZED, DISPERSED), "mode")
         check_not_before(arranged_on, self.registered_on, "arranged_on", "the registration")
         if mode == CENTRALIZED:
             if admission is None:
-                raise InvalidInput("admission_id", "centralized support names the admission to an institution")
+                raise InvalidInput("admission_id",
+                                   "centralized support names the admission to an institution")
             if not admission.is_open:
                 raise Conflict("admission_id", "the admission has ended (resident discharged)")
             if admission_person_key != self.person_key:
@@ -278,6 +281,9 @@ class SupportedPerson(Aggregate):
         else:
             if admission is not None:
                 raise InvalidInput("admission_id", "dispersed support (at home) names no admission")
+            if lives_in_institution:
+                raise Conflict("mode", "person lives in an elderly-care institution: arrange "
+                                       "centralized support with the admission instead")
             if self.mode == DISPERSED:
                 raise Conflict("mode", "person is already supported at home (dispersed)")
             self._arranged(mode, None, None, arranged_on)
@@ -489,7 +495,8 @@ class WelfareEnterprise(Aggregate):
         if not self.restructuring_required:
             raise Conflict("enterprise_id", f"a {self.ownership} enterprise has no restructuring (改制) to do")
         if self.restructured is not None:
-            raise Conflict("enterprise_id", f"enterprise was restructured on {self.restructured['completed_on']}")
+            raise Conflict("enterprise_id",
+                           f"enterprise was restructured on {self.restructured['completed_on']}")
         check_text(form, "form", "form the enterprise takes")
         check_not_before(completed_on, self.registered_on, "completed_on", "the enterprise's registration")
         self._restructured(completed_on, form.strip(), deadline, completed_on <= deadline)

@@ -1,4 +1,5 @@
-"""Reference data of social welfare: the rules under data/welfare/ that change by year.
+"""Application layer support of social welfare: the reference-data rules under data/welfare/
+that change by year, loaded once and looked up by the application (never by the domain).
 
 `enterprise_rules.json`: the legal share of disabled employees of a welfare enterprise, the
 restructuring (改制) deadline and which ownerships must restructure, the monthly minimum wage.

@@ -44,11 +44,13 @@ class Platform:
     def __init__(self, amqp_uri: str, logs: Path):
         self.ports = {"SOCIAL_ASSISTANCE_PORT": free_port(), "REPORTING_PORT": free_port(),
                       "RELAY_SOCIAL_ASSISTANCE_PORT": free_port(), "PROJECTION_PORT": free_port(),
-                      "DISASTER_RELIEF_PORT": free_port(), "RELAY_DISASTER_RELIEF_PORT": free_port()}
+                      "DISASTER_RELIEF_PORT": free_port(), "RELAY_DISASTER_RELIEF_PORT": free_port(),
+                      "WELFARE_PORT": free_port(), "RELAY_WELFARE_PORT": free_port()}
         self.env = dict(os.environ, AMQP_URI=amqp_uri, PYTHONUNBUFFERED="1",
                         PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}",
                         SOCIAL_ASSISTANCE_URL=f"http://127.0.0.1:{self.ports['SOCIAL_ASSISTANCE_PORT']}",
                         DISASTER_RELIEF_URL=f"http://127.0.0.1:{self.ports['DISASTER_RELIEF_PORT']}",
+                        WELFARE_URL=f"http://127.0.0.1:{self.ports['WELFARE_PORT']}",
                         **{k: str(v) for k, v in self.ports.items()})
         self.logs = logs
         self.processes: dict[str, subprocess.Popen] = {}
