@@ -29,8 +29,10 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from shared import contract
 from shared.bus import events_exchange
+from shared.watchdog import Watchdog
 
 log = logging.getLogger("consumer")
+CATCH_UP_CHUNK = 2000
 
 APPLIED = Counter("projection_applied_events_total", "Events applied to the read model", ["source"])
 RECEIVED = Counter("projection_received_messages_total", "Messages received from the bus", ["source"])
@@ -117,9 +119,11 @@ class EventConsumer:
 
     # --- main loop ----------------------------------------------------------------------------
 
-    def run_forever(self) -> None:
+    def run_forever(self, watchdog: Watchdog | None = None) -> None:
+        self.watchdog = watchdog
         backoff = 0.5
         while not self.stopping.is_set():
+            self._beat()
             try:
                 with Connection(self.amqp_uri, heartbeat=30, connect_timeout=5) as conn:
                     conn.ensure_connection(max_retries=1)
@@ -143,6 +147,7 @@ class EventConsumer:
                            prefetch_count=self.batch_size * 2):
             log.info("consumer %s: consuming from %s", self.queue_name, ", ".join(self.feeds))
             while not self.stopping.is_set():
+                self._beat()
                 deadline = time.monotonic() + self.batch_wait
                 while len(self._buffer) < self.batch_size and time.monotonic() < deadline:
                     try:
@@ -206,6 +211,7 @@ class EventConsumer:
     def _apply_with_retry(self, source: str, events: list[dict]) -> None:
         backoff = 0.5
         while True:
+            self._beat()
             try:
                 with BATCH_SECONDS.time():
                     applied = self.apply_batch(source, events, fetch_missing=self._fetcher(source))
@@ -246,10 +252,14 @@ class EventConsumer:
             POSITION.labels(source).set(position)
             if head > position and self._quiet_since(source):
                 try:
-                    events = feed.between(position, head + 1)
-                    if events:
+                    while position < head:  # in chunks: one transaction each, the watchdog fed
+                        events = feed.between(position, min(head, position + CATCH_UP_CHUNK) + 1)
+                        if not events:
+                            break
                         CATCH_UPS.labels(source).inc()
                         APPLIED.labels(source).inc(self.apply_batch(source, events))
+                        position = int(events[-1]["sequence"])
+                        self._beat()
                 except Exception as error:  # retried at the next check
                     ERRORS.labels("catch-up").inc()
                     log.warning("consumer %s: catch-up of %s failed (%s); retrying in %.0fs",
@@ -264,6 +274,10 @@ class EventConsumer:
         last[source] = seen
         self._last_seen = last
         return quiet
+
+    def _beat(self) -> None:
+        if getattr(self, "watchdog", None):
+            self.watchdog.beat()
 
     def stop(self, *_args) -> None:
         self.stopping.set()

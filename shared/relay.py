@@ -32,6 +32,7 @@ from psycopg import sql
 from shared import contract
 from shared.bus import AmqpAddress, declare_events_exchange, events_exchange
 from shared.config import Settings
+from shared.watchdog import Watchdog
 
 log = logging.getLogger("relay")
 
@@ -150,9 +151,11 @@ class Relay:
     def position(self) -> int:
         return self.tracking.max_tracking_id(self.tracking_name) or 0
 
-    def run_forever(self) -> None:
+    def run_forever(self, watchdog: Watchdog | None = None) -> None:
         backoff = 0.5
         while not self.stopping.is_set():
+            if watchdog:
+                watchdog.beat()
             try:
                 published = self.run_once()
                 backoff = 0.5
@@ -199,7 +202,8 @@ class Relay:
     def _wait_for_news(self) -> None:
         try:
             if self._listener is None:
-                self._listener = psycopg.connect(self.settings.pg_conninfo(), autocommit=True)
+                self._listener = psycopg.connect(self.settings.pg_conninfo(), autocommit=True,
+                                                 connect_timeout=5)
                 self._listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.app.recorder.channel_name)))
             for _ in self._listener.notifies(timeout=self.poll_interval, stop_after=1):
                 pass
@@ -237,4 +241,4 @@ def main(app_factory, metrics_port: int) -> None:
     start_http_server(metrics_port)
     log.info("relay of %s: publishing to exchange %s; metrics on :%d/metrics; resuming after "
              "notification %d", relay.service, relay.publisher.exchange, metrics_port, relay.position)
-    relay.run_forever()
+    relay.run_forever(Watchdog(f"relay of {relay.service}"))

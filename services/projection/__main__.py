@@ -19,6 +19,7 @@ from services.projection.readmodel import SOURCES as SOURCE_MODULES, ReadModel
 from shared.config import ConfigurationError, service_url, settings
 from shared.consumer import DeadLetters, EventConsumer, FeedClient
 from shared.logs import configure_logging
+from shared.watchdog import Watchdog
 
 SOURCES = tuple(module.SOURCE for module in SOURCE_MODULES)
 QUEUE = "projection.read_model"
@@ -42,7 +43,7 @@ def consume(args) -> None:
     port = int(os.environ.get("METRICS_PORT", "9102"))
     start_http_server(port)
     print(f"projection: consuming {QUEUE} into schema read_model; metrics on :{port}/metrics", flush=True)
-    consumer.run_forever()
+    consumer.run_forever(Watchdog("projection"))
 
 
 def rebuild(args) -> None:

@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -54,6 +55,8 @@ class Platform:
                         **{k: str(v) for k, v in self.ports.items()})
         self.logs = logs
         self.processes: dict[str, subprocess.Popen] = {}
+        self.restarts: list[str] = []
+        self._stopping = False
 
     def url(self, port_name: str, path: str) -> str:
         return f"http://127.0.0.1:{self.ports[port_name]}{path}"
@@ -72,6 +75,18 @@ class Platform:
         self.setup()
         for name in programs(self.env):
             self.start(name)
+        threading.Thread(target=self._supervise, daemon=True).start()
+
+    def _supervise(self) -> None:
+        """Like supervisord under `make run` (autorestart=true): a process that exits by itself
+        is started again. (A Nameko service stops itself when it cannot send a reply while the
+        broker is away.) Processes stopped with kill() stay down until start()."""
+        while not self._stopping:
+            for name, process in list(self.processes.items()):
+                if process.poll() is not None and self.processes.get(name) is process:
+                    self.restarts.append(name)
+                    self.start(name)
+            time.sleep(0.5)
 
     def kill(self, name: str, sig=signal.SIGKILL) -> None:
         process = self.processes.pop(name)
@@ -79,6 +94,7 @@ class Platform:
         process.wait(10)
 
     def stop_all(self) -> None:
+        self._stopping = True
         for name in list(self.processes):
             self.kill(name, signal.SIGTERM)
 
