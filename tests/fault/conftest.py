@@ -66,6 +66,7 @@ class Traffic:
         while not self.stopping.is_set():
             try:
                 with cluster(self.amqp_uri, timeout=10) as rpc:
+                    self.rpc = rpc
                     while not self.stopping.is_set():
                         self._one_case(rpc.social_assistance, rng)
             except Exception:  # the broker is away, a call timed out: count and reconnect
@@ -79,7 +80,17 @@ class Traffic:
         sa.verify(case, "officer-li", str(rng.randint(0, 150)))
         sa.approve(case, "officer-wang", "2007-01")
         self.done += 4
+        self.other_services(rng)
         time.sleep(self.interval)
+
+    def other_services(self, rng) -> None:
+        """A command for each of the other services too, so every relay has a stream to carry."""
+        area = rng.choice(AREAS)
+        self.rpc.disaster_relief.deposit(area, f"{rng.randint(1, 500)}.00", "district budget",
+                                         "officer-li", "2007-03-01")
+        self.rpc.welfare.register_institution(area, f"{area}敬老院{self.done}", "public",
+                                              rng.randint(10, 60), "2007-01-15")
+        self.done += 2
 
 
 def snapshot(model: ReadModel) -> dict:

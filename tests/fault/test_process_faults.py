@@ -21,7 +21,8 @@ from tests.fault.conftest import PROJECTION, RELAY, SA, Traffic, assert_converge
 from tests.support import member
 
 
-@pytest.mark.parametrize("process", ["relay_social_assistance", "projection", "social_assistance"])
+@pytest.mark.parametrize("process", ["relay_social_assistance", "relay_disaster_relief", "relay_welfare",
+                                     "projection", "social_assistance"])
 def test_sigkill_mid_stream_then_restart(platform, amqp_uri, process):
     with Traffic(amqp_uri) as traffic:
         traffic.wait_for(40)
