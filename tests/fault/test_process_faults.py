@@ -59,7 +59,18 @@ def publish(amqp_uri: str, events: list, routing_key: str | None = None, raw: by
     connection.close()
 
 
+def purge_dead_letters(amqp_uri: str) -> None:
+    """Earlier tests of the session may have left dead letters in this vhost: start from none."""
+    connection = amqp.Connection(**AmqpAddress.parse(amqp_uri).connection_kwargs())
+    connection.connect()
+    connection.channel().queue_purge("projection.read_model.dead-letter")
+    connection.close()
+
+
 def test_poison_messages_are_dead_lettered_counted_listed_and_requeued(platform, amqp_uri):
+    platform.wait_until(lambda: "dead letters" in projection_cli(platform, "dead-letters"),
+                        what="the dead-letter queue to exist")
+    purge_dead_letters(amqp_uri)
     with Traffic(amqp_uri) as traffic:
         traffic.wait_for(20)
         good = platform.get(SA, "/events?after=0&limit=1")["events"][0]
