@@ -30,17 +30,27 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--events", type=int, default=20000,
                      help="events pre-loaded for the relay and projection runs, and messages of the pika baselines (20000)")
     run.add_argument("--rate", type=float, default=100, help="offered commands/s of the latency run (100)")
+    run.add_argument("--info-rate", type=float, default=50,
+                     help="a second latency run at this rate, for information (50; 0 to skip)")
     run.add_argument("--latency-seconds", type=float, default=30, help="duration of the latency run (30)")
     run.add_argument("--warmup", type=float, default=3, help="seconds of the latency run left out (3)")
-    run.add_argument("--senders", type=int, default=8, help="sender threads of the latency run (8)")
+    run.add_argument("--senders", type=int, default=16, help="sender threads of the latency run (16)")
+    run.add_argument("--max-lateness", type=float, default=5,
+                     help="stop the latency run when sends fall this many seconds behind schedule (5)")
+    run.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                     help="extra environment of the platform's programs, for what-if runs (repeatable)")
     run.add_argument("--poll-interval", type=float, default=0.002,
                      help="seconds between reads of the tracking positions (0.002)")
     run.add_argument("--pgbench-seconds", type=int, default=15, help="pgbench -T (15)")
     run.add_argument("--baseline-seconds", type=float, default=5, help="duration of timed baselines (5)")
+    run.add_argument("--phases", type=lambda t: t.split(","), default=["commands", "latency", "throughput"],
+                     help="platform phases to run (commands,latency,throughput)")
+    run.add_argument("--wait-quiet", type=float, default=0, metavar="MINUTES",
+                     help="first wait up to MINUTES for the shared machine to be under 25%% busy (0)")
     run.add_argument("--skip-baselines", action="store_true", help="platform figures only")
     run.add_argument("--profile", action="store_true",
-                     help="py-spy record the relay and the projection while they catch up (collapsed "
-                          "stacks in bench/results/; needs py-spy)")
+                     help="py-spy record the service at the highest concurrency and the relay and the "
+                          "projection while they catch up (summaries printed and in the JSON; needs py-spy)")
     run.add_argument("--quick", action="store_true",
                      help="a short smoke run: 5 s levels, 3,000 events, 10 s latency, 5 s pgbench")
     soak = sub.add_parser("soak", help="fixed load, sampling RSS, lag and throughput")
@@ -78,6 +88,7 @@ def main(argv=None) -> int:
         return run_soak(args)
     if args.quick:
         args.seconds, args.events, args.latency_seconds, args.pgbench_seconds = 5, 3000, 10, 5
+        args.info_rate = 0
         args.baseline_seconds = 2
     from bench.run import run_bench
     return run_bench(args)

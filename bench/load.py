@@ -26,6 +26,12 @@ def _proxy(amqp_uri: str):
     return cluster(amqp_uri, timeout=60)
 
 
+def _import_in_main_thread() -> None:
+    """Import Nameko (and eventlet) before any sender thread starts: imported first inside a
+    thread, it leaves that thread's end unnoticed by Thread.join (which then waits its timeout)."""
+    import shared.rpc  # noqa: F401
+
+
 def _warm(rpc) -> None:
     rpc.social_assistance.standard("beigang", "urban", "2007-01")
 
@@ -39,6 +45,7 @@ class Completed:
 
 def closed_loop(amqp_uri: str, households: Households, concurrency: int, seconds: float,
                 progress: Callable[[str], None] = lambda _m: None) -> dict:
+    _import_in_main_thread()
     stop = threading.Event()
     ready = threading.Barrier(concurrency + 1, timeout=60)
     stats = [Completed() for _ in range(concurrency)]
@@ -83,50 +90,115 @@ def closed_loop(amqp_uri: str, households: Households, concurrency: int, seconds
             "errors": [e for s in stats for e in s.errors][:10]}
 
 
+def closed_loop_calls(amqp_uri: str, concurrency: int, seconds: float) -> dict:
+    """Back-to-back `get_case('-')` calls, refused with InvalidInput before any I/O."""
+    _import_in_main_thread()
+    from shared.errors import InvalidInput
+    stop = threading.Event()
+    ready = threading.Barrier(concurrency + 1, timeout=60)
+    counts = [0] * concurrency
+
+    def worker(index: int) -> None:
+        with _proxy(amqp_uri) as rpc:
+            _warm(rpc)
+            ready.wait()
+            while not stop.is_set():
+                try:
+                    rpc.social_assistance.get_case("-")
+                except InvalidInput:
+                    counts[index] += 1
+
+    threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    ready.wait()
+    start = time.perf_counter()
+    time.sleep(seconds)
+    done = sum(counts)
+    elapsed = time.perf_counter() - start
+    stop.set()
+    for thread in threads:
+        thread.join(60)
+    return {"concurrency": concurrency, "seconds": elapsed, "calls": done, "calls_ps": done / elapsed}
+
+
 class OpenLoop:
     """Send `job(rpc, state)` at `rate` per second from `senders` threads."""
 
-    def __init__(self, amqp_uri: str, rate: float, senders: int, job: Callable, state_factory=dict):
+    def __init__(self, amqp_uri: str, rate: float, senders: int, job: Callable, state_factory=dict,
+                 max_lateness: float | None = None):
         self.amqp_uri = amqp_uri
+        self.max_lateness = max_lateness  # stop offering when this far behind the schedule
+        self.saturated_at: float | None = None
         self.rate = rate
         self.senders = senders
         self.job = job
         self.state_factory = state_factory
         self.records: list[dict] = []
         self.errors: list[str] = []
+        self.interruptions: list[tuple[float, str]] = []  # (seconds into the run, error)
         self.stop = threading.Event()
 
     def run(self, seconds: float | None, on_tick: Callable[[float], None] | None = None,
             tick: float = 5.0) -> float:
         """Send for `seconds` (None: until `stop` is set); returns the schedule's t0."""
+        _import_in_main_thread()
         slots = itertools.count()
         lock = threading.Lock()
         ready = threading.Barrier(self.senders + 1, timeout=60)
+        go = threading.Event()  # set once t0 is known
         self.t0 = 0.0
         end = float("inf")
 
         def sender() -> None:
+            from shared.errors import DomainError
             state = self.state_factory()
-            with _proxy(self.amqp_uri) as rpc:
-                _warm(rpc)
-                ready.wait()
-                while not self.stop.is_set():
-                    with lock:
-                        i = next(slots)
-                    scheduled = self.t0 + i / self.rate
-                    if scheduled >= end:
+            started = False
+            while not self.stop.is_set():
+                try:
+                    with _proxy(self.amqp_uri) as rpc:
+                        _warm(rpc)
+                        if not started:
+                            started = True
+                            ready.wait()
+                            go.wait()
+                        if not send(rpc, state, DomainError):
+                            return
+                except Exception as error:
+                    # The broker went away (someone restarted it) or the reply timed out: note it,
+                    # open a new proxy and carry on with the schedule.
+                    self.interruptions.append((time.perf_counter() - self.t0, repr(error)[:200]))
+                    if not started:
+                        started = True
+                        ready.abort()
                         return
-                    delay = scheduled - time.perf_counter()
-                    if delay > 0 and self.stop.wait(delay):
-                        return
-                    sent = time.perf_counter()
-                    try:
-                        info = self.job(rpc, state)
-                    except Exception as error:  # counted and shown, the load goes on
-                        self.errors.append(repr(error)[:300])
-                        continue
-                    self.records.append({"i": i, "scheduled": scheduled, "sent": sent,
-                                         "reply": time.perf_counter(), **(info or {})})
+                    self.stop.wait(1.0)
+
+        def send(rpc, state, domain_error) -> bool:
+            """Send on schedule until the end (False) or a broken connection (raises)."""
+            while not self.stop.is_set():
+                with lock:
+                    i = next(slots)
+                scheduled = self.t0 + i / self.rate
+                if scheduled >= end:
+                    return False
+                delay = scheduled - time.perf_counter()
+                if delay > 0 and self.stop.wait(delay):
+                    return False
+                if self.max_lateness is not None and -delay > self.max_lateness:
+                    # The platform cannot take the offered rate: the backlog would only grow.
+                    self.saturated_at = scheduled - self.t0
+                    self.stop.set()
+                    return False
+                sent = time.perf_counter()
+                try:
+                    info = self.job(rpc, state)
+                except domain_error as error:  # refused by the domain: counted, the load goes on
+                    self.errors.append(repr(error)[:300])
+                    continue
+                self.records.append({"i": i, "scheduled": scheduled, "sent": sent,
+                                     "reply": time.perf_counter(), **(info or {})})
+            return False
 
         threads = [threading.Thread(target=sender, daemon=True) for _ in range(self.senders)]
         for thread in threads:
@@ -135,6 +207,7 @@ class OpenLoop:
         self.t0 = time.perf_counter() + 0.2
         if seconds is not None:
             end = self.t0 + seconds
+        go.set()
         next_tick = self.t0 + tick
         while any(t.is_alive() for t in threads):
             time.sleep(0.2)

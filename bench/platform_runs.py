@@ -42,6 +42,8 @@ class BenchPlatform:
 
     def stop_all(self) -> None:
         self.note_peaks()
+        if hasattr(self.platform, "_stopping"):
+            self.platform._stopping = True  # its supervisor thread must not start them again
         for name in list(self.platform.processes):
             try:
                 self.platform.kill(name, signal.SIGTERM)
@@ -50,9 +52,17 @@ class BenchPlatform:
                 if process is not None:
                     process.kill()
 
+    @property
+    def restarts(self) -> list[str]:
+        """Programs that exited by themselves and were started again (crash or watchdog)."""
+        return list(getattr(self.platform, "restarts", []))
+
     def pid(self, name: str) -> int | None:
         process = self.platform.processes.get(name)
         return None if process is None else process.pid
+
+    def pids(self) -> dict[str, int]:
+        return {name: process.pid for name, process in self.platform.processes.items()}
 
     def metrics_url(self, name: str) -> str:
         return self.platform.url(PORTS[name], "/metrics")

@@ -210,15 +210,17 @@ def _function(frame: str) -> str:
     return re.sub(r":\d+\)$", ")", frame.strip())
 
 
-def profile_summary(collapsed: str, top: int = 15) -> dict:
+def profile_summary(collapsed: str, top: int = 15, only: str | None = None) -> dict:
     """Summarise py-spy's raw (collapsed) output, one 'frame;frame;...;leaf count' per line:
-    the functions with the most samples on the stack (inclusive) and at the top of it (self)."""
+    the functions with the most samples on the stack (inclusive) and at the top of it (self).
+    `only`: keep the stacks with a frame containing this text (e.g. '_run_module_as_main' for
+    a plain process's main thread, leaving out pool and metrics threads)."""
     inclusive: dict[str, int] = {}
     own: dict[str, int] = {}
     total = 0
     for line in collapsed.splitlines():
         stack, _, count = line.rpartition(" ")
-        if not stack or not count.isdigit():
+        if not stack or not count.isdigit() or (only is not None and only not in stack):
             continue
         n = int(count)
         total += n
