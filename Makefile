@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: install run test unit demo bench rebuild clean
+.PHONY: install run test unit demo bench soak rebuild clean
 
 install: $(VENV)/.installed
 
@@ -24,6 +24,12 @@ unit: install
 
 demo: install
 	set -a; . ./.env.local; set +a; $(PY) -m deploy.demo
+
+bench: install
+	$(PY) -m bench --wait-quiet 10 $(BENCH_ARGS)
+
+soak: install
+	$(PY) -m bench soak --minutes 10 $(SOAK_ARGS)
 
 rebuild: install
 	set -a; . ./.env.local; set +a; SOCIAL_ASSISTANCE_URL=$${SOCIAL_ASSISTANCE_URL:-http://127.0.0.1:8001} DISASTER_RELIEF_URL=$${DISASTER_RELIEF_URL:-http://127.0.0.1:8004} WELFARE_URL=$${WELFARE_URL:-http://127.0.0.1:8005} $(PY) -m services.projection rebuild

@@ -155,13 +155,15 @@ def _server_processes(dbname: str | None) -> dict[int, str]:
     return found
 
 
-def _machine() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the whole machine, all cores."""
+def _machine() -> tuple[float, float, float]:
+    """(busy, total, steal) CPU seconds of the whole machine, all cores; steal is time the
+    hypervisor gave to other virtual machines on the host (not in busy)."""
     with open("/proc/stat") as stat:
         values = [int(v) for v in stat.readline().split()[1:]]
     idle = values[3] + values[4]  # idle + iowait
+    steal = values[7] if len(values) > 7 else 0
     total = sum(values[:8])
-    return (total - idle) / _ticks(), total / _ticks()
+    return (total - idle - steal) / _ticks(), total / _ticks(), steal / _ticks()
 
 
 class CpuAccount:
@@ -197,10 +199,12 @@ class CpuAccount:
             used[group] = used.get(group, 0.0) + cpu - before   # a new backend counts whole
         busy = after["machine"][0] - self.before["machine"][0]
         total = after["machine"][1] - self.before["machine"][1]
+        steal = after["machine"][2] - self.before["machine"][2]
         named = sum(used.values())
         used["other processes"] = max(0.0, busy - named)
         cores = os.cpu_count() or 1
         return {"wall_seconds": total / cores, "machine_busy_fraction": busy / total if total else None,
+                "steal_fraction": steal / total if total else None,
                 "cpu_seconds": {k: round(v, 3) for k, v in used.items()}}
 
 
@@ -213,4 +217,6 @@ def cpu_line(account: dict, count: int | None = None, unit: str = "command") -> 
     else:
         body = ", ".join(f"{k} {v:.1f}" for k, v in parts if v > 0.005)
         head = "CPU seconds"
-    return f"machine {account['machine_busy_fraction']:.0%} busy; {head}: {body}"
+    steal = account.get("steal_fraction") or 0
+    return (f"machine {account['machine_busy_fraction']:.0%} busy" + (f" ({steal:.0%} stolen by the host)" if steal >= 0.01 else "")
+            + f"; {head}: {body}")

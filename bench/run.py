@@ -4,9 +4,11 @@ Order (each step prints its progress):
   1. private database + vhost + key
   2. baselines that need no platform: pgbench -N, eventsourcing save loop, pika (confirm per
      message, batched confirms, consume with acks)
-  3. the platform (tests/e2e/platform.py): commands/s at each concurrency; command-to-read-model
-     latency at a fixed offered load; then relay and projection throughput: both stopped, N
-     events pre-loaded, relay started and timed to the head, then the projection likewise
+  3. the platform (tests/e2e/platform.py): commands/s at each concurrency; the RPC ceiling (a
+     command refused before any I/O); command-to-read-model latency at an informative rate
+     (50/s) and at the target's offered load (100/s); then relay and projection throughput:
+     both stopped, N events pre-loaded, relay started and timed to the head, then the
+     projection likewise
   4. peak RSS of each program; the platform is stopped
   5. ProjectionRunner baseline over the same event store
   6. the ratio table; figures written to bench/results/<timestamp>.json
@@ -183,7 +185,8 @@ def noise_lines(figures: dict) -> str:
     for name, cpu in phases:
         if cpu and cpu.get("wall_seconds"):
             share = cpu["cpu_seconds"].get("other processes", 0) / (cpu["wall_seconds"] * (os.cpu_count() or 1))
-            parts.append(f"{name} {share:.0%}")
+            steal = cpu.get("steal_fraction") or 0
+            parts.append(f"{name} {share:.0%}" + (f" (+{steal:.0%} stolen by the host)" if steal >= 0.01 else ""))
     return ("share of the machine taken by other processes (other engineers' work on this shared "
             "machine; high = noisy figures): " + ", ".join(parts))
 
