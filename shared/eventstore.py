@@ -13,12 +13,14 @@ import os
 import random
 import time
 
-from eventsourcing.application import Application
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
 from shared.config import settings
 from shared.db import ensure_database, ensure_schema
-from shared.errors import Conflict
+from shared.errors import Conflict, InvalidInput, NotFound
 
 log = logging.getLogger(__name__)
 ATTEMPTS = 10
@@ -47,6 +49,23 @@ class PlatformApplication(Application):
         super().__init__(merged)
         key = self.env.get("CIPHER_KEY", "").encode()
         self.pseudonym_key = hmac.new(key, b"pseudonym", hashlib.sha256).digest()
+
+    def _get(self, cls, aggregate_id, field: str):
+        """The aggregate of this type with this id, or a typed error naming the field."""
+        try:
+            key = UUID(str(aggregate_id))
+        except ValueError:
+            raise InvalidInput(field, "must be a UUID") from None
+        try:
+            aggregate = self.repository.get(key)
+        except AggregateNotFoundError:
+            raise NotFound(field, f"no {cls.__name__.lower()} with this id") from None
+        if not isinstance(aggregate, cls):
+            raise NotFound(field, f"no {cls.__name__.lower()} with this id")
+        return aggregate
+
+    def _exists(self, aggregate_id: UUID) -> bool:
+        return aggregate_id in self.repository
 
 
 def retry_on_conflict(method):

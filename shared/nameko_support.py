@@ -24,6 +24,7 @@ import warnings  # noqa: E402
 warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
 
 from nameko.exceptions import deserialize_to_instance  # noqa: E402
+from nameko.web.handlers import http  # noqa: E402
 from nameko.extensions import DependencyProvider  # noqa: E402
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest  # noqa: E402
 from werkzeug.wrappers import Response  # noqa: E402
@@ -110,3 +111,29 @@ def json_response(body, status: int = 200) -> Response:
 def error_response(error: errors.DomainError) -> Response:
     status = {errors.NotFound: 404, errors.Conflict: 409}.get(type(error), 400)
     return json_response(error.as_dict(), status)
+
+
+class EventStoreEndpoints:
+    """The HTTP endpoints every event-sourced service has (its `app` is the application):
+    GET /metrics (Prometheus), GET /healthz, GET /events?after=N&limit=M (the notification log
+    as CloudEvents, for consumers catching up on a gap or rebuilding)."""
+
+    @http("GET", "/metrics")
+    def get_metrics(self, request):
+        from shared import feed
+        feed.update_head_gauge(self.app)
+        return metrics_response()
+
+    @http("GET", "/healthz")
+    def healthz(self, request):
+        return json_response({"status": "ok", "service": self.name,
+                              "head": self.app.recorder.max_notification_id() or 0})
+
+    @http("GET", "/events")
+    def events(self, request):
+        from shared import feed
+        try:
+            return json_response(feed.page(self.app, request.args.get("after", "0"),
+                                           request.args.get("limit", "500")))
+        except errors.DomainError as error:
+            return error_response(error)

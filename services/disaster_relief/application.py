@@ -12,8 +12,6 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError
-
 from services.disaster_relief.domain import (
     Incident, IncidentRegistry, ReliefCard, Reserve, check_count, check_figures, check_officer,
     check_stage, check_text, parse_time, stamp)
@@ -222,18 +220,6 @@ class DisasterRelief(PlatformApplication):
     def _local_now(self) -> datetime:
         return self.now().astimezone(self.rules.deadlines.offset)
 
-    def _get(self, cls, aggregate_id, field: str):
-        try:
-            key = UUID(str(aggregate_id))
-        except ValueError:
-            raise InvalidInput(field, "must be a UUID") from None
-        try:
-            aggregate = self.repository.get(key)
-        except AggregateNotFoundError:
-            raise NotFound(field, f"no {cls.__name__.lower()} with this id") from None
-        if not isinstance(aggregate, cls):
-            raise NotFound(field, f"no {cls.__name__.lower()} with this id")
-        return aggregate
 
     def _incident(self, incident_id) -> Incident:
         return self._get(Incident, incident_id, "incident_id")

@@ -7,14 +7,11 @@ log as CloudEvents, for consumers catching up on a gap or rebuilding).
 Run: WEB_SERVER_ADDRESS=0.0.0.0:8004 nameko run --config deploy/nameko.yml services.disaster_relief.service
 """
 from shared import nameko_support  # noqa: I001  (first: sets PSYCOPG_WAIT_FUNC before psycopg loads)
-from shared.nameko_support import (ApplicationProvider, EntrypointMetrics, error_response,
-                                   json_response, metrics_response)
+from shared.nameko_support import ApplicationProvider, EntrypointMetrics
 
 from nameko.rpc import rpc
-from nameko.web.handlers import http
 
 from services.disaster_relief.application import DisasterRelief
-from shared import feed
 from shared.errors import DomainError
 
 assert nameko_support
@@ -28,7 +25,8 @@ def build_application() -> DisasterRelief:
 EXPECTED = (DomainError,)
 
 
-class DisasterReliefService:
+# The base is reached through its module: `nameko run` would take an imported class for a service.
+class DisasterReliefService(nameko_support.EventStoreEndpoints):
     name = "disaster_relief"
 
     app: DisasterRelief = ApplicationProvider(build_application)
@@ -99,21 +97,3 @@ class DisasterReliefService:
     def reserves(self):
         return self.app.reserves()
 
-    # --- HTTP ----------------------------------------------------------------------------------------
-    @http("GET", "/metrics")
-    def get_metrics(self, request):
-        feed.update_head_gauge(self.app)
-        return metrics_response()
-
-    @http("GET", "/healthz")
-    def healthz(self, request):
-        return json_response({"status": "ok", "service": self.name,
-                              "head": self.app.recorder.max_notification_id() or 0})
-
-    @http("GET", "/events")
-    def events(self, request):
-        try:
-            return json_response(feed.page(self.app, request.args.get("after", "0"),
-                                           request.args.get("limit", "500")))
-        except DomainError as error:
-            return error_response(error)

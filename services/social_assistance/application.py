@@ -11,13 +11,11 @@ from datetime import date
 from decimal import Decimal
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
-
 from services.social_assistance.domain import (
     RURAL, URBAN, Case, Caseload, DonationDrive, Enrolment, Household, MarginalHousehold,
     StandardSchedule, check_officer, check_registration, normalise_member, per_capita)
 from shared import identity
-from shared.errors import Conflict, InvalidInput, NotFound
+from shared.errors import Conflict, InvalidInput
 from shared.eventstore import PlatformApplication, retry_on_conflict
 from shared.money import month, month_of, parse_date, yuan
 from shared.referencedata import ReferenceData
@@ -297,24 +295,10 @@ class SocialAssistance(PlatformApplication):
             self.save(*changed)
         return results
 
-    def _get(self, cls, aggregate_id: str, field: str):
-        try:
-            key = UUID(str(aggregate_id))
-        except ValueError:
-            raise InvalidInput(field, "must be a UUID") from None
-        try:
-            aggregate = self.repository.get(key)
-        except AggregateNotFoundError:
-            raise NotFound(field, f"no {cls.__name__.lower()} with this id") from None
-        if not isinstance(aggregate, cls):
-            raise NotFound(field, f"no {cls.__name__.lower()} with this id")
-        return aggregate
 
     def _case(self, case_id: str) -> Case:
         return self._get(Case, case_id, "case_id")
 
-    def _exists(self, aggregate_id: UUID) -> bool:
-        return aggregate_id in self.repository
 
     def _enrolment(self, id_number: str) -> Enrolment:
         key = identity.pseudonym(id_number, self.pseudonym_key)

@@ -6,14 +6,11 @@ HTTP: GET /metrics (Prometheus), GET /healthz, GET /events?after=N&limit=M (the 
 log as CloudEvents, for consumers catching up on a gap or rebuilding).
 """
 from shared import nameko_support  # noqa: I001  (first: sets PSYCOPG_WAIT_FUNC before psycopg loads)
-from shared.nameko_support import (ApplicationProvider, EntrypointMetrics, error_response,
-                                   json_response, metrics_response)
+from shared.nameko_support import ApplicationProvider, EntrypointMetrics
 
 from nameko.rpc import rpc
-from nameko.web.handlers import http
 
 from services.social_assistance.application import SocialAssistance
-from shared import feed
 from shared.errors import DomainError
 
 assert nameko_support
@@ -29,7 +26,8 @@ def build_application() -> SocialAssistance:
 EXPECTED = (DomainError,)
 
 
-class SocialAssistanceService:
+# The base is reached through its module: `nameko run` would take an imported class for a service.
+class SocialAssistanceService(nameko_support.EventStoreEndpoints):
     name = "social_assistance"
 
     app: SocialAssistance = ApplicationProvider(build_application)
@@ -118,21 +116,3 @@ class SocialAssistanceService:
     def merge_rural_into_urban(self, area, effective_month):
         return self.app.merge_rural_into_urban(area, effective_month)
 
-    # --- HTTP ----------------------------------------------------------------------------------------
-    @http("GET", "/metrics")
-    def get_metrics(self, request):
-        feed.update_head_gauge(self.app)
-        return metrics_response()
-
-    @http("GET", "/healthz")
-    def healthz(self, request):
-        return json_response({"status": "ok", "service": self.name,
-                              "head": self.app.recorder.max_notification_id() or 0})
-
-    @http("GET", "/events")
-    def events(self, request):
-        try:
-            return json_response(feed.page(self.app, request.args.get("after", "0"),
-                                           request.args.get("limit", "500")))
-        except DomainError as error:
-            return error_response(error)

@@ -11,14 +11,12 @@ from collections.abc import Callable
 from datetime import date
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
-
 from services.welfare.domain import (
     CATEGORIES, Admission, CareWorker, Employment, HomeCareOrder, Institution,
     Residency, SupportedPerson, WelfareEnterprise, check_choice, check_text, normalise_person)
 from services.welfare.rules import WelfareRules
 from shared import identity
-from shared.errors import Conflict, InvalidInput, NotFound
+from shared.errors import Conflict, InvalidInput
 from shared.eventstore import PlatformApplication, retry_on_conflict
 from shared.money import month, parse_date, yuan
 from shared.referencedata import ReferenceData
@@ -327,21 +325,7 @@ class Welfare(PlatformApplication):
         sid = SupportedPerson.create_id(self._person_key(id_number))
         return self.repository.get(sid) if self._exists(sid) else None
 
-    def _get(self, cls, aggregate_id: str, field: str):
-        try:
-            key = UUID(str(aggregate_id))
-        except ValueError:
-            raise InvalidInput(field, "must be a UUID") from None
-        try:
-            aggregate = self.repository.get(key)
-        except AggregateNotFoundError:
-            raise NotFound(field, f"no {cls.__name__.lower()} with this id") from None
-        if not isinstance(aggregate, cls):
-            raise NotFound(field, f"no {cls.__name__.lower()} with this id")
-        return aggregate
 
-    def _exists(self, aggregate_id: UUID) -> bool:
-        return aggregate_id in self.repository
 
     def _day(self, value, field: str) -> str:
         day = parse_date(value, field)

@@ -7,14 +7,11 @@ log as CloudEvents, for consumers catching up on a gap or rebuilding).
 Run: WEB_SERVER_ADDRESS=0.0.0.0:8005 nameko run --config deploy/nameko.yml services.welfare.service
 """
 from shared import nameko_support  # noqa: I001  (first: sets PSYCOPG_WAIT_FUNC before psycopg loads)
-from shared.nameko_support import (ApplicationProvider, EntrypointMetrics, error_response,
-                                   json_response, metrics_response)
+from shared.nameko_support import ApplicationProvider, EntrypointMetrics
 
 from nameko.rpc import rpc
-from nameko.web.handlers import http
 
 from services.welfare.application import Welfare
-from shared import feed
 from shared.errors import DomainError
 
 assert nameko_support
@@ -28,7 +25,8 @@ def build_application() -> Welfare:
 EXPECTED = (DomainError,)
 
 
-class WelfareService:
+# The base is reached through its module: `nameko run` would take an imported class for a service.
+class WelfareService(nameko_support.EventStoreEndpoints):
     name = "welfare"
 
     app: Welfare = ApplicationProvider(build_application)
@@ -144,21 +142,3 @@ class WelfareService:
     def rules(self):
         return self.app.rules_in_force()
 
-    # --- HTTP ----------------------------------------------------------------------------------------
-    @http("GET", "/metrics")
-    def get_metrics(self, request):
-        feed.update_head_gauge(self.app)
-        return metrics_response()
-
-    @http("GET", "/healthz")
-    def healthz(self, request):
-        return json_response({"status": "ok", "service": self.name,
-                              "head": self.app.recorder.max_notification_id() or 0})
-
-    @http("GET", "/events")
-    def events(self, request):
-        try:
-            return json_response(feed.page(self.app, request.args.get("after", "0"),
-                                           request.args.get("limit", "500")))
-        except DomainError as error:
-            return error_response(error)
