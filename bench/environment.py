@@ -25,7 +25,7 @@ class PrivateEnvironment:
         self._created: list[str] = []
 
     def __enter__(self) -> "PrivateEnvironment":
-        from eventsourcing.cipher import AESCipher
+        from eventsourcing.cryptography import AESCipher
         if self.ctl is None:
             raise SystemExit("bench: rabbitmqctl not found (Debian package rabbitmq-server)")
         os.environ.setdefault("POSTGRES_HOST", "127.0.0.1")

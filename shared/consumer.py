@@ -87,6 +87,9 @@ class Poison(ValueError):
         self.reason, self.detail = reason, detail
 
 
+QUIET = 0.005  # seconds without a delivery after which a partial batch is applied
+
+
 class EventConsumer:
     def __init__(self, amqp_uri: str, queue_name: str, feeds: dict[str, FeedClient],
                  apply_batch: Callable[..., int], position: Callable[[str], int],
@@ -150,8 +153,11 @@ class EventConsumer:
                 self._beat()
                 deadline = time.monotonic() + self.batch_wait
                 while len(self._buffer) < self.batch_size and time.monotonic() < deadline:
+                    # Holding messages, flush once the socket is quiet for QUIET seconds rather
+                    # than at the deadline: a lone event should not wait for a batch to fill.
+                    wait = QUIET if self._buffer else deadline - time.monotonic()
                     try:
-                        conn.drain_events(timeout=max(0.001, deadline - time.monotonic()))
+                        conn.drain_events(timeout=max(0.001, wait))
                     except socket.timeout:
                         conn.heartbeat_check()
                         break
@@ -180,7 +186,7 @@ class EventConsumer:
 
     def _parse(self, message) -> tuple[str, dict]:
         try:
-            event = contract.as_dict(contract.decode(message.body))
+            event = contract.parse(message.body)
         except Exception as error:  # any parse failure is the message's fault, not ours
             raise Poison("not-a-cloudevent", str(error)[:200]) from None
         source = contract.service_of(event["source"])

@@ -6,8 +6,10 @@ publishes it, in notification order, to the durable topic exchange `<service>.ev
 routing key = event type (the Nameko convention): persistent, `mandatory`, publisher confirms.
 
 The published position is an eventsourcing tracking record, written only after the broker has
-confirmed the whole batch. A crash between publish and record republishes that batch (consumers
-de-duplicate on source + sequence); nothing stored is ever skipped.
+confirmed the batch. Batches are pipelined: while the broker confirms one, the next is read and
+sent (all its frames in one socket write). A crash between publish and record republishes the
+batches in flight, at most two (consumers de-duplicate on source + sequence); nothing stored is
+ever skipped.
 
 New events are noticed by PostgreSQL LISTEN/NOTIFY (the channel eventsourcing notifies on each
 insert) and, because a notification can be lost, by polling every `poll_interval` seconds too.
@@ -20,8 +22,10 @@ import signal
 import socket
 import threading
 import time
+from contextlib import contextmanager
 
 import amqp
+from amqp.method_framing import frame_writer
 import psycopg
 from eventsourcing.application import Application
 from eventsourcing.persistence import Tracking
@@ -55,8 +59,33 @@ class BrokerRefused(RuntimeError):
     """The broker nacked a message: nothing after it is recorded; the batch is retried."""
 
 
+class Cork:
+    """A transport stand-in for py-amqp's frame writer: while corked, frames collect in memory
+    and leave in one socket write, instead of one `sendall` per frame."""
+
+    def __init__(self, transport):
+        self.transport = transport
+        self.pending: list[bytes] | None = None
+
+    def write(self, data) -> None:
+        if self.pending is None:
+            self.transport.write(data)
+        else:
+            self.pending.append(bytes(data))  # copy: the frame writer reuses its buffer
+
+    @contextmanager
+    def corked(self):
+        self.pending = []
+        try:
+            yield
+            self.transport.write(b"".join(self.pending))
+        finally:
+            self.pending = None
+
+
 class Publisher:
-    """One AMQP connection in confirm mode; publishes a batch and waits for every confirm."""
+    """One AMQP connection in confirm mode. `send` publishes a batch without waiting;
+    `wait_confirmed` returns once the broker confirmed everything up to a delivery tag."""
 
     def __init__(self, address: AmqpAddress, service: str, confirm_timeout: float = 30.0):
         self.address = address
@@ -66,7 +95,8 @@ class Publisher:
         self.connection: amqp.Connection | None = None
 
     def connect(self) -> None:
-        self.connection = amqp.Connection(**self.address.connection_kwargs(), confirm_publish=False)
+        self.connection = amqp.Connection(**self.address.connection_kwargs(), confirm_publish=False,
+                                          frame_writer=self._corking_frame_writer)
         self.connection.connect()
         self.channel = self.connection.channel()
         declare_events_exchange(self.channel, self.service)
@@ -75,6 +105,12 @@ class Publisher:
         self.channel.events["basic_nack"].add(self._on_nack)
         self.channel.events["basic_return"].add(self._on_return)
         self._next_tag = 1
+        self._confirmed_upto = 0
+        self._nacked = False
+
+    def _corking_frame_writer(self, connection, transport):
+        self.cork = Cork(transport)
+        return frame_writer(connection, self.cork)
 
     def close(self) -> None:
         if self.connection is not None:
@@ -84,32 +120,36 @@ class Publisher:
                 pass
             self.connection = None
 
-    def publish_batch(self, events: list) -> None:
-        """Publish CloudEvents in order; return once the broker confirmed all of them."""
+    def send(self, events: list) -> int:
+        """Publish CloudEvents in order, in one socket write; returns the last delivery tag."""
         if self.connection is None:
             self.connect()
-        first = self._next_tag
-        self._confirmed_upto = first - 1
-        self._nacked = False
-        for event in events:
-            message = amqp.Message(contract.encode(event), content_type=contract.CONTENT_TYPE,
-                                   delivery_mode=2, message_id=event.get_id(),
-                                   application_headers={"ce-sequence": event.get_extension("sequence")})
-            self.channel.basic_publish(message, exchange=self.exchange,
-                                       routing_key=event.get_type(), mandatory=True)
-            self._next_tag += 1
-        last = self._next_tag - 1
+        with self.cork.corked():
+            for event in events:
+                message = amqp.Message(contract.encode(event), content_type=contract.CONTENT_TYPE,
+                                       delivery_mode=2, message_id=event.get_id(),
+                                       application_headers={"ce-sequence": event.get_extension("sequence")})
+                self.channel.basic_publish(message, exchange=self.exchange,
+                                           routing_key=event.get_type(), mandatory=True)
+                self._next_tag += 1
+        return self._next_tag - 1
+
+    def wait_confirmed(self, tag: int) -> None:
         deadline = time.monotonic() + self.confirm_timeout
-        while self._confirmed_upto < last and not self._nacked:
+        while self._confirmed_upto < tag and not self._nacked:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise TimeoutError(f"broker did not confirm {last - self._confirmed_upto} messages")
+                raise TimeoutError(f"broker did not confirm {tag - self._confirmed_upto} messages")
             try:
                 self.connection.drain_events(timeout=min(remaining, 1.0))
             except socket.timeout:
                 continue
         if self._nacked:
             raise BrokerRefused("broker nacked a published event")
+
+    def publish_batch(self, events: list) -> None:
+        """Publish CloudEvents in order; return once the broker confirmed all of them."""
+        self.wait_confirmed(self.send(events))
 
     def _on_ack(self, delivery_tag: int, multiple: bool) -> None:
         # Confirms arrive in order for one channel; 'multiple' acks everything up to the tag.
@@ -137,6 +177,7 @@ class Relay:
         self.publisher = Publisher(AmqpAddress.parse(settings.amqp_uri), self.service)
         self.stopping = threading.Event()
         self._listener: psycopg.Connection | None = None
+        self._position: int | None = None
 
     def _tracking_recorder(self) -> PostgresTrackingRecorder:
         s = self.settings
@@ -149,7 +190,12 @@ class Relay:
 
     @property
     def position(self) -> int:
-        return self.tracking.max_tracking_id(self.tracking_name) or 0
+        """The last confirmed notification id. Kept in memory (this process is the only writer
+        of its tracking record) and read again after any error."""
+        if self._position is None:
+            self._position = self.tracking.max_tracking_id(self.tracking_name) or 0
+            POSITION.labels(self.service).set(self._position)
+        return self._position
 
     def run_forever(self, watchdog: Watchdog | None = None) -> None:
         backoff = 0.5
@@ -157,10 +203,9 @@ class Relay:
             if watchdog:
                 watchdog.beat()
             try:
-                published = self.run_once()
+                self.run_once()  # publishes up to the head
                 backoff = 0.5
-                if not published:
-                    self._wait_for_news()
+                self._wait_for_news()
             except (amqp.exceptions.AMQPError, OSError, TimeoutError, BrokerRefused) as error:
                 self._recover("broker", error, backoff)
                 backoff = min(backoff * 2, 10)
@@ -170,23 +215,42 @@ class Relay:
         self.publisher.close()
 
     def run_once(self) -> int:
-        """Publish the next batch; returns how many events were published."""
+        """Publish everything stored after the published position, a batch at a time; returns
+        how many events were published. While the broker confirms one batch the next is read
+        and sent; positions are recorded in order, each once its batch is confirmed, so a crash
+        republishes at most the two batches in flight (consumers drop the copies)."""
         position = self.position
-        notifications = self.app.recorder.select_notifications(start=position + 1, limit=self.batch_size)
-        head = self.app.recorder.max_notification_id() or 0
-        HEAD.labels(self.service).set(head)
-        LAG.labels(self.service).set(head - position)
-        if not notifications:
-            return 0
-        events = contract.to_cloudevents(self.app, notifications, previous=position)
+        in_flight: list[tuple[int, int, int]] = []  # (last delivery tag, last id, events)
+        published = 0
+        while True:
+            notifications = self.app.recorder.select_notifications(start=position + 1,
+                                                                   limit=self.batch_size)
+            if notifications:
+                events = contract.to_cloudevents(self.app, notifications, previous=position)
+                position = notifications[-1].id
+                in_flight.append((self.publisher.send(events), position, len(events)))
+            more = len(notifications) == self.batch_size
+            while len(in_flight) > (1 if more else 0):
+                published += self._settle(*in_flight.pop(0))
+            if not more:
+                self._update_lag(more=False)
+                return published
+            self._update_lag(more=True)
+
+    def _settle(self, tag: int, last: int, count: int) -> int:
         with BATCH_SECONDS.labels(self.service).time():
-            self.publisher.publish_batch(events)
-        last = notifications[-1].id
+            self.publisher.wait_confirmed(tag)
         self.tracking.insert_tracking(Tracking(self.tracking_name, last))
-        PUBLISHED.labels(self.service).inc(len(events))
+        self._position = last
+        PUBLISHED.labels(self.service).inc(count)
         POSITION.labels(self.service).set(last)
-        LAG.labels(self.service).set(max(0, head - last))
-        return len(events)
+        return count
+
+    def _update_lag(self, more: bool) -> None:
+        # A short read means we reached the head; only a full batch is worth asking for it.
+        head = (self.app.recorder.max_notification_id() or 0) if more else self._position
+        HEAD.labels(self.service).set(max(head, self._position))
+        LAG.labels(self.service).set(max(0, head - self._position))
 
     def _recover(self, kind: str, error: Exception, backoff: float) -> None:
         ERRORS.labels(self.service, kind).inc()
@@ -195,6 +259,7 @@ class Relay:
                   "last confirmed position", self.service, kind, type(error).__name__, error, what, backoff)
         self.publisher.close()
         self._close_listener()
+        self._position = None  # re-read: the recorded position is the truth after a failure
         self.stopping.wait(backoff)
 
     # --- waiting for new events: LISTEN/NOTIFY with a polling fallback ---------------------
@@ -205,7 +270,11 @@ class Relay:
                 self._listener = psycopg.connect(self.settings.pg_conninfo(), autocommit=True,
                                                  connect_timeout=5)
                 self._listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.app.recorder.channel_name)))
+                return  # what was committed before LISTEN took hold: the next read finds it
             for _ in self._listener.notifies(timeout=self.poll_interval, stop_after=1):
+                pass
+            # Commits notified while we were waiting or publishing: one read serves them all.
+            for _ in self._listener.notifies(timeout=0):
                 pass
         except psycopg.Error as error:
             # A lost listening connection only costs latency: the poll carries on.

@@ -22,7 +22,7 @@ TEST_VHOST = f"civil_affairs_test_{RUN_ID}"
 
 
 def _key() -> str:
-    from eventsourcing.cipher import AESCipher
+    from eventsourcing.cryptography import AESCipher
     return AESCipher.create_key(32)
 
 

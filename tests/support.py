@@ -4,7 +4,7 @@ from __future__ import annotations
 import itertools
 from datetime import date, timedelta
 
-from eventsourcing.cipher import AESCipher
+from eventsourcing.cryptography import AESCipher
 from stdnum.cn import ric
 
 _sequence = itertools.count(1)

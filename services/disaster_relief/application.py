@@ -231,14 +231,10 @@ class DisasterRelief(PlatformApplication):
 
     def _reserve(self, area: str) -> Reserve:
         reserve_id = Reserve.create_id(area)
-        if reserve_id in self.repository:
-            return self.repository.get(reserve_id)
-        return Reserve(area=area, floor=self.rules.floor)
+        return self._find(reserve_id) or Reserve(area=area, floor=self.rules.floor)
 
     def _registry(self) -> IncidentRegistry:
-        if IncidentRegistry.ID in self.repository:
-            return self.repository.get(IncidentRegistry.ID)
-        return IncidentRegistry()
+        return self._find(IncidentRegistry.ID) or IncidentRegistry()
 
     def _incidents(self, year) -> list[Incident]:
         if year is not None and (isinstance(year, bool) or not isinstance(year, int)

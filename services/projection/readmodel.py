@@ -10,6 +10,7 @@ wipes them and replays from the sources, in one transaction too.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from types import ModuleType
 
@@ -27,15 +28,23 @@ TABLES = {name: columns for source in SOURCES for name, columns in source.TABLES
 VIEWS = {name: query for source in SOURCES for name, query in source.VIEWS.items()}
 
 
+@functools.lru_cache(maxsize=1024)
+def _compose(statement: str, schema: str) -> str:
+    return sql.SQL(statement).format(s=sql.Identifier(schema)).as_string()
+
+
 class Statements:
-    """What a handler writes with: `exec` fills `{s}` with the read model's schema."""
+    """What a handler writes with: `exec` fills `{s}` with the read model's schema. Handlers
+    only write, so a batch runs in pipeline mode: statements go out without waiting for each
+    result (an error still surfaces before the commit and rolls the batch back)."""
 
     def __init__(self, curs, schema: str):
         self.curs = curs
-        self.schema = sql.Identifier(schema)
+        self.schema = schema
 
     def exec(self, statement: str, params: dict) -> None:
-        self.curs.execute(sql.SQL(statement).format(s=self.schema), params)
+        # Composed once per text (then psycopg prepares it): not once per event.
+        self.curs.execute(_compose(statement, self.schema), params)
 
 
 class ReadModel(PostgresTrackingRecorder):
@@ -74,23 +83,28 @@ class ReadModel(PostgresTrackingRecorder):
         ids that rolled-back transactions never used. Returns the number of events applied
         (duplicates are not counted)."""
         with self.datastore.transaction(commit=True) as curs:
-            db = Statements(curs, self.datastore.schema)
             position = self._locked_position(curs, source)
-            start = position
-            applied = 0
-            for event in events:
-                sequence = int(event["sequence"])
-                if sequence <= position:
-                    continue  # already applied: a redelivery or a republish
-                previous = int(event.get("prevsequence", sequence - 1))
-                if fetch_missing and previous > position:
-                    for missing in fetch_missing(position, sequence):
-                        applied += self._apply(db, source, missing)
-                applied += self._apply(db, source, event)
-                position = sequence
-            if position > start:
-                self._insert_tracking(curs, Tracking(source, position))
-            return applied
+            with curs.connection.pipeline():
+                return self._apply_after(curs, source, position, events, fetch_missing)
+
+    def _apply_after(self, curs, source: str, position: int, events: list[dict],
+                     fetch_missing: Callable[[int, int], list[dict]] | None) -> int:
+        db = Statements(curs, self.datastore.schema)
+        start = position
+        applied = 0
+        for event in events:
+            sequence = int(event["sequence"])
+            if sequence <= position:
+                continue  # already applied: a redelivery or a republish
+            previous = int(event.get("prevsequence", sequence - 1))
+            if fetch_missing and previous > position:
+                for missing in fetch_missing(position, sequence):
+                    applied += self._apply(db, source, missing)
+            applied += self._apply(db, source, event)
+            position = sequence
+        if position > start:
+            self._insert_tracking(curs, Tracking(source, position))
+        return applied
 
     def _locked_position(self, curs, source: str) -> int:
         curs.execute(sql.SQL("SELECT notification_id FROM {}.{} WHERE application_name = %s FOR UPDATE")

@@ -230,7 +230,7 @@ class SocialAssistance(PlatformApplication):
         self.reference.check_area(area)
         day = parse_date(received_on, "received_on")
         drive_id = DonationDrive.create_id(self._year(year))
-        drive = self.repository.get(drive_id) if self._exists(drive_id) else DonationDrive(year=year)
+        drive = self._find(drive_id) or DonationDrive(year=year)
         drive.record(donor=(donor or "").strip(), amount=yuan(amount, "amount"), area=area,
                      received_on=day.isoformat())
         self.save(drive)
@@ -238,9 +238,9 @@ class SocialAssistance(PlatformApplication):
 
     def donation_totals(self, year: int) -> dict:
         drive_id = DonationDrive.create_id(self._year(year))
-        if not self._exists(drive_id):
+        drive = self._find(drive_id)
+        if drive is None:
             return {"year": year, "count": 0, "total": "0.00", "by_area": {}}
-        drive = self.repository.get(drive_id)
         return {"year": year, "count": drive.count, "total": str(drive.total),
                 "by_area": dict(drive.by_area)}
 
@@ -302,7 +302,7 @@ class SocialAssistance(PlatformApplication):
 
     def _enrolment(self, id_number: str) -> Enrolment:
         key = identity.pseudonym(id_number, self.pseudonym_key)
-        return self.repository.get(key) if self._exists(key) else Enrolment(person_key=key)
+        return self._find(key) or Enrolment(person_key=key)
 
     def _release(self, case: Case) -> list:
         household = self.repository.get(case.household_id)
@@ -327,12 +327,10 @@ class SocialAssistance(PlatformApplication):
         return changes
 
     def _caseload(self) -> Caseload:
-        return self.repository.get(Caseload.ID) if self._exists(Caseload.ID) else Caseload()
+        return self._find(Caseload.ID) or Caseload()
 
     def _schedule(self) -> StandardSchedule:
-        if self._exists(StandardSchedule.ID):
-            return self.repository.get(StandardSchedule.ID)
-        return StandardSchedule()
+        return self._find(StandardSchedule.ID) or StandardSchedule()
 
     def _standard(self, area: str, registration: str, month_: str) -> Decimal:
         amount = self._schedule().amount_at(area, registration, month_)

@@ -315,15 +315,15 @@ class Welfare(PlatformApplication):
     def _residency(self, id_number: str) -> Residency:
         key = self._person_key(id_number)
         rid = Residency.create_id(key)
-        return self.repository.get(rid) if self._exists(rid) else Residency(person_key=key)
+        return self._find(rid) or Residency(person_key=key)
 
     def _employment(self, key: UUID) -> Employment:
         eid = Employment.create_id(key)
-        return self.repository.get(eid) if self._exists(eid) else Employment(person_key=key)
+        return self._find(eid) or Employment(person_key=key)
 
     def _supported_of(self, id_number: str) -> SupportedPerson | None:
         sid = SupportedPerson.create_id(self._person_key(id_number))
-        return self.repository.get(sid) if self._exists(sid) else None
+        return self._find(sid)
 
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from eventsourcing.cipher import AESCipher
+from eventsourcing.cryptography import AESCipher
 
 LOCAL = timezone(timedelta(hours=8))
 NOW = datetime(2007, 12, 31, 12, 0, tzinfo=LOCAL)

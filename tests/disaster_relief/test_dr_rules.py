@@ -5,7 +5,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from eventsourcing.cipher import AESCipher
+from eventsourcing.cryptography import AESCipher
 
 from services.disaster_relief.application import DisasterRelief
 from services.disaster_relief.rules import ReliefRules, RulesError

@@ -14,7 +14,7 @@ from datetime import date
 
 import pytest
 from eventsourcing import domain as es_domain
-from eventsourcing.cipher import AESCipher
+from eventsourcing.cryptography import AESCipher
 from eventsourcing.domain import Aggregate
 from jsonschema import Draft202012Validator
 from stdnum.cn import ric

@@ -7,7 +7,7 @@ import itertools
 from datetime import date
 
 import psycopg
-from eventsourcing.cipher import AESCipher
+from eventsourcing.cryptography import AESCipher
 from eventsourcing.postgres import PostgresDatastore
 from psycopg import sql
 from stdnum.cn import ric
