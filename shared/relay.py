@@ -165,7 +165,7 @@ class Publisher:
 
 
 class Relay:
-    def __init__(self, app: Application, settings: Settings, *, batch_size: int = 500,
+    def __init__(self, app: Application, settings: Settings, *, batch_size: int = 2000,
                  poll_interval: float = 1.0):
         self.app = app
         self.service = app.name
