@@ -6,28 +6,23 @@ produces every event type, then publishes the notification log the way the relay
 """
 from __future__ import annotations
 
-import copy
-import inspect
-import json
-import re
 from datetime import date
 
 import pytest
-from eventsourcing import domain as es_domain
 from eventsourcing.cryptography import AESCipher
-from eventsourcing.domain import Aggregate
-from jsonschema import Draft202012Validator
 from stdnum.cn import ric
 
 from services.social_assistance import domain
 from services.social_assistance.application import SocialAssistance
 from shared import contract, schemas
 from shared.schemas import SchemaViolation
+from tests.contract_support import (
+    check_guide_lists, check_no_identity_in_clear, check_publishes_every_type,
+    check_schema_describes, check_schema_files, check_sequence, check_tampered,
+    domain_event_types, first, invalid_events, publish_log, set_data)
 
 SERVICE = "social_assistance"
 TODAY = date(2007, 12, 31)
-UUIDS = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-CLEAR_ID = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
 ZHONGLOU = "320404"   # 钟楼区 (created 1983; people born earlier hold it too)
 
 
@@ -48,43 +43,6 @@ def person(name: str, born: str, income: str) -> dict:
     number = id_number(date.fromisoformat(born), next(_serial))
     ISSUED.append(number)
     return {"id_number": number, "name": name, "birth_date": born, "monthly_income": income}
-
-
-def domain_event_types() -> dict[str, type]:
-    """Every event class the aggregates of domain.py can emit, by published type: each
-    Aggregate.Event subclass defined on an aggregate, less the base `Event` and the default
-    `Created` class eventsourcing defines but never triggers when __init__ names its own."""
-    found = {}
-    for _, cls in inspect.getmembers(domain, inspect.isclass):
-        if not issubclass(cls, Aggregate) or cls.__module__ != domain.__name__:
-            continue
-        created = es_domain._created_event_classes[cls]
-        assert len(created) == 1, f"{cls.__name__} has no single created event class"
-        for name, value in vars(cls).items():
-            if not (inspect.isclass(value) and issubclass(value, Aggregate.Event)):
-                continue
-            if name == "Event":
-                continue
-            if issubclass(value, es_domain.CanInitAggregate) and value not in created:
-                continue
-            found[value.__qualname__.replace(".", "")] = value
-    return found
-
-
-def published_fields(event_class: type) -> set[str]:
-    names = set(getattr(event_class, "__annotations__", {}))
-    return {"aggregate_id", "aggregate_version"} | (
-        names - contract.ENVELOPE_FIELDS - contract.DROPPED_FIELDS)
-
-
-def walk(value, path="data"):
-    yield path, value
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from walk(item, f"{path}.{key}")
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from walk(item, f"{path}[{index}]")
 
 
 # --- the story -------------------------------------------------------------------------------
@@ -177,69 +135,33 @@ def story(app) -> dict:
     assert app.pay_year_end_extra(2007)["paid"] == 2
     assert app.terminate(case_d, officer="李强", reason="迁出本区")["status"] == "terminated"
 
-    published = []
-    for notification in app.recorder.select_notifications(start=1, limit=10000):
-        event = app.mapper.to_domain_event(notification)
-        published.append(contract.as_dict(contract.to_cloudevent(SERVICE, notification.id, event)))
-    return {"published": published, "outcomes": outcomes,
+    return {"published": publish_log(app, SERVICE), "outcomes": outcomes,
             "cases": {"a": case_a, "b": case_b, "c": case_c, "d": case_d}}
-
-
-def first(story, event_type: str) -> dict:
-    return copy.deepcopy(next(e for e in story["published"] if e["type"] == event_type))
 
 
 # --- schemas against the domain ----------------------------------------------------------------
 
 def test_a_schema_file_for_every_domain_event_and_no_other():
-    declared = set(domain_event_types())
-    files = set(schemas.known_types(SERVICE))
-    assert declared - files == set(), "events without a schema in docs/schemas/social_assistance"
-    assert files - declared == set(), "schemas of events the domain does not define"
+    check_schema_files(SERVICE, domain)
 
 
-@pytest.mark.parametrize("event_type", sorted(domain_event_types()))
+@pytest.mark.parametrize("event_type", sorted(domain_event_types(domain)))
 def test_schema_describes_exactly_the_published_fields(event_type):
-    event_class = domain_event_types()[event_type]
-    schema = schemas.load(SERVICE, event_type, 1)
-    Draft202012Validator.check_schema(schema)
-    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    assert schema["$id"] == contract.schema_urn(SERVICE, event_type, 1)
-    assert schema["title"] and schema["description"]
-    assert schema["type"] == "object" and schema["additionalProperties"] is False
-    assert set(schema["properties"]) == published_fields(event_class)
-    assert set(schema["required"]) == set(schema["properties"])
-    for path, node in walk(schema["properties"], "properties"):
-        if isinstance(node, dict) and node.get("type") == "object" and "properties" in node:
-            assert node.get("additionalProperties") is False, path
-            assert set(node["required"]) == set(node["properties"]), path
-    created = issubclass(event_class, es_domain.CanInitAggregate)
-    assert schema["properties"]["aggregate_version"].get("const" if created else "minimum") == (
-        1 if created else 2)
+    check_schema_describes(SERVICE, event_type, domain_event_types(domain)[event_type])
 
 
 def test_the_integration_guide_lists_every_event_type():
-    guide = (contract.SCHEMA_DIR.parent / "events.md").read_text(encoding="utf-8")
-    for event_type in schemas.known_types(SERVICE):
-        assert f"| `{event_type}` |" in guide, f"docs/events.md does not describe {event_type}"
-        assert f"(schemas/{SERVICE}/{event_type}.v1.json)" in guide, event_type
+    check_guide_lists(SERVICE, contract.SCHEMA_DIR.parent / "events.md")
 
 
 # --- the story's events against the schemas ------------------------------------------------------
 
 def test_the_story_publishes_every_event_type(story):
-    seen = {event["type"] for event in story["published"]}
-    assert seen == set(schemas.known_types(SERVICE))
+    check_publishes_every_type(SERVICE, story["published"])
 
 
 def test_every_published_event_is_valid(story):
-    failures = []
-    for event in story["published"]:
-        try:
-            schemas.validate(event)
-        except SchemaViolation as violation:
-            failures.append(f"{event['sequence']} {violation} {violation.errors}")
-    assert failures == []
+    assert invalid_events(story["published"]) == []
 
 
 def test_the_story_reaches_every_outcome(story):
@@ -253,15 +175,13 @@ def test_the_story_reaches_every_outcome(story):
                         {"2007-05": "40.00", "2007-06": "40.00"}]    # D: 500 -> 540
     year_end = sorted(p["amount"] for p in paid if p["kind"] == "year_end_extra")
     assert year_end == ["640.00", "990.00"]     # D: 320 x 2; A merged into urban: 330 x 3
-    merged = first(story, "CaseSchemeMerged")["data"]
+    merged = first(story["published"], "CaseSchemeMerged")["data"]
     assert (merged["from_scheme"], merged["to_scheme"], merged["allowance"]) == (
         "rural", "urban", "840.00")
 
 
 def test_sequence_follows_the_notification_log(story):
-    sequences = [int(e["sequence"]) for e in story["published"]]
-    assert sequences == list(range(1, len(sequences) + 1))
-    assert len({e["id"] for e in story["published"]}) == len(sequences)
+    check_sequence(story["published"])
 
 
 def test_validate_accepts_a_cloudevent_its_dict_and_its_json(app, story):
@@ -276,14 +196,7 @@ def test_validate_accepts_a_cloudevent_its_dict_and_its_json(app, story):
 
 def test_no_identity_number_or_birth_date_in_clear(story):
     assert len(ISSUED) == 11
-    for event in story["published"]:
-        text = UUIDS.sub("<uuid>", json.dumps(event, ensure_ascii=False))
-        assert not CLEAR_ID.search(text), f"{event['type']} publishes an identity number"
-        assert not any(number in text for number in ISSUED), event["type"]
-        assert not any(number[6:14] in text for number in ISSUED), (
-            f"{event['type']} publishes a birth date (digits of an identity number)")
-        keys = {path.rsplit(".", 1)[-1] for path, _ in walk(event["data"])}
-        assert "birth_date" not in keys
+    check_no_identity_in_clear(story["published"], ISSUED)
     registered = [e["data"] for e in story["published"] if e["type"] == "HouseholdRegistered"]
     masked = [m["id_number"] for r in registered for m in r["members"]]
     assert masked == [n[:6] + "*" * 8 + n[-4:] for n in ISSUED]
@@ -293,12 +206,6 @@ def test_no_identity_number_or_birth_date_in_clear(story):
 
 def _unmask(event):
     event["data"]["members"][0]["id_number"] = ISSUED[0]
-
-
-def _set(field, value):
-    def change(event):
-        event["data"][field] = value
-    return change
 
 
 def _drop(field):
@@ -311,33 +218,26 @@ TAMPERED_DATA = [
     ("HouseholdRegistered", _unmask, "data.members[0].id_number", "pattern"),
     ("HouseholdRegistered", lambda e: e["data"]["members"][0].__setitem__("birth_date", "1950-03-04"),
      "data.members[0]", "additionalProperties"),
-    ("HouseholdRegistered", _set("registration", "township"), "data.registration", "enum"),
-    ("CaseApproved", _set("allowance", 450.0), "data.allowance", "type"),
-    ("CaseApproved", _set("allowance", "450"), "data.allowance", "pattern"),
-    ("CaseApproved", _set("month", "2007-13"), "data.month", "pattern"),
+    ("HouseholdRegistered", set_data("registration", "township"), "data.registration", "enum"),
+    ("CaseApproved", set_data("allowance", 450.0), "data.allowance", "type"),
+    ("CaseApproved", set_data("allowance", "450"), "data.allowance", "pattern"),
+    ("CaseApproved", set_data("month", "2007-13"), "data.month", "pattern"),
     ("CaseApproved", _drop("standard"), "data", "required"),
-    ("CaseApproved", _set("approved_by_mayor", True), "data", "additionalProperties"),
-    ("CaseApplied", _set("household_id", "not-a-uuid"), "data.household_id", "format"),
-    ("CaseApplied", _set("applied_on", "2007-02-30"), "data.applied_on", "format"),
-    ("CaseApplied", _set("size", "3"), "data.size", "type"),
-    ("CaseReviewed", _set("outcome", "suspended"), "data.allowance", "const"),
-    ("CasePaid", _set("month", "2007-YE"), "data.month", "pattern"),
-    ("CaseApplied", _set("aggregate_version", 2), "data.aggregate_version", "const"),
+    ("CaseApproved", set_data("approved_by_mayor", True), "data", "additionalProperties"),
+    ("CaseApplied", set_data("household_id", "not-a-uuid"), "data.household_id", "format"),
+    ("CaseApplied", set_data("applied_on", "2007-02-30"), "data.applied_on", "format"),
+    ("CaseApplied", set_data("size", "3"), "data.size", "type"),
+    ("CaseReviewed", set_data("outcome", "suspended"), "data.allowance", "const"),
+    ("CasePaid", set_data("month", "2007-YE"), "data.month", "pattern"),
+    ("CaseApplied", set_data("aggregate_version", 2), "data.aggregate_version", "const"),
 ]
 
 
 @pytest.mark.parametrize("event_type,change,path,keyword", TAMPERED_DATA,
                          ids=[f"{t[0]}-{t[2]}-{t[3]}" for t in TAMPERED_DATA])
 def test_tampered_data_fails(story, event_type, change, path, keyword):
-    event = first(story, event_type)   # the first CaseReviewed is B's "raised"
-    schemas.validate(event)
-    change(event)
-    with pytest.raises(SchemaViolation) as caught:
-        schemas.validate(event)
-    assert isinstance(caught.value, ValueError)
-    assert caught.value.event_type == event_type
-    assert (caught.value.path, caught.value.rule.split(":")[0]) == (path, keyword)
-    assert str(caught.value).startswith(f"{event_type}: {path}: {keyword}")
+    # the first CaseReviewed is B's "raised"
+    check_tampered(first(story["published"], event_type), event_type, change, path, keyword)
 
 
 def _envelope(name, value):
@@ -368,7 +268,7 @@ TAMPERED_ENVELOPE = [
 @pytest.mark.parametrize("path,change", TAMPERED_ENVELOPE,
                          ids=[f"{p}-{i}" for i, (p, _) in enumerate(TAMPERED_ENVELOPE)])
 def test_tampered_envelope_fails(story, path, change):
-    event = first(story, "CaseApproved")
+    event = first(story["published"], "CaseApproved")
     change(event)
     with pytest.raises(SchemaViolation) as caught:
         schemas.validate(event)
@@ -376,7 +276,7 @@ def test_tampered_envelope_fails(story, path, change):
 
 
 def test_an_event_type_without_a_schema_fails(story):
-    event = first(story, "CaseApproved")
+    event = first(story["published"], "CaseApproved")
     event["type"] = "CaseAppealed"
     event["dataschema"] = contract.schema_urn(SERVICE, "CaseAppealed", 1)
     with pytest.raises(schemas.UnknownSchema) as caught:

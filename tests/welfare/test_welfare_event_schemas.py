@@ -7,23 +7,18 @@ produces every event type, then publishes the notification log the way the relay
 from __future__ import annotations
 
 import copy
-import inspect
-import json
-import re
 
 import pytest
-from eventsourcing import domain as es_domain
-from eventsourcing.domain import Aggregate
-from jsonschema import Draft202012Validator
 
 from services.welfare import domain
-from shared import contract, schemas
-from shared.schemas import SchemaViolation
+from shared import contract
+from tests.contract_support import (
+    check_guide_lists, check_no_identity_in_clear, check_publishes_every_type,
+    check_schema_describes, check_schema_files, check_sequence, check_tampered,
+    domain_event_types, first, invalid_events, publish_log, set_data)
 from tests.welfare.welfare_support import memory_welfare, person
 
 SERVICE = "welfare"
-UUIDS = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-CLEAR_ID = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
 GUIDE = contract.SCHEMA_DIR.parent / "welfare.md"
 ISSUED: list[str] = []
 
@@ -32,40 +27,6 @@ def someone(name: str, born: str) -> dict:
     found = person(name, born)
     ISSUED.append(found["id_number"])
     return found
-
-
-def domain_event_types() -> dict[str, type]:
-    """Every event class the aggregates of domain.py can emit, by published type (as in
-    tests/unit/test_event_schemas.py)."""
-    found = {}
-    for _, cls in inspect.getmembers(domain, inspect.isclass):
-        if not issubclass(cls, Aggregate) or cls.__module__ != domain.__name__:
-            continue
-        created = es_domain._created_event_classes[cls]
-        assert len(created) == 1, f"{cls.__name__} has no single created event class"
-        for name, value in vars(cls).items():
-            if not (inspect.isclass(value) and issubclass(value, Aggregate.Event)) or name == "Event":
-                continue
-            if issubclass(value, es_domain.CanInitAggregate) and value not in created:
-                continue
-            found[value.__qualname__.replace(".", "")] = value
-    return found
-
-
-def published_fields(event_class: type) -> set[str]:
-    names = set(getattr(event_class, "__annotations__", {}))
-    return {"aggregate_id", "aggregate_version"} | (
-        names - contract.ENVELOPE_FIELDS - contract.DROPPED_FIELDS)
-
-
-def walk(value, path="data"):
-    yield path, value
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from walk(item, f"{path}.{key}")
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from walk(item, f"{path}[{index}]")
 
 
 # --- the story ---------------------------------------------------------------------------------
@@ -104,82 +65,41 @@ def story() -> list[dict]:
     app.report_staff(factory, 25, "2007-08-01")                # 10 of 35: still 28.6%
     app.disabled_employee_left(factory, staff[0]["id_number"], "2007-08-31", "退休")  # 9: flagged
 
-    published = []
-    for notification in app.recorder.select_notifications(start=1, limit=10000):
-        event = app.mapper.to_domain_event(notification)
-        published.append(contract.as_dict(contract.to_cloudevent(SERVICE, notification.id, event)))
-    return published
-
-
-def first(story, event_type: str) -> dict:
-    return copy.deepcopy(next(e for e in story if e["type"] == event_type))
+    return publish_log(app, SERVICE)
 
 
 # --- schemas against the domain -------------------------------------------------------------------
 
 def test_a_schema_file_for_every_domain_event_and_no_other():
-    declared = set(domain_event_types())
-    files = set(schemas.known_types(SERVICE))
-    assert declared - files == set(), "events without a schema in docs/schemas/welfare"
-    assert files - declared == set(), "schemas of events the domain does not define"
-    assert len(declared) == 30
+    assert len(check_schema_files(SERVICE, domain)) == 30
 
 
-@pytest.mark.parametrize("event_type", sorted(domain_event_types()))
+@pytest.mark.parametrize("event_type", sorted(domain_event_types(domain)))
 def test_schema_describes_exactly_the_published_fields(event_type):
-    event_class = domain_event_types()[event_type]
-    schema = schemas.load(SERVICE, event_type, 1)
-    Draft202012Validator.check_schema(schema)
-    assert schema["$id"] == contract.schema_urn(SERVICE, event_type, 1)
-    assert schema["title"] and schema["description"]
-    assert schema["type"] == "object" and schema["additionalProperties"] is False
-    assert set(schema["properties"]) == published_fields(event_class)
-    assert set(schema["required"]) == set(schema["properties"])
-    for path, node in walk(schema["properties"], "properties"):
-        if isinstance(node, dict) and node.get("type") == "object" and "properties" in node:
-            assert node.get("additionalProperties") is False, path
-            assert set(node["required"]) == set(node["properties"]), path
-    created = issubclass(event_class, es_domain.CanInitAggregate)
-    assert schema["properties"]["aggregate_version"].get("const" if created else "minimum") == (
-        1 if created else 2)
+    check_schema_describes(SERVICE, event_type, domain_event_types(domain)[event_type])
 
 
 def test_the_welfare_guide_lists_every_event_type():
-    guide = GUIDE.read_text(encoding="utf-8")
-    for event_type in schemas.known_types(SERVICE):
-        assert f"| `{event_type}` |" in guide, f"docs/welfare.md does not describe {event_type}"
-        assert f"(schemas/{SERVICE}/{event_type}.v1.json)" in guide, event_type
+    check_guide_lists(SERVICE, GUIDE)
 
 
 # --- the story's events against the schemas ----------------------------------------------------------
 
 def test_the_story_publishes_every_event_type(story):
-    assert {event["type"] for event in story} == set(schemas.known_types(SERVICE))
+    check_publishes_every_type(SERVICE, story)
 
 
 def test_every_published_event_is_valid(story):
-    failures = []
-    for event in story:
-        try:
-            schemas.validate(event)
-        except SchemaViolation as violation:
-            failures.append(f"{event['sequence']} {violation} {violation.errors}")
-    assert failures == []
+    assert invalid_events(story) == []
 
 
 def test_sequence_follows_the_notification_log(story):
-    assert [int(e["sequence"]) for e in story] == list(range(1, len(story) + 1))
+    check_sequence(story)
 
 
 def test_no_identity_number_or_birth_date_in_clear(story):
     assert len(ISSUED) == 12
-    for event in story:
-        text = UUIDS.sub("<uuid>", json.dumps(event, ensure_ascii=False))
-        assert not CLEAR_ID.search(text), f"{event['type']} publishes an identity number"
-        assert not any(number in text for number in ISSUED), event["type"]
-        assert not any(number[6:14] in text for number in ISSUED), (
-            f"{event['type']} publishes a birth date (digits of an identity number)")
-        assert "birth_date" not in {path.rsplit(".", 1)[-1] for path, _ in walk(event["data"])}
+    check_no_identity_in_clear(story, ISSUED)
     admitted = first(story, "AdmissionRecorded")["data"]["id_number"]
     assert admitted == ISSUED[0][:6] + "*" * 8 + ISSUED[0][-4:]
 
@@ -194,23 +114,17 @@ def test_the_flag_and_the_rule_travel_with_the_event(story):
 
 # --- tampered events fail, naming the type and the path --------------------------------------------
 
-def _set(field, value):
-    def change(event):
-        event["data"][field] = value
-    return change
-
-
 TAMPERED = [
-    ("AdmissionRecorded", _set("id_number", "320404192708150013"), "data.id_number", "pattern"),
-    ("AdmissionRecorded", _set("birth_date", "1927-08-15"), "data", "additionalProperties"),
-    ("InstitutionRegistered", _set("kind", "charity"), "data.kind", "enum"),
-    ("InstitutionRegistered", _set("beds", 0), "data.beds", "minimum"),
-    ("HomeCareOrderPlaced", _set("price", 10.0), "data.price", "type"),
-    ("HomeCareOrderPlaced", _set("volunteer", ""), "data.volunteer", "minLength"),
-    ("SupportedPersonArranged", _set("admission_id", None), "data.admission_id", "type"),
-    ("WelfareEnterpriseRebateGranted", _set("period", "2007-13"), "data.period", "pattern"),
-    ("WelfareEnterpriseRestructured", _set("deadline", "2007-06-31"), "data.deadline", "format"),
-    ("CareWorkerTrainingRecorded", _set("passed", "yes"), "data.passed", "type"),
+    ("AdmissionRecorded", set_data("id_number", "320404192708150013"), "data.id_number", "pattern"),
+    ("AdmissionRecorded", set_data("birth_date", "1927-08-15"), "data", "additionalProperties"),
+    ("InstitutionRegistered", set_data("kind", "charity"), "data.kind", "enum"),
+    ("InstitutionRegistered", set_data("beds", 0), "data.beds", "minimum"),
+    ("HomeCareOrderPlaced", set_data("price", 10.0), "data.price", "type"),
+    ("HomeCareOrderPlaced", set_data("volunteer", ""), "data.volunteer", "minLength"),
+    ("SupportedPersonArranged", set_data("admission_id", None), "data.admission_id", "type"),
+    ("WelfareEnterpriseRebateGranted", set_data("period", "2007-13"), "data.period", "pattern"),
+    ("WelfareEnterpriseRestructured", set_data("deadline", "2007-06-31"), "data.deadline", "format"),
+    ("CareWorkerTrainingRecorded", set_data("passed", "yes"), "data.passed", "type"),
 ]
 
 
@@ -220,9 +134,4 @@ def test_tampered_data_fails(story, event_type, change, path, keyword):
     # the first HomeCareOrderPlaced is the low-cost one; the volunteer case uses the free one
     candidates = [copy.deepcopy(e) for e in story if e["type"] == event_type]
     event = candidates[-1] if path == "data.volunteer" else candidates[0]
-    schemas.validate(event)
-    change(event)
-    with pytest.raises(SchemaViolation) as caught:
-        schemas.validate(event)
-    assert caught.value.event_type == event_type
-    assert (caught.value.path, caught.value.rule.split(":")[0]) == (path, keyword)
+    check_tampered(event, event_type, change, path, keyword)
