@@ -32,6 +32,13 @@ class Settings:
                              password=self.pg_password or None, dbname=dbname or self.pg_dbname)
 
     def eventsourcing_env(self) -> dict[str, str]:
+        """The event store's settings. Only processes that open an event store (the services,
+        their relays, set-up) need the key; the projection and reporting never get it."""
+        if not self.cipher_key:
+            raise ConfigurationError(
+                "CIPHER_KEY is not set. Generate one with `python -m shared.keys` and export it "
+                "(make run keeps one in .env.local); every process that opens an event store "
+                "needs the same key.")
         return {"POSTGRES_HOST": self.pg_host, "POSTGRES_PORT": str(self.pg_port),
                 "POSTGRES_USER": self.pg_user, "POSTGRES_PASSWORD": self.pg_password,
                 "POSTGRES_DBNAME": self.pg_dbname, "CIPHER_KEY": self.cipher_key}
@@ -39,11 +46,6 @@ class Settings:
 
 def settings(environ=None) -> Settings:
     env = os.environ if environ is None else environ
-    key = env.get("CIPHER_KEY", "")
-    if not key:
-        raise ConfigurationError(
-            "CIPHER_KEY is not set. Generate one with `python -m shared.keys` and export it "
-            "(make run keeps one in .env.local); every process of one deployment needs the same key.")
     return Settings(
         amqp_uri=env.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/"),
         pg_host=env.get("POSTGRES_HOST", "127.0.0.1"),
@@ -51,7 +53,7 @@ def settings(environ=None) -> Settings:
         pg_user=env.get("POSTGRES_USER", "postgres"),
         pg_password=env.get("POSTGRES_PASSWORD", ""),
         pg_dbname=env.get("POSTGRES_DBNAME", "civil_affairs"),
-        cipher_key=key,
+        cipher_key=env.get("CIPHER_KEY", ""),
     )
 
 

@@ -42,8 +42,6 @@ EXPECTED = (DomainError,)
 def build_reporting(environ=None) -> tuple[ConnectionPool, Reporting]:
     """Composition root of the service process: one small pool, not opened yet."""
     env = dict(os.environ if environ is None else environ)
-    # Reporting reads no encrypted data; settings() insists on a CIPHER_KEY for every process.
-    env.setdefault("CIPHER_KEY", "unused-by-reporting")
     cfg = settings(env)
     pool = ConnectionPool(cfg.pg_conninfo(), min_size=1,
                           max_size=int(env.get("REPORTING_POOL_SIZE", "2")), open=False,

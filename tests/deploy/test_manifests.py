@@ -46,7 +46,7 @@ KUBERNETES_VERSIONS = ("1.33.0", "1.37.0")
 # --- what every process needs ----------------------------------------------------------------
 # Read by every process through shared.config.settings() and shared.logs.
 COMMON_ENV = {"AMQP_URI", "POSTGRES_HOST", "POSTGRES_PORT", "POSTGRES_USER", "POSTGRES_PASSWORD",
-              "POSTGRES_DBNAME", "CIPHER_KEY", "LOG_LEVEL"}
+              "POSTGRES_DBNAME", "LOG_LEVEL"}
 NAMEKO_CONFIG = "deploy/nameko.yml"
 
 
@@ -98,6 +98,9 @@ PROCESSES = {
 SETUP_COMMAND = ["python", "-m", "shared.setup"]
 # Single ordered publishers / consumer: more than one copy breaks event order.
 SINGLETONS = (*(f"{name}-relay" for name in SOURCES), "projection")
+# The processes that open an event store get the cipher key; no other process may (the
+# projection and reporting read only published, masked events and the read model).
+KEY_HOLDERS = {"setup", "platform-setup", *SOURCES, *(f"{name}-relay" for name in SOURCES)}
 # Nameko services: stateless, they scale horizontally.
 SCALABLE = (*SOURCES, "reporting")
 MEMORY_LIMIT = 256 * 2**20
@@ -216,11 +219,13 @@ def compose_problems(model: dict, cipher_key: str) -> list[str]:
     for name in ["setup", *PROCESSES]:
         service = services.get(name, {})
         env = service.get("environment") or {}
-        missing = COMMON_ENV - set(env)
+        missing = COMMON_ENV - set(env) | ({"CIPHER_KEY"} - set(env) if name in KEY_HOLDERS else set())
         if missing:
             problems.append(f"{name} lacks environment {sorted(missing)}")
-        if env.get("CIPHER_KEY") != cipher_key:
+        if name in KEY_HOLDERS and "CIPHER_KEY" in env and env["CIPHER_KEY"] != cipher_key:
             problems.append(f"{name}: CIPHER_KEY must come from the caller's environment")
+        if name not in KEY_HOLDERS and "CIPHER_KEY" in env:
+            problems.append(f"{name} must not get CIPHER_KEY: it opens no event store")
         if not str(env.get("AMQP_URI", "")).startswith("amqp://") or \
                 urlparse(env.get("AMQP_URI", "")).hostname != "rabbitmq":
             problems.append(f"{name}: AMQP_URI must point at the rabbitmq service")
@@ -348,11 +353,14 @@ def workload_problems(docs: list[dict]) -> list[str]:
             where = f"{name}/{container['name']}"
             images.add(container["image"])
             names, _ = container_env(container, configmaps)
-            if COMMON_ENV - names:
-                problems.append(f"{where} lacks environment {sorted(COMMON_ENV - names)}")
+            needed = COMMON_ENV | ({"CIPHER_KEY"} if name in KEY_HOLDERS else set())
+            if needed - names:
+                problems.append(f"{where} lacks environment {sorted(needed - names)}")
             refs = secret_refs(container)
-            if "CIPHER_KEY" not in refs:
+            if name in KEY_HOLDERS and "CIPHER_KEY" not in refs:
                 problems.append(f"{where} must read CIPHER_KEY from a Secret")
+            if name not in KEY_HOLDERS and "CIPHER_KEY" in names:
+                problems.append(f"{where} must not get CIPHER_KEY: it opens no event store")
             for ref in container.get("envFrom", []):
                 name_ = ref.get("configMapRef", {}).get("name")
                 if name_ is not None and name_ not in configmaps:
@@ -611,7 +619,9 @@ def test_compose_rules_catch_a_missing_setting(compose_model, cipher_key):
     del model["services"]["welfare"]["environment"]["PSYCOPG_WAIT_FUNC"]
     del model["services"]["disaster-relief-relay"]["environment"]["CIPHER_KEY"]
     model["services"]["welfare-relay"]["environment"]["METRICS_PORT"] = "9101"
+    model["services"]["reporting"]["environment"]["CIPHER_KEY"] = cipher_key
     problems = compose_problems(model, cipher_key)
+    assert any("reporting must not get CIPHER_KEY" in p for p in problems), problems
     assert any("projection needs SOCIAL_ASSISTANCE_URL" in p for p in problems), problems
     assert any("projection needs WELFARE_URL" in p for p in problems), problems
     assert any("projection must wait for disaster-relief" in p for p in problems), problems
@@ -675,11 +685,15 @@ def test_workload_rules_catch_missing_settings_of_the_new_sources():
     welfare["env"] = [e for e in welfare["env"] if e["name"] != "CIPHER_KEY"]
     relay = deployments["disaster-relief-relay"]["spec"]["template"]["spec"]["containers"][0]
     relay["env"] = [e for e in relay["env"] if e["name"] != "METRICS_PORT"]
+    projection = deployments["projection"]["spec"]["template"]["spec"]["containers"][0]
+    projection["env"].append({"name": "CIPHER_KEY", "valueFrom": {"secretKeyRef": {
+        "name": "platform-secrets", "key": "CIPHER_KEY"}}})
     docs = [d for d in docs if not (d["kind"] == "Service" and d["metadata"]["name"] == "welfare-relay")]
     problems = workload_problems(docs)
     assert any("projection needs WELFARE_URL" in p for p in problems), problems
     assert any("DISASTER_RELIEF_URL 'http://social-assistance:8001' must reach" in p for p in problems), problems
     assert any("welfare/welfare lacks" in p and "CIPHER_KEY" in p for p in problems), problems
+    assert any("projection/projection must not get CIPHER_KEY" in p for p in problems), problems
     assert any("disaster-relief-relay needs METRICS_PORT=9104" in p for p in problems), problems
     assert any("welfare-relay needs a Service on port 9105" in p for p in problems), problems
 
