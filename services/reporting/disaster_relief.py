@@ -31,6 +31,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from services.projection import disaster_relief as projection
+from services.reporting.queries import missing_relations
 from shared import referencedata
 from shared.referencedata import ReferenceData
 
@@ -99,15 +100,6 @@ def load_floor(directory: Path | None = None) -> Decimal:
 
 # --- reading the read model --------------------------------------------------------------------------
 
-def missing_relations(conn, schema: str) -> list[str]:
-    rows = conn.execute(
-        "SELECT c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
-        "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = ANY(%s)",
-        (schema, list(RELATIONS))).fetchall()
-    found = {row[0] for row in rows}
-    return [name for name in RELATIONS if name not in found]
-
-
 def _rows(curs, schema: str, statement: str, params: dict | None = None) -> list[dict]:
     curs.execute(sql.SQL(statement).format(s=sql.Identifier(schema)), params or {})
     return curs.fetchall()
@@ -151,7 +143,7 @@ def read(conn, schema: str, year: int, now: datetime) -> tuple[dict | None, list
     read model is not initialised."""
     with conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        missing = missing_relations(conn, schema)
+        missing = missing_relations(conn, schema, RELATIONS)
         if missing:
             return None, missing
         with conn.cursor(row_factory=dict_row) as curs:

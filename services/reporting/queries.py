@@ -113,14 +113,15 @@ class PooledConnections:
             return None
 
 
-def missing_relations(conn, schema: str) -> list[str]:
-    """The relations of RELATIONS that do not exist (yet) in `schema`."""
+def missing_relations(conn, schema: str, relations=None) -> list[str]:
+    """The relations (default: this module's RELATIONS) that do not exist (yet) in `schema`."""
+    relations = list(RELATIONS if relations is None else relations)
     rows = conn.execute(
         "SELECT c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
         "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = ANY(%s)",
-        (schema, list(RELATIONS))).fetchall()
+        (schema, relations)).fetchall()
     found = {row[0] for row in rows}
-    return [name for name in RELATIONS if name not in found]
+    return [name for name in relations if name not in found]
 
 
 def read_snapshot(conn, schema: str, year: int) -> Snapshot:

@@ -31,6 +31,8 @@ from prometheus_client.registry import Collector
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from services.reporting.queries import missing_relations
+
 log = logging.getLogger(__name__)
 
 ZERO = Decimal("0.00")
@@ -93,21 +95,12 @@ class Snapshot:
     areas: dict[str, AreaWelfare] = field(default_factory=lambda: defaultdict(AreaWelfare))
 
 
-def missing_relations(conn, schema: str) -> list[str]:
-    rows = conn.execute(
-        "SELECT c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
-        "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = ANY(%s)",
-        (schema, list(RELATIONS))).fetchall()
-    found = {row[0] for row in rows}
-    return [name for name in RELATIONS if name not in found]
-
-
 def read_snapshot(conn, schema: str, year: int) -> Snapshot:
     """The report's queries, in one read-only REPEATABLE READ transaction (the connection must
     not be in a transaction)."""
     with conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        missing = missing_relations(conn, schema)
+        missing = missing_relations(conn, schema, RELATIONS)
         snapshot = Snapshot(year=year, initialised=not missing, missing=missing)
         if not missing:
             with conn.cursor(row_factory=dict_row) as curs:
