@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from cloudevents.core.exceptions import CloudEventValidationError
 from eventsourcing.cryptography import AESCipher
 from stdnum.cn import ric
 
@@ -190,6 +191,19 @@ def test_validate_accepts_a_cloudevent_its_dict_and_its_json(app, story):
     assert schemas.validate(event)["type"] == event.get_type()
     assert schemas.validate(contract.encode(event))["sequence"] == "0" * 19 + "1"
     assert schemas.is_valid(contract.as_dict(event))
+
+
+def test_parse_reads_every_published_event_as_the_sdk_does(app, story):
+    """The consumer's one-pass `parse` gives the same dict as decoding with the SDK and
+    re-encoding, for every event of the story as the relay writes it."""
+    previous = None
+    for notification in app.recorder.select_notifications(start=1, limit=10_000):
+        body = contract.encode(contract.to_cloudevent(SERVICE, notification.id,
+                                                      app.mapper.to_domain_event(notification), previous))
+        assert contract.parse(body) == contract.as_dict(contract.decode(body))
+        previous = notification.id
+    with pytest.raises(CloudEventValidationError):
+        contract.parse(b'{"data": {}}')  # not a CloudEvent: the SDK's check still runs
 
 
 # --- personal data ---------------------------------------------------------------------------------
