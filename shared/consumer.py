@@ -224,14 +224,15 @@ class EventConsumer:
                 APPLIED.labels(source).inc(applied)
                 POSITION.labels(source).set(int(events[-1]["sequence"]))
                 return
-            except (urllib.error.URLError, OSError, TimeoutError) as error:
-                kind, hint = "feed", f"the {source} service's /events feed"
-            except Exception as error:  # the read model's database, most likely
-                kind, hint = "store", "PostgreSQL at POSTGRES_HOST"
+            # `except ... as e` unbinds e when the block ends: keep the error for the log line.
+            except (urllib.error.URLError, OSError, TimeoutError) as e:
+                failure, kind, hint = e, "feed", f"the {source} service's /events feed"
+            except Exception as e:  # the read model's database, most likely
+                failure, kind, hint = e, "store", "PostgreSQL at POSTGRES_HOST"
             ERRORS.labels(kind).inc()
             log.error("consumer %s: could not apply %d %s events (%s: %s); is %s reachable? "
                       "retrying in %.1fs (nothing is acked meanwhile)", self.queue_name,
-                      len(events), source, type(error).__name__, error, hint, backoff)
+                      len(events), source, type(failure).__name__, failure, hint, backoff)
             if self.stopping.wait(backoff):
                 raise SystemExit(0)
             backoff = min(backoff * 2, 10)
