@@ -27,11 +27,9 @@ from pathlib import Path
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from psycopg import sql
-from psycopg.rows import dict_row
 
 from services.projection import disaster_relief as projection
-from services.reporting.queries import missing_relations
+from services.reporting.queries import fetch, snapshot_cursor
 from shared import referencedata
 from shared.referencedata import ReferenceData
 
@@ -100,11 +98,6 @@ def load_floor(directory: Path | None = None) -> Decimal:
 
 # --- reading the read model --------------------------------------------------------------------------
 
-def _rows(curs, schema: str, statement: str, params: dict | None = None) -> list[dict]:
-    curs.execute(sql.SQL(statement).format(s=sql.Identifier(schema)), params or {})
-    return curs.fetchall()
-
-
 QUERIES = {
     "reserves": "SELECT area, balance, floor, below_floor FROM {s}.dr_reserve_status",
     "movements": """SELECT area, kind, sum(amount) AS amount FROM {s}.dr_reserve_movements
@@ -141,14 +134,11 @@ QUERIES = {
 def read(conn, schema: str, year: int, now: datetime) -> tuple[dict | None, list[str]]:
     """(every query's rows, missing relations), from one read-only snapshot; no rows when the
     read model is not initialised."""
-    with conn.transaction():
-        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        missing = missing_relations(conn, schema, RELATIONS)
-        if missing:
+    with snapshot_cursor(conn, schema, RELATIONS) as (curs, missing):
+        if curs is None:
             return None, missing
-        with conn.cursor(row_factory=dict_row) as curs:
-            return {name: _rows(curs, schema, query, {"year": year, "now": now})
-                    for name, query in QUERIES.items()}, []
+        return {name: fetch(curs, schema, query, {"year": year, "now": now})
+                for name, query in QUERIES.items()}, []
 
 
 # --- the section ------------------------------------------------------------------------------------------

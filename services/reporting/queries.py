@@ -124,27 +124,39 @@ def missing_relations(conn, schema: str, relations=None) -> list[str]:
     return [name for name in relations if name not in found]
 
 
-def read_snapshot(conn, schema: str, year: int) -> Snapshot:
-    """Run the report's queries on an open connection (which must not be in a transaction)."""
+@contextmanager
+def snapshot_cursor(conn, schema: str, relations) -> Iterator[tuple[psycopg.Cursor | None, list[str]]]:
+    """(a dict-row cursor, []) inside ONE read-only REPEATABLE READ transaction, or (None,
+    missing relations) when the projection has not created them yet. The connection must not
+    be in a transaction. Every report section reads through this."""
     with conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        missing = missing_relations(conn, schema)
-        snapshot = Snapshot(year=year, initialised=not missing, missing=missing)
+        missing = missing_relations(conn, schema, relations)
         if missing:
-            return snapshot
+            yield None, missing
+            return
         with conn.cursor(row_factory=dict_row) as curs:
-            _read(curs, schema, snapshot)
-        return snapshot
+            yield curs, []
 
 
-def _query(curs, schema: str, statement: str, params: dict | None = None) -> list[dict]:
+def fetch(curs, schema: str, statement: str, params: dict | None = None) -> list[dict]:
+    """A statement's rows, with `{s}` filled in with the read model's schema."""
     curs.execute(sql.SQL(statement).format(s=sql.Identifier(schema)), params or {})
     return curs.fetchall()
 
 
+def read_snapshot(conn, schema: str, year: int) -> Snapshot:
+    """Run the report's queries on an open connection (which must not be in a transaction)."""
+    with snapshot_cursor(conn, schema, RELATIONS) as (curs, missing):
+        snapshot = Snapshot(year=year, initialised=not missing, missing=missing)
+        if curs is not None:
+            _read(curs, schema, snapshot)
+        return snapshot
+
+
 def _read(curs, schema: str, snap: Snapshot) -> None:
     year = snap.year
-    for row in _query(curs, schema, """
+    for row in fetch(curs, schema, """
             SELECT area, active_cases, pending_cases, suspended_cases, monthly_allowance
             FROM {s}.area_totals"""):
         counts = snap.area(row["area"])
@@ -154,13 +166,13 @@ def _read(curs, schema: str, snap: Snapshot) -> None:
         counts.monthly_allowance = Decimal(row["monthly_allowance"])
 
     # Persons per scheme, generic over schemes (area_totals has fixed urban/rural columns).
-    for row in _query(curs, schema, """
+    for row in fetch(curs, schema, """
             SELECT area, scheme, coalesce(sum(size), 0) AS persons
             FROM {s}.cases WHERE status = 'active' GROUP BY area, scheme"""):
         snap.area(row["area"]).persons_by_scheme[row["scheme"]] = int(row["persons"])
 
     # Monthly totals of the year: 'YYYY-01'..'YYYY-12' and the year-end key 'YYYY-YE'.
-    for row in _query(curs, schema, """
+    for row in fetch(curs, schema, """
             SELECT area, month, kind, payments, amount, back_pay
             FROM {s}.payments_by_month WHERE month LIKE %(prefix)s
             ORDER BY month, kind, area""", {"prefix": f"{year}-%"}):
@@ -168,7 +180,7 @@ def _read(curs, schema: str, snap: Snapshot) -> None:
                                          Decimal(row["amount"]), Decimal(row["back_pay"])))
 
     # Year-end extra month: active cases that have the year's 'YYYY-YE' payment.
-    for row in _query(curs, schema, """
+    for row in fetch(curs, schema, """
             SELECT c.area, count(p.case_id) AS paid
             FROM {s}.cases c
             LEFT JOIN {s}.payments p
@@ -177,7 +189,7 @@ def _read(curs, schema: str, snap: Snapshot) -> None:
         snap.area(row["area"]).year_end_paid_cases = int(row["paid"])
 
     # Marginal households registered now, and how many of them got the year's relief.
-    for row in _query(curs, schema, """
+    for row in fetch(curs, schema, """
             SELECT m.area, count(*) AS registered, count(r.record_id) AS relieved
             FROM {s}.marginal_households m
             LEFT JOIN {s}.marginal_relief r ON r.record_id = m.record_id AND r.year = %(year)s
@@ -187,14 +199,14 @@ def _read(curs, schema: str, snap: Snapshot) -> None:
         counts.marginal_relieved = int(row["relieved"])
 
     # Every relief payment of the year (a household removed after being paid still counts here).
-    for row in _query(curs, schema, """
+    for row in fetch(curs, schema, """
             SELECT area, count(*) AS households, coalesce(sum(amount), 0) AS amount
             FROM {s}.marginal_relief WHERE year = %(year)s GROUP BY area""", {"year": year}):
         counts = snap.area(row["area"])
         counts.relief_households = int(row["households"])
         counts.relief_amount = Decimal(row["amount"])
 
-    for row in _query(curs, schema, """
+    for row in fetch(curs, schema, """
             SELECT area, count(*) AS donations, coalesce(sum(amount), 0) AS amount
             FROM {s}.donations WHERE year = %(year)s GROUP BY area""", {"year": year}):
         counts = snap.area(row["area"])

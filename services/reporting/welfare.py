@@ -28,10 +28,8 @@ from fractions import Fraction
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from psycopg import sql
-from psycopg.rows import dict_row
 
-from services.reporting.queries import missing_relations
+from services.reporting.queries import fetch, snapshot_cursor
 
 log = logging.getLogger(__name__)
 
@@ -98,39 +96,31 @@ class Snapshot:
 def read_snapshot(conn, schema: str, year: int) -> Snapshot:
     """The report's queries, in one read-only REPEATABLE READ transaction (the connection must
     not be in a transaction)."""
-    with conn.transaction():
-        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        missing = missing_relations(conn, schema, RELATIONS)
+    with snapshot_cursor(conn, schema, RELATIONS) as (curs, missing):
         snapshot = Snapshot(year=year, initialised=not missing, missing=missing)
-        if not missing:
-            with conn.cursor(row_factory=dict_row) as curs:
-                _read(curs, schema, snapshot)
+        if curs is not None:
+            _read(curs, schema, snapshot)
         return snapshot
-
-
-def _query(curs, schema: str, statement: str, params: dict | None = None) -> list[dict]:
-    curs.execute(sql.SQL(statement).format(s=sql.Identifier(schema)), params or {})
-    return curs.fetchall()
 
 
 def _read(curs, schema: str, snap: Snapshot) -> None:
     year = {"first": f"{snap.year}-01-01", "last": f"{snap.year}-12-31", "prefix": f"{snap.year}-%"}
-    for row in _query(curs, schema, """SELECT area, public_institutions, private_institutions,
+    for row in fetch(curs, schema, """SELECT area, public_institutions, private_institutions,
                                        beds, occupied FROM {s}.wf_area_elderly_care"""):
         area = snap.areas[row["area"]]
         area.institutions = {"public": int(row["public_institutions"]),
                              "private": int(row["private_institutions"])}
         area.beds, area.residents = int(row["beds"]), int(row["occupied"])
-    for row in _query(curs, schema, """
+    for row in fetch(curs, schema, """
             SELECT area, count(*) FILTER (WHERE admitted_on BETWEEN %(first)s AND %(last)s) AS admitted,
                    count(*) FILTER (WHERE discharged_on BETWEEN %(first)s AND %(last)s) AS discharged
             FROM {s}.wf_admissions GROUP BY area""", year):
         snap.areas[row["area"]].admissions = int(row["admitted"])
         snap.areas[row["area"]].discharges = int(row["discharged"])
-    for row in _query(curs, schema, "SELECT area, workers, trained FROM {s}.wf_area_care_workers"):
+    for row in fetch(curs, schema, "SELECT area, workers, trained FROM {s}.wf_area_care_workers"):
         area = snap.areas[row["area"]]
         area.workers, area.trained = int(row["workers"]), int(row["trained"])
-    for row in _query(curs, schema, "SELECT * FROM {s}.wf_area_special_support"):
+    for row in fetch(curs, schema, "SELECT * FROM {s}.wf_area_special_support"):
         support = snap.areas[row["area"]].support[row["category"]]
         support.persons, support.arranged = int(row["persons"]), int(row["arranged"])
         support.by_mode = {mode: int(row[mode]) for mode in MODES}
@@ -140,7 +130,7 @@ def _read(curs, schema: str, snap: Snapshot) -> None:
 
 
 def _read_orders(curs, schema: str, snap: Snapshot, year: dict) -> None:
-    for row in _query(curs, schema, """
+    for row in fetch(curs, schema, """
             SELECT area, service, payment, status, count(*) AS orders,
                    coalesce(sum(price), 0) AS amount
             FROM {s}.wf_home_care_orders WHERE placed_on BETWEEN %(first)s AND %(last)s
@@ -151,19 +141,19 @@ def _read_orders(curs, schema: str, snap: Snapshot, year: dict) -> None:
 
 
 def _read_enterprises(curs, schema: str, snap: Snapshot, year: dict) -> None:
-    for row in _query(curs, schema, "SELECT * FROM {s}.wf_area_enterprises"):
+    for row in fetch(curs, schema, "SELECT * FROM {s}.wf_area_enterprises"):
         area = snap.areas[row["area"]]
         for name in ("enterprises", "flagged", "restructuring_required", "restructured",
                      "restructured_on_time", "disabled_employees", "staff"):
             setattr(area, name, int(row[name]))
-    for row in _query(curs, schema, """
+    for row in fetch(curs, schema, """
             SELECT e.area, coalesce(sum(w.wage), 0) AS wages,
                    coalesce(sum(w.social_insurance), 0) AS insurance
             FROM {s}.wf_enterprise_wages w JOIN {s}.wf_enterprises e USING (enterprise_id)
             WHERE w.month LIKE %(prefix)s GROUP BY e.area""", year):
         snap.areas[row["area"]].wages = Decimal(row["wages"])
         snap.areas[row["area"]].social_insurance = Decimal(row["insurance"])
-    for row in _query(curs, schema, """
+    for row in fetch(curs, schema, """
             SELECT area, count(*) AS rebates, coalesce(sum(amount), 0) AS amount
             FROM {s}.wf_enterprise_rebates WHERE period LIKE %(prefix)s GROUP BY area""", year):
         snap.areas[row["area"]].rebates = int(row["rebates"])
