@@ -446,7 +446,7 @@ def relay_and_projection(args, env, bench, figures, log, stamp: str) -> None:
     figures["relay"] = relay
     figures["relay_eps"] = relay["eps"]
     log(f"relay: {relay['events']} events in {relay['seconds']:.2f}s = {relay['eps']:.0f} events/s "
-        f"({relay['batch_seconds_total'] or 0:.2f}s inside publish_batch)")
+        f"({relay['batch_seconds_total'] or 0:.2f}s waiting for confirms)")
 
     log.phase("platform: projection throughput (the relay's messages waiting in its queue)")
     projection = timed_catch_up("projection", "projection")

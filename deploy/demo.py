@@ -47,6 +47,8 @@ from pathlib import Path
 
 from stdnum.cn import ric
 
+from deploy.demo_rpc import RetryingCalls, Unreachable, infrastructure_errors
+
 # --- the scenario ------------------------------------------------------------------------------
 
 YEAR = 2007
@@ -634,10 +636,6 @@ def build_plan(seed: int = DEFAULT_SEED, households: int = 3000, *, areas: list[
 
 # --- the runner ----------------------------------------------------------------------------------
 
-class Unreachable(Exception):
-    """The message bus or the social_assistance service cannot be reached."""
-
-
 class ServiceBroken(Exception):
     """The service answers, but its first, harmless query fails."""
 
@@ -654,17 +652,8 @@ def _quiet_libraries() -> None:
     logging.getLogger("amqp").setLevel(logging.ERROR)
 
 
-def _infrastructure_errors() -> tuple:
-    from amqp.exceptions import AMQPError
-    from kombu.exceptions import OperationalError
-    from nameko.exceptions import RpcTimeout, UnknownService
-    return (RpcTimeout, UnknownService, OSError, OperationalError, AMQPError)
-
-
-class Runner:
+class Runner(RetryingCalls):
     """Executes a plan through `social_assistance` RPC, one proxy per worker thread."""
-
-    VERSION_RETRIES = 8
 
     def __init__(self, plan: Plan, amqp_uri: str, concurrency: int = 8, timeout: float = 60,
                  bulk_timeout: float = 1800, out=sys.stderr, progress: bool = True):
@@ -674,7 +663,7 @@ class Runner:
         self.plan, self.amqp_uri, self.concurrency = plan, amqp_uri, concurrency
         self.timeout, self.bulk_timeout = timeout, bulk_timeout
         self.out, self.progress = out, progress
-        self.infra = _infrastructure_errors()
+        self.infra = infrastructure_errors()
         self.local = threading.local()
         self.lock = threading.Lock()
         self.proxies = ExitStack()
@@ -722,21 +711,7 @@ class Runner:
     # calls ---------------------------------------------------------------------------------
     def call(self, method: str, *args, bulk: bool = False):
         """One RPC; retries a lost optimistic-concurrency race (Conflict on 'version')."""
-        if self.aborted:
-            raise Unreachable(self.aborted)
-        proxy = self.bulk if bulk else self._proxy()
-        for attempt in range(self.VERSION_RETRIES):
-            try:
-                return getattr(proxy.social_assistance, method)(*args)
-            except self.errors.Conflict as error:
-                if error.field != "version" or attempt == self.VERSION_RETRIES - 1:
-                    raise
-                with self.lock:
-                    self.version_retries += 1
-                time.sleep(random.uniform(0.02, 0.2) * (attempt + 1))
-            except self.infra as error:
-                self.aborted = f"social_assistance.{method} got no answer: {error!r}"
-                raise Unreachable(self.aborted) from None
+        return self._call_service("social_assistance", method, args, self.bulk if bulk else None)
 
     def planned(self, label: str, method: str, *args, bulk: bool = False):
         """A command of the plan: a refusal or fault is recorded, and the demo goes on."""
@@ -1038,7 +1013,7 @@ def summary(runner: Runner, out=sys.stdout) -> None:
       f"{merge.get('cases_merged', '-')} cases")
     d = runner.donation_totals
     p(f"one-day donation drive: {d.get('count', 0)} donations, {Decimal(d.get('total', '0')):,.2f} yuan")
-    p(f"review outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(runner.outcomes.items())))
+    p("review outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(runner.outcomes.items())))
     if runner.outcome_mismatches:
         p(f"  {len(runner.outcome_mismatches)} outcomes differ from the plan, e.g.:")
         for line in runner.outcome_mismatches[:5]:

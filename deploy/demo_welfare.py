@@ -30,7 +30,6 @@ import os
 import random
 import sys
 import threading
-import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -41,6 +40,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from stdnum.cn import ric
+
+from deploy.demo_rpc import RetryingCalls, Unreachable, infrastructure_errors
 
 YEAR = 2007
 # The scenario (the 2007 target, >= 17 beds per 1,000 aged 60+, is in data/targets/2007.json):
@@ -608,21 +609,8 @@ def build_plan(rng: random.Random, directory: Path | None = None) -> Plan:
 
 # --- running it ---------------------------------------------------------------------------------------
 
-class Unreachable(Exception):
-    """The message bus or the welfare service cannot be reached."""
-
-
-def _infrastructure_errors() -> tuple:
-    from amqp.exceptions import AMQPError
-    from kombu.exceptions import OperationalError
-    from nameko.exceptions import RpcTimeout, UnknownService
-    return (RpcTimeout, UnknownService, OSError, OperationalError, AMQPError)
-
-
-class Runner:
+class Runner(RetryingCalls):
     """Executes a plan through `welfare` RPC, one proxy per worker thread."""
-
-    VERSION_RETRIES = 8
 
     def __init__(self, plan: Plan, rpc_factory: Callable, concurrency: int = 8,
                  progress: Callable[[str, int, int], None] | None = None):
@@ -632,7 +620,7 @@ class Runner:
         self.errors = errors
         self.plan, self.rpc_factory = plan, rpc_factory
         self.concurrency, self.progress = concurrency, progress
-        self.infra = _infrastructure_errors()
+        self.infra = infrastructure_errors()
         self.local = threading.local()
         self.lock = threading.Lock()
         self.proxies = ExitStack()
@@ -662,20 +650,7 @@ class Runner:
             pass
 
     def call(self, method: str, args: tuple):
-        if self.aborted:
-            raise Unreachable(self.aborted)
-        for attempt in range(self.VERSION_RETRIES):
-            try:
-                return getattr(self._proxy().welfare, method)(*args)
-            except self.errors.Conflict as error:
-                if error.field != "version" or attempt == self.VERSION_RETRIES - 1:
-                    raise
-                with self.lock:
-                    self.version_retries += 1
-                time.sleep(random.uniform(0.02, 0.2) * (attempt + 1))
-            except self.infra as error:
-                self.aborted = f"welfare.{method} got no answer: {error!r}"
-                raise Unreachable(self.aborted) from None
+        return self._call_service("welfare", method, args)
 
     def resolve(self, value):
         if isinstance(value, Ref):

@@ -49,8 +49,9 @@ POSITION = Gauge("relay_published_position", "Notification id of the last confir
 HEAD = Gauge("relay_stored_head", "Highest notification id in the event store", ["service"])
 LAG = Gauge("relay_lag_events", "Stored events not yet published (head minus published position)",
             ["service"])
-BATCH_SECONDS = Histogram("relay_batch_duration_seconds", "Time to publish and confirm one batch",
-                          ["service"])
+BATCH_SECONDS = Histogram("relay_batch_duration_seconds",
+                          "Time spent waiting for the broker to confirm one batch (the next batch "
+                          "is read and sent meanwhile)", ["service"])
 ERRORS = Counter("relay_errors_total", "Failures of the relay loop, by kind; it retries",
                  ["service", "kind"])
 
@@ -249,8 +250,8 @@ class Relay:
     def _update_lag(self, more: bool) -> None:
         # A short read means we reached the head; only a full batch is worth asking for it.
         head = (self.app.recorder.max_notification_id() or 0) if more else self._position
-        HEAD.labels(self.service).set(max(head, self._position))
-        LAG.labels(self.service).set(max(0, head - self._position))
+        HEAD.labels(self.service).set(head)
+        LAG.labels(self.service).set(head - self._position)
 
     def _recover(self, kind: str, error: Exception, backoff: float) -> None:
         ERRORS.labels(self.service, kind).inc()
