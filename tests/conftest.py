@@ -70,8 +70,6 @@ def database():
 @pytest.fixture
 def fresh_schemas(database):
     """Drop the service and read-model schemas so each test starts from an empty store."""
-    import psycopg
-    with psycopg.connect(database.pg_conninfo(), autocommit=True) as conn:
-        for schema in ("social_assistance", "disaster_relief", "welfare", "read_model"):
-            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    from tests.support import drop_schemas
+    drop_schemas(database, "social_assistance", "disaster_relief", "welfare", "read_model")
     return database

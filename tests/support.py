@@ -60,3 +60,12 @@ def drive_year(app, households: int = 6) -> list[str]:
     app.merge_rural_into_urban("xilin", "2007-03")
     app.pay_year_end_extra(2007)
     return cases
+
+
+def drop_schemas(settings, *schemas: str) -> None:
+    """Drop these schemas (event stores, read models) so that a test starts from nothing."""
+    import psycopg
+    from psycopg import sql
+    with psycopg.connect(settings.pg_conninfo(), autocommit=True) as conn:
+        for schema in schemas:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))

@@ -27,7 +27,7 @@ from shared.config import settings
 from shared.errors import Conflict
 from shared.relay import Relay
 from tests.disaster_relief.dr_support import drive_story, postgres_app, published, read_model, stored_types
-from tests.support import id_number
+from tests.support import drop_schemas, id_number
 
 pytestmark = pytest.mark.integration
 READ_MODELS = ("read_model_dr", "read_model_dr_rebuilt")
@@ -36,9 +36,7 @@ READ_MODELS = ("read_model_dr", "read_model_dr_rebuilt")
 @pytest.fixture
 def fresh(database):
     """Drop the service's schema and this test's read-model schemas: each test starts empty."""
-    with psycopg.connect(database.pg_conninfo(), autocommit=True) as conn:
-        for schema in ("disaster_relief", *READ_MODELS):
-            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+    drop_schemas(database, "disaster_relief", *READ_MODELS)
     return database
 
 

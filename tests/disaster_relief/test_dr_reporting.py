@@ -13,10 +13,10 @@ import psycopg
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
-from psycopg import sql
 
 from services.reporting.disaster_relief import METRICS, DisasterReliefSection, section
 from tests.disaster_relief.dr_support import LOCAL, drive_story, postgres_app, published, read_model
+from tests.support import drop_schemas
 
 pytestmark = pytest.mark.integration
 SCHEMA = "read_model_dr_reporting"
@@ -26,9 +26,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "disaster_relief.md"
 
 @pytest.fixture(scope="module")
 def story(database):
-    with psycopg.connect(database.pg_conninfo(), autocommit=True) as conn:
-        for schema in ("disaster_relief", SCHEMA):
-            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+    drop_schemas(database, "disaster_relief", SCHEMA)
     app = postgres_app()
     ids = drive_story(app)
     # A fire in December nobody has reported on yet: both its deadlines have passed.

@@ -15,13 +15,13 @@ import urllib.request
 from functools import partial
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from deploy.demo_disaster_relief import run
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.rpc import cluster
 from tests.disaster_relief.dr_support import figures
+from tests.support import drop_schemas
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,8 +35,7 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def service(database, amqp_uri):
-    with psycopg.connect(database.pg_conninfo(), autocommit=True) as conn:
-        conn.execute("DROP SCHEMA IF EXISTS disaster_relief CASCADE")
+    drop_schemas(database, "disaster_relief")
     port = free_port()
     env = dict(os.environ, AMQP_URI=amqp_uri, WEB_SERVER_ADDRESS=f"127.0.0.1:{port}")
     process = subprocess.Popen([sys.executable, "-m", "nameko", "run", "--config", "deploy/nameko.yml",

@@ -6,7 +6,6 @@ import random
 import threading
 import time
 
-import psycopg
 import pytest
 
 from services.projection.readmodel import SOURCES, TABLES, VIEWS, ReadModel
@@ -14,7 +13,7 @@ from shared.config import settings
 from shared.consumer import FeedClient
 from shared.rpc import cluster
 from tests.e2e.platform import Platform
-from tests.support import member
+from tests.support import drop_schemas, member
 
 SA, RELAY, PROJECTION = "SOCIAL_ASSISTANCE_PORT", "RELAY_SOCIAL_ASSISTANCE_PORT", "PROJECTION_PORT"
 SOURCE_NAMES = [module.SOURCE for module in SOURCES]
@@ -23,8 +22,7 @@ AREAS = ["beigang", "xilin", "yonghong", "xinzha", "wuxing"]
 
 @pytest.fixture
 def platform(fresh_schemas, amqp_uri, tmp_path):
-    with psycopg.connect(fresh_schemas.pg_conninfo(), autocommit=True) as conn:
-        conn.execute("DROP SCHEMA IF EXISTS read_model_replay CASCADE")
+    drop_schemas(fresh_schemas, "read_model_replay")
     running = Platform(amqp_uri, tmp_path)
     running.start_all()
     running.wait_until(lambda: running.get(SA, "/healthz"), what="social_assistance")

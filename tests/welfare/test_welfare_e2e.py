@@ -1,15 +1,10 @@
 """End-to-end tier: the welfare service in the processes of `make run` (deploy/supervisord.conf),
-through relay, RabbitMQ, projection and reporting, across a SIGKILL of the welfare relay.
-
-Skipped until the platform runs the welfare service: `[program:welfare]` and
-`[program:relay_welfare]` in deploy/supervisord.conf, the welfare source in the projection
-(services/projection/readmodel.py) and the welfare collector in the reporting service."""
+through relay, RabbitMQ, projection and reporting, across a SIGKILL of the welfare relay."""
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from shared.rpc import cluster
@@ -25,14 +20,13 @@ def wired() -> bool:
     return "[program:relay_welfare]" in conf and re.search(r"SOURCES.*welfare", projection) is not None
 
 
-pytestmark = [pytest.mark.e2e,
-              pytest.mark.skipif(not wired(), reason="the welfare service is not in make run yet")]
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
 def platform(fresh_schemas, amqp_uri, tmp_path):
-    with psycopg.connect(fresh_schemas.pg_conninfo(), autocommit=True) as conn:
-        conn.execute("DROP SCHEMA IF EXISTS welfare CASCADE")   # earlier tests' welfare events
+    assert wired(), ("make run must run welfare and relay_welfare (deploy/supervisord.conf) and "
+                     "the projection must consume welfare (services/projection/readmodel.py)")
     running = Platform(amqp_uri, tmp_path)
     running.start_all()
     yield running

@@ -7,7 +7,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from services.projection import welfare as welfare_source
 from services.projection.readmodel import ReadModel
@@ -15,6 +14,7 @@ from services.reporting import welfare as welfare_report
 from shared import feed
 from shared.errors import Conflict
 from shared.referencedata import ReferenceData
+from tests.support import drop_schemas
 from tests.welfare.welfare_support import (READ_MODEL, admit, check_with_promtool,
                                            drive_welfare_year, person, postgres_welfare,
                                            read_model, welfare_targets, worker)
@@ -25,9 +25,7 @@ REBUILT = "wf_read_model_rebuilt"
 @pytest.fixture
 def fresh_welfare(database):
     """Drop the welfare event store and the read-model schemas of these tests."""
-    with psycopg.connect(database.pg_conninfo(), autocommit=True) as conn:
-        for schema in ("welfare", READ_MODEL, REBUILT):
-            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+    drop_schemas(database, "welfare", READ_MODEL, REBUILT)
     return database
 
 

@@ -19,7 +19,6 @@ from pathlib import Path
 import amqp
 import psycopg
 import pytest
-from psycopg import sql
 
 from deploy import demo_welfare
 from services.reporting import welfare as welfare_report
@@ -32,6 +31,7 @@ from shared.referencedata import ReferenceData
 from shared.relay import Relay
 from shared.rpc import cluster
 from tests.welfare.welfare_support import READ_MODEL, person, read_model, welfare_targets
+from tests.support import drop_schemas
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,9 +53,7 @@ def get(url: str) -> tuple[int, bytes]:
 @pytest.fixture(scope="module")
 def service(database, amqp_uri, tmp_path_factory):
     """The service process on a fresh `welfare` schema; yields its HTTP base URL."""
-    with psycopg.connect(database.pg_conninfo(), autocommit=True) as conn:
-        for schema in ("welfare", READ_MODEL):
-            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+    drop_schemas(database, "welfare", READ_MODEL)
     port = free_port()
     log = tmp_path_factory.mktemp("welfare") / "service.log"
     env = dict(os.environ, AMQP_URI=amqp_uri, WEB_SERVER_ADDRESS=f"127.0.0.1:{port}")
