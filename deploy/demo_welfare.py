@@ -132,7 +132,7 @@ def load_reference(directory: Path | None = None):
     from shared.referencedata import DATA_DIR
     directory = Path(directory or DATA_DIR)
     areas = json.loads((directory / "areas.json").read_text(encoding="utf-8"))["areas"]
-    return areas, WelfareRules.load(directory)
+    return areas, WelfareRules.load()
 
 
 class People:

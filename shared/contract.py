@@ -10,7 +10,7 @@ Every stored event becomes one structured-mode CloudEvent:
   prevsequence the id of the event published just before this one, when known: ids of
             rolled-back transactions are never used, so a consumer seeing sequence jump past
             its position checks prevsequence before fetching a "missing" range
-  dataschema urn of the JSON Schema of this type and contract version (docs/schemas/...)
+  dataschema urn of the JSON Schema of this type and contract version (services/<domain>/schemas/...)
 Personal data never leaves in clear: identity numbers are masked, birth dates dropped.
 """
 from __future__ import annotations
@@ -31,7 +31,6 @@ SEQUENCE_DIGITS = 20
 MASKED_FIELDS = {"id_number": identity.mask}
 DROPPED_FIELDS = {"birth_date"}
 ENVELOPE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic"}
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "docs" / "schemas"
 _format = JSONFormat()
 
 
@@ -52,8 +51,14 @@ def schema_urn(service: str, event_type: str, version: int) -> str:
     return f"urn:zhonglou-civil-affairs:schema:{service}:{event_type}:v{version}"
 
 
+def schema_dir(service: str) -> Path:
+    """The folder of a registered domain's event schemas (package data of its folder)."""
+    from shared import domains
+    return domains.get(service).schema_dir
+
+
 def schema_path(service: str, event_type: str, version: int = 1) -> Path:
-    return SCHEMA_DIR / service / f"{event_type}.v{version}.json"
+    return schema_dir(service) / f"{event_type}.v{version}.json"
 
 
 def public(value):

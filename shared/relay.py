@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import signal
 import socket
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -297,18 +298,36 @@ class Relay:
         self.stopping.set()
 
 
-def main(app_factory, metrics_port: int) -> None:
-    """Entry point of a service's relay process: `python -m services.<name>.relay`."""
+def main(argv=None) -> int:
+    """Entry point of a domain's relay process: `python -m shared.relay <domain>`."""
+    import argparse
+    import os
+
     from prometheus_client import start_http_server
 
-    from shared.config import settings
+    from shared import domains
+    from shared.config import ConfigurationError, settings
     from shared.logs import configure_logging
 
+    parser = argparse.ArgumentParser(prog="python -m shared.relay",
+                                     description="Publish a domain's stored events to its exchange.")
+    parser.add_argument("domain", choices=domains.names(), help="a registered domain")
+    args = parser.parse_args(argv)
     configure_logging()
-    relay = Relay(app_factory(), settings())
+    try:
+        relay = Relay(domains.get(args.domain).build_application(), settings())
+    except ConfigurationError as error:
+        print(f"relay: {error}", file=sys.stderr)
+        return 2
+    metrics_port = int(os.environ.get("METRICS_PORT", str(domains.RELAY_PORT)))
     signal.signal(signal.SIGTERM, relay.stop)
     signal.signal(signal.SIGINT, relay.stop)
     start_http_server(metrics_port)
     log.info("relay of %s: publishing to exchange %s; metrics on :%d/metrics; resuming after "
              "notification %d", relay.service, relay.publisher.exchange, metrics_port, relay.position)
     relay.run_forever(Watchdog(f"relay of {relay.service}"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

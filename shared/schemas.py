@@ -1,7 +1,7 @@
 """Interface layer: validation of published events against the platform's contract.
 
 Each event type of a service has one JSON Schema (draft 2020-12) per contract version in
-docs/schemas/<service>/<Type>.v<N>.json, describing the CloudEvent's `data`. `validate()` checks
+services/<service>/schemas/<Type>.v<N>.json (package data), describing the CloudEvent's `data`. `validate()` checks
 the CloudEvents envelope the way `shared.contract` builds it and then `data` against the schema
 its `dataschema` names; anything wrong raises `SchemaViolation` naming the event type, the
 failing path and the rule broken.
@@ -19,7 +19,7 @@ from cloudevents.core.v1.event import CloudEvent
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError, ValidationError, best_match
 
-from shared import contract
+from shared import contract, domains
 
 SPECVERSION = "1.0"
 DATA_CONTENT_TYPE = "application/json"
@@ -59,11 +59,14 @@ def load(service: str, event_type: str, version: int = 1) -> dict:
 
 @lru_cache(maxsize=None)
 def _load(service: str, event_type: str, version: int) -> dict:
-    path = contract.schema_path(service, event_type, version)
+    try:
+        path = contract.schema_path(service, event_type, version)
+    except domains.RegistryError:
+        raise UnknownSchema(event_type, "source", f"{service} is not a registered domain") from None
     if not path.is_file():
         raise UnknownSchema(event_type, "type",
                             f"no schema v{version} for {service} events of this type "
-                            f"(expected {path.relative_to(contract.SCHEMA_DIR.parent.parent)})")
+                            f"(expected {path.parent.name}/{path.name} in the {service} package)")
     schema = json.loads(path.read_text(encoding="utf-8"))
     expected = contract.schema_urn(service, event_type, version)
     if schema.get("$id") != expected:
@@ -79,7 +82,10 @@ def validator(service: str, event_type: str, version: int = 1) -> Draft202012Val
 
 def known_types(service: str, version: int | None = None) -> frozenset[str]:
     """Event types with a schema file for the service (of one contract version, if given)."""
-    folder = contract.SCHEMA_DIR / service
+    try:
+        folder = contract.schema_dir(service)
+    except domains.RegistryError:
+        return frozenset()
     if not folder.is_dir():
         return frozenset()
     found = set()

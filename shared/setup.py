@@ -1,32 +1,36 @@
-"""Creates the database, every service's schema and tables, idempotently: `python -m shared.setup`."""
+"""Creates the database, every registered domain's schema and tables and the read model,
+idempotently: `python -m shared.setup`."""
 from __future__ import annotations
 
 import sys
 
+from shared import domains
 from shared.config import ConfigurationError, settings
 from shared.logs import configure_logging
+
+
+def prepare(domain: domains.Domain) -> str:
+    """Open the domain's event store (creating its schema and tables) and run its `prepare`."""
+    app = domain.build_application()
+    try:
+        done = getattr(app, domain.prepare)() if domain.prepare else None
+    finally:
+        app.close()
+    return domain.name if done is None else f"{domain.name} ({domain.prepare}: {done})"
 
 
 def main() -> int:
     configure_logging()
     try:
         cfg = settings()
+        from services.projection.readmodel import ReadModel
+        prepared = [prepare(domain) for domain in domains.registered()]
+        ReadModel.connect(cfg)
     except ConfigurationError as error:
         print(f"setup: {error}", file=sys.stderr)
         return 2
-    from services.projection.readmodel import ReadModel
-    from services.disaster_relief.application import DisasterRelief
-    from services.social_assistance.application import SocialAssistance
-    from services.welfare.application import Welfare
-
-    app = SocialAssistance()  # creates its schema and event tables
-    added = app.load_reference_standards()
-    app.close()
-    DisasterRelief().close()  # creates its schema and event tables
-    Welfare().close()  # creates its schema and event tables
-    ReadModel.connect(cfg)
     print(f"setup: database {cfg.pg_dbname} on {cfg.pg_host}:{cfg.pg_port} ready "
-          f"(schemas social_assistance, disaster_relief, welfare, read_model; {added} reference standards recorded)")
+          f"(schemas {', '.join(prepared)}, read_model)")
     return 0
 
 

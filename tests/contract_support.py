@@ -65,7 +65,7 @@ def check_schema_files(service: str, domain_module) -> set[str]:
     """A schema file for every domain event and no other; returns the declared event types."""
     declared = set(domain_event_types(domain_module))
     files = set(schemas.known_types(service))
-    assert declared - files == set(), f"events without a schema in docs/schemas/{service}"
+    assert declared - files == set(), f"events without a schema in services/{service}/schemas"
     assert files - declared == set(), "schemas of events the domain does not define"
     return declared
 
@@ -94,7 +94,7 @@ def check_guide_lists(service: str, guide: Path) -> None:
     text = guide.read_text(encoding="utf-8")
     for event_type in schemas.known_types(service):
         assert f"| `{event_type}` |" in text, f"docs/{guide.name} does not describe {event_type}"
-        assert f"(schemas/{service}/{event_type}.v1.json)" in text, event_type
+        assert f"(../services/{service}/schemas/{event_type}.v1.json)" in text, event_type
 
 
 # --- the published events -----------------------------------------------------------------------

@@ -1,2 +1,21 @@
 """Disaster relief (救灾应急): incidents and their rapid reports, relief rosters and cards, and the
-relief reserve of each town and street."""
+relief reserve of each town and street.
+
+The domain's one declaration (shared/domains.py); registered in services/registry.py.
+"""
+from shared.domains import Domain
+
+DOMAIN = Domain(
+    name="disaster_relief",
+    title="disaster relief (救灾应急)",
+    package="services.disaster_relief",
+    application="services.disaster_relief.application:DisasterRelief",
+    readmodel="services.disaster_relief.readmodel",
+    report=None,
+    demo=None,
+    commands=None,
+    service="services.disaster_relief.service",
+    prepare=None,
+    http_port=8004,
+    relay_port=9104,
+)

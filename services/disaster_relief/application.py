@@ -1,7 +1,7 @@
 """Application layer of disaster relief: commands and queries in primitives.
 
 Takes strings, ints, lists and dicts; returns dicts of primitives. Looks up reference data (areas,
-and the rules in data/disaster_relief/), loads aggregates, calls the domain, saves every changed
+and the rules in services/disaster_relief/reference/), loads aggregates, calls the domain, saves every changed
 aggregate in one atomic write. The clock is injected (`now`), never read by the domain. It never
 talks to the message bus: the outbox relay publishes what this layer stores.
 """

@@ -5,7 +5,7 @@ Plain eventsourcing aggregates; no service framework, no I/O, no clock. Every co
 before it records, so a broken rule raises a typed error and records nothing. The rules that
 change (response-level thresholds, who is responsible at each level, reporting deadlines, the
 reserve floor) arrive as the value objects `Grading` and `Deadlines`, built by the application
-from the data files under data/disaster_relief/.
+from the data files under services/disaster_relief/reference/.
 """
 from __future__ import annotations
 

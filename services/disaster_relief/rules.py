@@ -1,4 +1,4 @@
-"""Reference data of disaster relief, read from data/disaster_relief/ (and data/areas.json):
+"""Reference data of disaster relief, read from services/disaster_relief/reference/ (and data/areas.json):
 response-level thresholds and responsibility, reporting deadlines, the reserve floor, and the
 catalogue of incident types, needs and aid items. The district changes these files, never code.
 
@@ -18,6 +18,8 @@ from services.disaster_relief.domain import MEASURES, STAGES, Deadlines, Grading
 from shared import referencedata
 from shared.errors import InvalidInput
 from shared.referencedata import ReferenceData
+
+REFERENCE_DIR = Path(__file__).resolve().parent / "reference"  # package data
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 OFFSET = re.compile(r"^([+-])(\d{2}):(\d{2})$")
@@ -48,7 +50,7 @@ def _decimal(value, where: str) -> Decimal:
 
 
 def grading(document: dict, reference: ReferenceData, district: str) -> Grading:
-    where = "data/disaster_relief/response_levels.json"
+    where = "services/disaster_relief/reference/response_levels.json"
     levels = []
     for index, entry in enumerate(document.get("levels", [])):
         at = f"{where}: levels[{index}]"
@@ -73,7 +75,7 @@ def grading(document: dict, reference: ReferenceData, district: str) -> Grading:
 
 
 def deadlines(document: dict) -> Deadlines:
-    where = "data/disaster_relief/deadlines.json"
+    where = "services/disaster_relief/reference/deadlines.json"
     match = OFFSET.match(document.get("utc_offset", "+08:00"))
     if not match:
         raise RulesError(f"{where}: utc_offset must be written +HH:MM")
@@ -108,14 +110,13 @@ class ReliefRules:
 
     @classmethod
     def load(cls, reference: ReferenceData | None = None, directory: Path | None = None) -> "ReliefRules":
-        base = Path(directory or referencedata.DATA_DIR)
-        reference = reference or ReferenceData.load(base)
-        folder = base / "disaster_relief"
+        folder = Path(directory or REFERENCE_DIR)
+        reference = reference or ReferenceData.load()
         levels, due = _read(folder, "response_levels.json"), _read(folder, "deadlines.json")
         reserve, catalogue = _read(folder, "reserve.json"), _read(folder, "catalogue.json")
-        district = _read(base, "areas.json").get("district", {}).get("code", "district")
+        district = _read(Path(referencedata.DATA_DIR), "areas.json").get("district", {}).get("code", "district")
         return cls(grading=grading(levels, reference, district), deadlines=deadlines(due),
-                   floor=_decimal(reserve.get("floor_yuan"), "data/disaster_relief/reserve.json: floor_yuan")
+                   floor=_decimal(reserve.get("floor_yuan"), "reserve.json: floor_yuan")
                    .quantize(Decimal("0.01")),
                    incident_types=catalogue.get("incident_types", {}),
                    needs=catalogue.get("needs", {}), aid_items=catalogue.get("aid_items", {}),

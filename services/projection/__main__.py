@@ -15,18 +15,19 @@ import sys
 
 from prometheus_client import start_http_server
 
-from services.projection.readmodel import SOURCES as SOURCE_MODULES, ReadModel
+from services.projection.readmodel import ReadModel
+from shared import domains
 from shared.config import ConfigurationError, service_url, settings
 from shared.consumer import DeadLetters, EventConsumer, FeedClient
 from shared.logs import configure_logging
 from shared.watchdog import Watchdog
 
-SOURCES = tuple(module.SOURCE for module in SOURCE_MODULES)
 QUEUE = "projection.read_model"
 
 
 def feeds() -> dict[str, FeedClient]:
-    return {source: FeedClient(service_url(source)) for source in SOURCES}
+    """The feed of every registered domain (its `<NAME>_URL`)."""
+    return {source: FeedClient(service_url(source)) for source in domains.names()}
 
 
 def validator():

@@ -1,8 +1,9 @@
 """Infrastructure layer of the projection service: the read models in PostgreSQL schema
 `read_model`, kept by an eventsourcing `PostgresTrackingRecorder`.
 
-The tables, views and handlers of each source service live in a module of their own
-(`services/projection/<source>.py`: SOURCE, TABLES, VIEWS, HANDLERS); this class runs them.
+The tables, views and handlers of each registered domain live in its folder
+(`services/<domain>/readmodel.py`: SOURCE, TABLES, VIEWS, HANDLERS; see shared/domains.py);
+this class runs them, and refuses two domains that declare the same table or view.
 Each batch of events updates the tables and the tracking position of its source in ONE
 transaction, and the position is read (and row-locked) inside that transaction, so an event at
 or below it is skipped: applying a batch twice changes nothing. A rebuild locks the tables,
@@ -18,14 +19,34 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from psycopg import sql
 
-from services.projection import disaster_relief, social_assistance, welfare
-from shared.config import Settings
+from shared import domains
+from shared.config import ConfigurationError, Settings
 
 SCHEMA = "read_model"
 TRACKING_TABLE = "notification_tracking"
-SOURCES: tuple[ModuleType, ...] = (social_assistance, disaster_relief, welfare)
-TABLES = {name: columns for source in SOURCES for name, columns in source.TABLES.items()}
-VIEWS = {name: query for source in SOURCES for name, query in source.VIEWS.items()}
+
+
+def registered_sources() -> tuple[ModuleType, ...]:
+    """The read-model modules of the registered domains."""
+    return tuple(domain.load("readmodel") for domain in domains.registered())
+
+
+def relations(sources: Iterable[ModuleType]) -> tuple[dict[str, str], dict[str, str]]:
+    """(tables, views) of the sources; a name declared twice is refused, naming both."""
+    tables: dict[str, str] = {}
+    views: dict[str, str] = {}
+    owner: dict[str, str] = {TRACKING_TABLE: "the projection"}
+    for source in sources:
+        for kind, declared, into in (("table", source.TABLES, tables),
+                                     ("view", getattr(source, "VIEWS", {}), views)):
+            for name, text in declared.items():
+                if name in owner:
+                    raise ConfigurationError(
+                        f"the read model {kind} {name!r} of {source.SOURCE} is already declared "
+                        f"by {owner[name]}: rename it (prefix it with the domain's initials)")
+                owner[name] = source.SOURCE
+                into[name] = text
+    return tables, views
 
 
 @functools.lru_cache(maxsize=1024)
@@ -48,20 +69,23 @@ class Statements:
 
 
 class ReadModel(PostgresTrackingRecorder):
-    def __init__(self, datastore: PostgresDatastore, sources: Iterable[ModuleType] = SOURCES):
+    def __init__(self, datastore: PostgresDatastore, sources: Iterable[ModuleType] | None = None):
         super().__init__(datastore, tracking_table_name=TRACKING_TABLE)
+        sources = registered_sources() if sources is None else tuple(sources)
         self.sources = {source.SOURCE: source for source in sources}
+        self.tables, self.views = relations(sources)
         schema = sql.Identifier(datastore.schema)
-        for name, columns in TABLES.items():
+        for name, columns in self.tables.items():
             self.sql_create_statements.append(sql.SQL("CREATE TABLE IF NOT EXISTS {}.{} (" + columns + ")")
                                               .format(schema, sql.Identifier(name)))
-        for name, query in VIEWS.items():
+        for name, query in self.views.items():
             self.sql_create_statements.append(
                 sql.SQL("CREATE OR REPLACE VIEW {}.{} AS " + query.replace("{schema}", "{s}"))
                 .format(schema, sql.Identifier(name), s=schema))
 
     @classmethod
-    def connect(cls, settings: Settings, schema: str = SCHEMA) -> "ReadModel":
+    def connect(cls, settings: Settings, schema: str = SCHEMA,
+                sources: Iterable[ModuleType] | None = None) -> "ReadModel":
         from shared.db import ensure_database, ensure_schema
         ensure_database(settings)
         ensure_schema(settings, schema)
@@ -69,7 +93,7 @@ class ReadModel(PostgresTrackingRecorder):
                                       port=settings.pg_port, user=settings.pg_user,
                                       password=settings.pg_password, schema=schema,
                                       pre_ping=True, pool_size=2)
-        model = cls(datastore)
+        model = cls(datastore, sources)
         model.create_table()
         return model
 
@@ -129,13 +153,13 @@ class ReadModel(PostgresTrackingRecorder):
         """Wipe every table and replay each source from its first event, in one transaction:
         the live consumer waits on the table locks and then carries on from the new position."""
         schema = sql.Identifier(self.datastore.schema)
-        names = [*TABLES, TRACKING_TABLE]
+        names = [*self.tables, TRACKING_TABLE]
         positions = {}
         with self.datastore.transaction(commit=True) as curs:
             db = Statements(curs, self.datastore.schema)
             curs.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(
                 sql.SQL(", ").join(sql.SQL("{}.{}").format(schema, sql.Identifier(n)) for n in names)))
-            for name in TABLES:
+            for name in self.tables:
                 curs.execute(sql.SQL("DELETE FROM {}.{}").format(schema, sql.Identifier(name)))
             curs.execute(sql.SQL("DELETE FROM {}.{} WHERE application_name <> %s")
                          .format(schema, sql.Identifier(TRACKING_TABLE)), (self.table_migration_identifier,))

@@ -5,7 +5,7 @@ Self-contained: `DisasterReliefSection(connect)` gives the JSON section (`report
 prometheus_client collector (`collector(year)`) rendering that same dict, so the two never
 disagree. `section(conn, year, ...)` is the one function underneath: one read-only REPEATABLE
 READ transaction on a psycopg connection (not in a transaction), the reference data (areas) and
-the floor of data/disaster_relief/reserve.json. No Nameko here; the clock is only used to tell
+the floor of services/disaster_relief/reference/reserve.json. No Nameko here; the clock is only used to tell
 which deadlines have passed without their report (`overdue`), and it is injectable.
 
 Conventions as for dibao (docs/reporting.md): every metric is a gauge; money in yuan (`_yuan`);
@@ -28,7 +28,7 @@ from pathlib import Path
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from services.projection import disaster_relief as projection
+from services.disaster_relief import readmodel as projection
 from services.reporting.queries import fetch, snapshot_cursor
 from shared import referencedata
 from shared.referencedata import ReferenceData
@@ -46,7 +46,7 @@ METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
     "disaster_relief_read_model_initialised": (
         "1 if the projection has created the disaster relief read model, else 0 (all figures are then zero)", ()),
     "disaster_relief_reserve_floor_yuan": (
-        "The floor every town and street's relief reserve should hold (data/disaster_relief/reserve.json)", ()),
+        "The floor every town and street's relief reserve should hold (services/disaster_relief/reference/reserve.json)", ()),
     "disaster_relief_reserve_balance_yuan": ("Relief reserve balance of the town or street now, yuan", ("area",)),
     "disaster_relief_reserve_below_floor": ("1 if the area's reserve balance is below the floor now, else 0", ("area",)),
     "disaster_relief_reserves_below_floor": ("Towns and streets whose reserve is below the floor now", ()),
@@ -92,7 +92,8 @@ def money(value) -> str:
 
 
 def load_floor(directory: Path | None = None) -> Decimal:
-    path = Path(directory or referencedata.DATA_DIR) / "disaster_relief" / "reserve.json"
+    from services.disaster_relief.rules import REFERENCE_DIR
+    path = Path(directory or REFERENCE_DIR) / "reserve.json"
     return Decimal(str(json.loads(path.read_text(encoding="utf-8"))["floor_yuan"])).quantize(Decimal("0.01"))
 
 

@@ -1,7 +1,7 @@
 """Application layer of social welfare: commands and queries in primitives.
 
 Takes strings, ints, booleans, lists and dicts; returns dicts of primitives. Looks up reference
-data (areas in data/areas.json, the rules in data/welfare/), loads aggregates, calls the domain,
+data (areas in data/areas.json, the rules in services/welfare/reference/), loads aggregates, calls the domain,
 saves every changed aggregate in one atomic write. It never talks to the message bus: the outbox
 relay publishes what this layer stores.
 """

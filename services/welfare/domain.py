@@ -329,7 +329,7 @@ def check_price(payment: str, price: Decimal, volunteer: str, cap: Decimal) -> N
         raise InvalidInput("volunteer", "a paid order is not volunteer service: name no volunteer")
     if payment == "low_cost" and not 0 < price <= cap:
         raise InvalidInput("price", f"a low-cost order costs more than 0 and at most {cap} yuan "
-                                    "(the cap of its service, data/welfare/home_care.json)")
+                                    "(the cap of its service, services/welfare/reference/home_care.json)")
     if payment == "free":
         if price != 0:
             raise InvalidInput("price", "a free (volunteer) order costs 0")

@@ -1,4 +1,4 @@
-"""Application layer support of social welfare: the reference-data rules under data/welfare/
+"""Application layer support of social welfare: the reference-data rules under services/welfare/reference/
 that change by year, loaded once and looked up by the application (never by the domain).
 
 `enterprise_rules.json`: the legal share of disabled employees of a welfare enterprise, the
@@ -15,7 +15,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from shared.errors import Conflict, InvalidInput
-from shared.referencedata import DATA_DIR
+
+REFERENCE_DIR = Path(__file__).resolve().parent / "reference"  # package data
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class WelfareRules:
 
     @classmethod
     def load(cls, directory: Path | None = None) -> "WelfareRules":
-        folder = Path(directory or DATA_DIR) / "welfare"
+        folder = Path(directory or REFERENCE_DIR)
         enterprise = json.loads((folder / "enterprise_rules.json").read_text(encoding="utf-8"))
         home_care = json.loads((folder / "home_care.json").read_text(encoding="utf-8"))
         return cls(
@@ -57,7 +58,7 @@ class WelfareRules:
         rules = [r for r in self.disabled_staff if r.effective_from <= day.isoformat()]
         if not rules:
             raise Conflict("date", f"no disabled-staff rule in force on {day.isoformat()} "
-                                   "(data/welfare/enterprise_rules.json)")
+                                   "(services/welfare/reference/enterprise_rules.json)")
         return rules[-1]
 
     def minimum_wage_in(self, month_: str) -> Decimal:
@@ -65,7 +66,7 @@ class WelfareRules:
         wages = [amount for start, amount in self.minimum_wage if start <= f"{month_}-01"]
         if not wages:
             raise Conflict("month", f"no minimum wage in force in {month_} "
-                                    "(data/welfare/enterprise_rules.json)")
+                                    "(services/welfare/reference/enterprise_rules.json)")
         return wages[-1]
 
     def low_cost_cap(self, service: str) -> Decimal:

@@ -76,7 +76,7 @@ def _source_processes(name: str, module: str, http: int, metrics: int) -> dict:
             "env": {"WEB_SERVER_ADDRESS": f"0.0.0.0:{http}", "PSYCOPG_WAIT_FUNC": "wait_select"},
             "port": http, "health": "/healthz"},
         f"{name}-relay": {
-            "command": ["python", "-m", f"services.{module}.relay"],
+            "command": ["python", "-m", "shared.relay", module],
             "env": {"METRICS_PORT": str(metrics)},
             "port": metrics, "health": "/metrics"},
     }

@@ -35,12 +35,10 @@ def published(app) -> list[dict]:
 
 
 def read_model(cfg, schema: str):
-    """A ReadModel fed by the disaster relief source only, with the dr_ tables and views created
-    here (readmodel.TABLES/VIEWS hold only the registered sources until it is wired in)."""
+    """A ReadModel fed by the disaster relief source only, in a schema of its own."""
     from eventsourcing.postgres import PostgresDatastore
-    from psycopg import sql
 
-    from services.projection import disaster_relief as dr_projection
+    from services.disaster_relief import readmodel as dr_projection
     from services.projection.readmodel import ReadModel
     from shared.db import ensure_schema
     ensure_schema(cfg, schema)
@@ -48,14 +46,6 @@ def read_model(cfg, schema: str):
                                   user=cfg.pg_user, password=cfg.pg_password, schema=schema,
                                   pre_ping=True, pool_size=2)
     model = ReadModel(datastore, sources=[dr_projection])
-    name = sql.Identifier(schema)
-    for table, columns in dr_projection.TABLES.items():
-        model.sql_create_statements.append(
-            sql.SQL("CREATE TABLE IF NOT EXISTS {}.{} (" + columns + ")").format(name, sql.Identifier(table)))
-    for view, query in dr_projection.VIEWS.items():
-        model.sql_create_statements.append(
-            sql.SQL("CREATE OR REPLACE VIEW {}.{} AS " + query.replace("{schema}", "{s}"))
-            .format(name, sql.Identifier(view), s=name))
     model.create_table()
     return model
 

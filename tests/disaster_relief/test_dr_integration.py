@@ -19,7 +19,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from services.projection import disaster_relief as dr_projection
+from services.disaster_relief import readmodel as dr_projection
 from services.projection.readmodel import ReadModel
 from shared import contract, schemas
 from shared.bus import AmqpAddress, declare_events_exchange

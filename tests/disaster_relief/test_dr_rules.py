@@ -9,7 +9,7 @@ from eventsourcing.cryptography import AESCipher
 
 from services.disaster_relief.application import DisasterRelief
 from services.disaster_relief.rules import ReliefRules, RulesError
-from shared.referencedata import DATA_DIR
+from services.disaster_relief.rules import REFERENCE_DIR as DATA_DIR
 from tests.disaster_relief.dr_support import NOW, figures
 
 
@@ -20,7 +20,7 @@ def data(tmp_path) -> Path:
 
 
 def edit(data: Path, name: str, change) -> None:
-    path = data / "disaster_relief" / name
+    path = data / name
     document = json.loads(path.read_text(encoding="utf-8"))
     change(document)
     path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from services.projection.readmodel import SOURCES, TABLES, VIEWS, ReadModel
+from services.projection.readmodel import ReadModel
+from shared import domains
 from shared.config import settings
 from shared.consumer import FeedClient
 from shared.rpc import cluster
@@ -16,7 +17,7 @@ from tests.e2e.platform import Platform
 from tests.support import drop_schemas, member
 
 SA, RELAY, PROJECTION = "SOCIAL_ASSISTANCE_PORT", "RELAY_SOCIAL_ASSISTANCE_PORT", "PROJECTION_PORT"
-SOURCE_NAMES = [module.SOURCE for module in SOURCES]
+SOURCE_NAMES = list(domains.names())
 AREAS = ["beigang", "xilin", "yonghong", "xinzha", "wuxing"]
 
 
@@ -92,7 +93,7 @@ class Traffic:
 
 
 def snapshot(model: ReadModel) -> dict:
-    return {name: model.table_rows(name) for name in [*TABLES, *VIEWS]}
+    return {name: model.table_rows(name) for name in [*model.tables, *model.views]}
 
 
 def assert_converged(platform: Platform, timeout: float = 180.0) -> int:

@@ -7,7 +7,7 @@ import time
 import amqp
 import pytest
 
-from services.projection.readmodel import TABLES, VIEWS, ReadModel
+from services.projection.readmodel import ReadModel
 from shared import contract, feed
 from shared.bus import AmqpAddress, declare_events_exchange
 from shared.config import settings
@@ -130,7 +130,7 @@ def wait_for(condition, timeout=60.0):
 
 
 def snapshot(model: ReadModel) -> dict:
-    return {name: model.table_rows(name) for name in [*TABLES, *VIEWS]}
+    return {name: model.table_rows(name) for name in [*model.tables, *model.views]}
 
 
 def test_projection_applies_each_event_once_and_equals_a_rebuild(app, channel, amqp_uri):

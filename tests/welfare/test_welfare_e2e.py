@@ -2,11 +2,11 @@
 through relay, RabbitMQ, projection and reporting, across a SIGKILL of the welfare relay."""
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 
+from shared import domains
 from shared.rpc import cluster
 from tests.e2e.platform import Platform
 from tests.welfare.welfare_support import WELFARE_TARGETS, admit, person, worker
@@ -16,8 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def wired() -> bool:
     conf = (ROOT / "deploy" / "supervisord.conf").read_text(encoding="utf-8")
-    projection = (ROOT / "services" / "projection" / "readmodel.py").read_text(encoding="utf-8")
-    return "[program:relay_welfare]" in conf and re.search(r"SOURCES.*welfare", projection) is not None
+    return "[program:relay_welfare]" in conf and "welfare" in domains.names()
 
 
 pytestmark = pytest.mark.e2e
@@ -26,7 +25,7 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture
 def platform(fresh_schemas, amqp_uri, tmp_path):
     assert wired(), ("make run must run welfare and relay_welfare (deploy/supervisord.conf) and "
-                     "the projection must consume welfare (services/projection/readmodel.py)")
+                     "the projection must consume welfare (services/registry.py)")
     running = Platform(amqp_uri, tmp_path)
     running.start_all()
     yield running

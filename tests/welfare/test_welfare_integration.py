@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg
 import pytest
 
-from services.projection import welfare as welfare_source
+from services.welfare import readmodel as welfare_source
 from services.projection.readmodel import ReadModel
 from services.reporting import welfare as welfare_report
 from shared import feed

@@ -129,10 +129,8 @@ def welfare_targets() -> dict:
 
 
 def read_model(database, schema: str):
-    """ReadModel(datastore, sources=[welfare]) in a schema of its own. readmodel's TABLES/VIEWS
-    hold only the registered sources' tables, so the welfare ones are created here the same way
-    (once services/projection/readmodel.py registers the module, create_table() does it)."""
-    from services.projection import welfare as welfare_source
+    """ReadModel(datastore, sources=[welfare]) in a schema of its own."""
+    from services.welfare import readmodel as welfare_source
     from services.projection.readmodel import ReadModel
     with psycopg.connect(database.pg_conninfo(), autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
@@ -141,14 +139,6 @@ def read_model(database, schema: str):
                                   password=database.pg_password, schema=schema, pool_size=2)
     model = ReadModel(datastore, sources=[welfare_source])
     model.create_table()
-    ident = sql.Identifier(schema)
-    with datastore.transaction(commit=True) as curs:
-        for name, columns in welfare_source.TABLES.items():
-            curs.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {}.{} (" + columns + ")")
-                         .format(ident, sql.Identifier(name)))
-        for name, query in welfare_source.VIEWS.items():
-            curs.execute(sql.SQL("CREATE OR REPLACE VIEW {}.{} AS " + query.replace("{schema}", "{s}"))
-                         .format(ident, sql.Identifier(name), s=ident))
     return model
 
 
