@@ -348,7 +348,7 @@ def check_price(payment: str, price: Decimal, volunteer: str, cap: Decimal) -> N
     if payment == "low_cost" and not 0 < price <= cap:
         raise InvalidInput("price", f"a low-cost order costs more than 0 and at most {cap} yuan "
                                     "(the cap of its service, data/welfare/home_care.json)",
-                           code="welfare.low_cost_above_cap")
+                           code="welfare.low_cost_price_out_of_range")
     if payment == "free":
         if price != 0:
             raise InvalidInput("price", "a free (volunteer) order costs 0",
