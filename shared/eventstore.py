@@ -61,10 +61,10 @@ class PlatformApplication(Application):
         try:
             key = UUID(str(aggregate_id))
         except ValueError:
-            raise InvalidInput(field, "must be a UUID") from None
+            raise InvalidInput(field, "must be a UUID", code="input.not_uuid") from None
         aggregate = self._find(key)
         if not isinstance(aggregate, cls):  # None when there is none
-            raise NotFound(field, f"no {cls.__name__.lower()} with this id")
+            raise NotFound(field, f"no {cls.__name__.lower()} with this id", code="store.not_found")
         return aggregate
 
     def _find(self, aggregate_id: UUID):
@@ -92,5 +92,6 @@ def retry_on_conflict(method):
                 log.info("concurrent change in %s, attempt %d", method.__name__, attempt)
                 # Racers that retry in lockstep collide again: wait a random few milliseconds.
                 time.sleep(random.uniform(0, 0.005 * attempt))
-        raise Conflict("version", "the record was changed concurrently several times; try again")
+        raise Conflict("version", "the record was changed concurrently several times; try again",
+                       code="store.concurrent_change")
     return wrapper

@@ -18,11 +18,11 @@ def page(app, after, limit) -> dict:
     try:
         after, limit = int(after), int(limit)
     except (TypeError, ValueError):
-        raise InvalidInput("after", "after and limit must be integers") from None
+        raise InvalidInput("after", "after and limit must be integers", code="feed.not_integer") from None
     if after < 0:
-        raise InvalidInput("after", "must be zero or a positive notification id")
+        raise InvalidInput("after", "must be zero or a positive notification id", code="feed.after_negative")
     if not 0 <= limit <= MAX_LIMIT:
-        raise InvalidInput("limit", f"must be between 0 and {MAX_LIMIT}")
+        raise InvalidInput("limit", f"must be between 0 and {MAX_LIMIT}", code="feed.limit_out_of_range")
     notifications = app.recorder.select_notifications(start=after + 1, limit=limit) if limit else []
     events = [contract.as_dict(e) for e in contract.to_cloudevents(app, notifications)]
     return {"source": contract.source_of(app.name), "after": after,

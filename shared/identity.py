@@ -16,25 +16,29 @@ from stdnum.cn import ric
 
 from shared.errors import InvalidInput
 
-_RULES = {
-    stdnum_errors.InvalidChecksum: "check digit does not match (GB 11643-1999, ISO 7064 MOD 11-2)",
-    stdnum_errors.InvalidLength: "must be 18 characters (GB 11643-1999)",
-    stdnum_errors.InvalidFormat: "must be 17 digits and a check digit or X (GB 11643-1999)",
-    stdnum_errors.InvalidComponent: "birth date or address code is not valid (GB 11643-1999)",
+_RULES = {  # stdnum's error -> (code, rule)
+    stdnum_errors.InvalidChecksum: ("identity.check_digit",
+                                    "check digit does not match (GB 11643-1999, ISO 7064 MOD 11-2)"),
+    stdnum_errors.InvalidLength: ("identity.length", "must be 18 characters (GB 11643-1999)"),
+    stdnum_errors.InvalidFormat: ("identity.format",
+                                  "must be 17 digits and a check digit or X (GB 11643-1999)"),
+    stdnum_errors.InvalidComponent: ("identity.invalid_component",
+                                     "birth date or address code is not valid (GB 11643-1999)"),
 }
 
 
 def validate(value, field: str = "id_number") -> str:
     """Return the compact, upper-case number, or raise InvalidInput naming the rule broken."""
     if not isinstance(value, str):
-        raise InvalidInput(field, "must be a string of 18 characters (GB 11643-1999)")
+        raise InvalidInput(field, "must be a string of 18 characters (GB 11643-1999)",
+                           code="identity.not_string")
     try:
         return ric.validate(value)
     except stdnum_errors.InvalidComponent:
         return _check_components(ric.compact(value), field)
     except stdnum_errors.ValidationError as error:
-        rule = _RULES.get(type(error), "is not a valid resident identity number")
-        raise InvalidInput(field, rule) from None
+        code, rule = _RULES.get(type(error), ("identity.invalid", "is not a valid resident identity number"))
+        raise InvalidInput(field, rule, code=code) from None
 
 
 def _check_components(number: str, field: str) -> str:
@@ -44,9 +48,11 @@ def _check_components(number: str, field: str) -> str:
     try:
         ric.get_birth_date(number)
     except stdnum_errors.ValidationError:
-        raise InvalidInput(field, "birth date is not a valid date (GB 11643-1999)") from None
+        raise InvalidInput(field, "birth date is not a valid date (GB 11643-1999)",
+                           code="identity.birth_date_invalid") from None
     if not any(props.get("county") for _part, props in numdb.get("cn/loc").info(number[:6])):
-        raise InvalidInput(field, "address code is not a known administrative division (GB/T 2260)")
+        raise InvalidInput(field, "address code is not a known administrative division (GB/T 2260)",
+                           code="identity.unknown_address_code")
     return number
 
 

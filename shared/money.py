@@ -14,17 +14,19 @@ MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 def yuan(value, field: str = "amount", *, allow_negative: bool = False) -> Decimal:
     """Parse a yuan amount (str, int or Decimal; floats are refused as imprecise)."""
     if isinstance(value, float) or isinstance(value, bool):
-        raise InvalidInput(field, "must be a decimal string or integer, not a float")
+        raise InvalidInput(field, "must be a decimal string or integer, not a float",
+                           code="money.float_refused")
     try:
         amount = Decimal(str(value))
     except (InvalidOperation, ValueError):
-        raise InvalidInput(field, "must be a decimal amount in yuan") from None
+        raise InvalidInput(field, "must be a decimal amount in yuan", code="money.not_decimal") from None
     if not amount.is_finite():
-        raise InvalidInput(field, "must be a finite amount")
+        raise InvalidInput(field, "must be a finite amount", code="money.not_finite")
     if amount < 0 and not allow_negative:
-        raise InvalidInput(field, "must not be negative")
+        raise InvalidInput(field, "must not be negative", code="money.negative")
     if amount != amount.quantize(FEN):
-        raise InvalidInput(field, "must be given to the fen (at most 2 decimal places)")
+        raise InvalidInput(field, "must be given to the fen (at most 2 decimal places)",
+                           code="money.beyond_fen")
     return amount.quantize(FEN)
 
 
@@ -34,7 +36,7 @@ def to_fen(amount: Decimal) -> Decimal:
 
 def month(value, field: str = "month") -> str:
     if not isinstance(value, str) or not MONTH.match(value):
-        raise InvalidInput(field, "must be a month written YYYY-MM")
+        raise InvalidInput(field, "must be a month written YYYY-MM", code="input.not_month")
     return value
 
 
@@ -46,4 +48,4 @@ def parse_date(value, field: str) -> date:
     try:
         return date.fromisoformat(value)
     except (TypeError, ValueError):
-        raise InvalidInput(field, "must be a date written YYYY-MM-DD") from None
+        raise InvalidInput(field, "must be a date written YYYY-MM-DD", code="input.not_date") from None

@@ -32,7 +32,8 @@ class ReferenceData:
 
     def check_area(self, code, field_name: str = "area") -> str:
         if code not in self.areas:
-            raise InvalidInput(field_name, f"unknown area; known areas: {', '.join(sorted(self.areas))}")
+            raise InvalidInput(field_name, f"unknown area; known areas: {', '.join(sorted(self.areas))}",
+                               code="input.unknown_area")
         return code
 
     def area_codes(self) -> list[str]:

@@ -45,11 +45,11 @@ class DisasterRelief(PlatformApplication):
                           description: str = "") -> str:
         self.rules.check_incident_type(incident_type)
         if not isinstance(areas, list) or not areas:
-            raise InvalidInput("areas", "must list at least one affected area")
+            raise InvalidInput("areas", "must list at least one affected area", code="relief.no_areas")
         for index, area in enumerate(areas):
             self.reference.check_area(area, f"areas[{index}]")
         if not isinstance(description, str):
-            raise InvalidInput("description", "must be text")
+            raise InvalidInput("description", "must be text", code="input.not_text")
         occurred = self._past(occurred_at, "occurred_at")
         incident = Incident(incident_type=incident_type, areas=list(areas),
                             occurred_at=stamp(occurred), description=description.strip(),
@@ -205,7 +205,8 @@ class DisasterRelief(PlatformApplication):
     def _past(self, value, field: str) -> datetime:
         moment = parse_time(value, field, self.rules.deadlines.offset)
         if moment > self.now():
-            raise InvalidInput(field, f"must not be in the future (now is {stamp(self._local_now())})")
+            raise InvalidInput(field, f"must not be in the future (now is {stamp(self._local_now())})",
+                               code="input.future_time")
         return moment
 
     def _day(self, value, field: str) -> date:
@@ -214,7 +215,8 @@ class DisasterRelief(PlatformApplication):
             return today
         day = parse_date(value, field)
         if day > today:
-            raise InvalidInput(field, f"must not be a future date (today is {today.isoformat()})")
+            raise InvalidInput(field, f"must not be a future date (today is {today.isoformat()})",
+                               code="input.future_date")
         return day
 
     def _local_now(self) -> datetime:
@@ -226,7 +228,8 @@ class DisasterRelief(PlatformApplication):
 
     def _card(self, incident: Incident, household_id) -> ReliefCard:
         if not isinstance(household_id, str) or household_id.strip() not in incident.roster:
-            raise NotFound("household_id", "household is not on this incident's relief roster")
+            raise NotFound("household_id", "household is not on this incident's relief roster",
+                           code="relief.not_on_roster")
         return self.repository.get(ReliefCard.create_id(incident.id, household_id.strip()))
 
     def _reserve(self, area: str) -> Reserve:
@@ -239,7 +242,7 @@ class DisasterRelief(PlatformApplication):
     def _incidents(self, year) -> list[Incident]:
         if year is not None and (isinstance(year, bool) or not isinstance(year, int)
                                  or not 1949 <= year <= 2100):
-            raise InvalidInput("year", "must be a year between 1949 and 2100")
+            raise InvalidInput("year", "must be a year between 1949 and 2100", code="input.year_out_of_range")
         entries = self._registry().incidents.items()
         chosen = [UUID(i) for i, e in entries if year is None or e["occurred_at"].startswith(f"{year}-")]
         incidents = [self.repository.get(incident_id) for incident_id in chosen]

@@ -33,7 +33,7 @@ ZERO = Decimal("0.00")
 
 def check_text(value, field_name: str, what: str) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(field_name, f"must give {what} (non-empty text)")
+        raise InvalidInput(field_name, f"must give {what} (non-empty text)", code="input.empty_text")
     return value.strip()
 
 
@@ -43,28 +43,31 @@ def check_officer(value) -> str:
 
 def check_stage(value) -> str:
     if value not in STAGES:
-        raise InvalidInput("stage", "must be 'initial', 'follow_up' or 'final'")
+        raise InvalidInput("stage", "must be 'initial', 'follow_up' or 'final'", code="input.not_a_choice")
     return value
 
 
 def check_count(value, field_name: str, minimum: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInput(field_name, "must be a whole number")
+        raise InvalidInput(field_name, "must be a whole number", code="input.not_whole_number")
     if value < minimum:
-        raise InvalidInput(field_name, "must not be negative" if minimum == 0 else f"must be at least {minimum}")
+        raise InvalidInput(field_name, "must not be negative" if minimum == 0 else f"must be at least {minimum}",
+                           code="input.below_minimum")
     return value
 
 
 def check_figures(figures) -> dict:
     """Impact figures as recorded: whole numbers of people and houses, the loss in yuan."""
     if not isinstance(figures, dict):
-        raise InvalidInput("figures", f"must be an object with {', '.join(FIGURES)}")
+        raise InvalidInput("figures", f"must be an object with {', '.join(FIGURES)}",
+                           code="relief.figures_not_object")
     unknown = sorted(set(figures) - set(FIGURES))
     if unknown:
-        raise InvalidInput(f"figures.{unknown[0]}", f"is not a figure; the figures are {', '.join(FIGURES)}")
+        raise InvalidInput(f"figures.{unknown[0]}", f"is not a figure; the figures are {', '.join(FIGURES)}",
+                           code="relief.unknown_figure")
     for name in FIGURES:
         if name not in figures:
-            raise InvalidInput(f"figures.{name}", "is required")
+            raise InvalidInput(f"figures.{name}", "is required", code="relief.missing_figure")
     checked = {name: check_count(figures[name], f"figures.{name}") for name in COUNTS}
     checked["direct_loss"] = yuan(figures["direct_loss"], "figures.direct_loss")
     return checked
@@ -74,11 +77,11 @@ def parse_time(value, field_name: str, offset: timezone) -> datetime:
     """A date and time (ISO 8601); one without a UTC offset is local time (`offset`)."""
     rule = "must be a date and time written YYYY-MM-DDTHH:MM[:SS][+08:00]"
     if not isinstance(value, str) or len(value) < 16:
-        raise InvalidInput(field_name, rule)
+        raise InvalidInput(field_name, rule, code="input.not_datetime")
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise InvalidInput(field_name, rule) from None
+        raise InvalidInput(field_name, rule, code="input.not_datetime") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=offset)
     return moment.astimezone(offset)
@@ -163,9 +166,9 @@ class Incident(Aggregate):
     def __init__(self, incident_type: str, areas: list[str], occurred_at: str, description: str,
                  officer: str, deadlines: dict, responsible: list[dict]):
         if not areas:
-            raise InvalidInput("areas", "must name at least one affected area")
+            raise InvalidInput("areas", "must name at least one affected area", code="relief.no_areas")
         if len(set(areas)) != len(areas):
-            raise InvalidInput("areas", "must not name an area twice")
+            raise InvalidInput("areas", "must not name an area twice", code="relief.duplicate_area")
         self.incident_type = incident_type
         self.areas = list(areas)
         self.occurred_at = occurred_at
@@ -195,7 +198,7 @@ class Incident(Aggregate):
     def require_open(self, field_name: str = "incident_id") -> None:
         if self.status != OPEN:
             raise Conflict(field_name, f"incident is closed (archived on {self.closed_on}): "
-                                       "nothing more can be recorded on it")
+                                       "nothing more can be recorded on it", code="relief.incident_closed")
 
     # --- staged reports --------------------------------------------------------------------------
 
@@ -206,10 +209,12 @@ class Incident(Aggregate):
         self.require_open()
         self._check_sequence(stage)
         if reported_at < self.occurred:
-            raise InvalidInput("reported_at", f"must not be before the time of occurrence ({self.occurred_at})")
+            raise InvalidInput("reported_at", f"must not be before the time of occurrence ({self.occurred_at})",
+                               code="relief.report_before_occurrence")
         if self.reports and reported_at < datetime.fromisoformat(self.reports[-1]["reported_at"]):
             raise InvalidInput("reported_at", "must not be before the previous report "
-                                              f"({self.reports[-1]['reported_at']})")
+                                              f"({self.reports[-1]['reported_at']})",
+                               code="relief.report_before_previous")
         deadline = self.deadlines.get(stage)
         late = deadline is not None and reported_at > datetime.fromisoformat(deadline)
         self._reported(stage, figures, stamp(reported_at), deadline, late, officer)
@@ -220,11 +225,14 @@ class Incident(Aggregate):
 
     def _check_sequence(self, stage: str) -> None:
         if self.has_final:
-            raise Conflict("stage", "the final report has been made: no report can follow it")
+            raise Conflict("stage", "the final report has been made: no report can follow it",
+                           code="relief.report_after_final")
         if stage == INITIAL and self.reports:
-            raise Conflict("stage", "the initial report has already been made")
+            raise Conflict("stage", "the initial report has already been made",
+                           code="relief.initial_report_repeated")
         if stage != INITIAL and not self.reports:
-            raise Conflict("stage", f"a {stage} report needs the initial report first")
+            raise Conflict("stage", f"a {stage} report needs the initial report first",
+                           code="relief.initial_report_missing")
 
     @event("Reported")
     def _reported(self, stage: str, figures: dict, reported_at: str, deadline: str | None,
@@ -244,13 +252,17 @@ class Incident(Aggregate):
                        members: int, needs: list[str], listed_on: date, officer: str) -> None:
         self.require_open()
         if area not in self.areas:
-            raise InvalidInput("area", f"must be an affected area of the incident ({', '.join(self.areas)})")
+            raise InvalidInput("area", f"must be an affected area of the incident ({', '.join(self.areas)})",
+                               code="relief.area_not_affected")
         if household_id in self.roster:
-            raise Conflict("household_id", "household is already on this incident's relief roster")
+            raise Conflict("household_id", "household is already on this incident's relief roster",
+                           code="relief.household_on_roster")
         if any(entry["id_number"] == id_number for entry in self.roster.values()):
-            raise Conflict("id_number", "this person already heads a household on this incident's roster")
+            raise Conflict("id_number", "this person already heads a household on this incident's roster",
+                           code="relief.person_on_roster")
         if listed_on < self.occurred.date():
-            raise InvalidInput("listed_on", f"must not be before the incident ({self.occurred_at[:10]})")
+            raise InvalidInput("listed_on", f"must not be before the incident ({self.occurred_at[:10]})",
+                               code="relief.listed_before_incident")
         self._household_listed(household_id, id_number, name, area, members, list(needs),
                                listed_on.isoformat(), officer)
 
@@ -265,10 +277,12 @@ class Incident(Aggregate):
     def close(self, closed_on: date, officer: str) -> None:
         self.require_open()
         if not self.has_final:
-            raise Conflict("incident_id", "needs its final report before it can be closed")
+            raise Conflict("incident_id", "needs its final report before it can be closed",
+                           code="relief.final_report_missing")
         final_day = self.reports[-1]["reported_at"][:10]
         if closed_on.isoformat() < final_day:
-            raise InvalidInput("closed_on", f"must not be before the final report ({final_day})")
+            raise InvalidInput("closed_on", f"must not be before the final report ({final_day})",
+                               code="relief.closed_before_final_report")
         self._closed(closed_on.isoformat(), officer)
 
     @event("Closed")
@@ -320,9 +334,11 @@ class ReliefCard(Aggregate):
 
     def _check(self, given_on: date, field_name: str) -> None:
         if self.archived:
-            raise Conflict("incident_id", "incident is closed: its relief cards are archived")
+            raise Conflict("incident_id", "incident is closed: its relief cards are archived",
+                           code="relief.card_archived")
         if given_on.isoformat() < self.issued_on:
-            raise InvalidInput(field_name, f"must not be before the card was issued ({self.issued_on})")
+            raise InvalidInput(field_name, f"must not be before the card was issued ({self.issued_on})",
+                               code="relief.before_card_issued")
 
     def receive_cash(self, amount: Decimal, recipient: str, given_on: date, officer: str,
                      disbursement_id: UUID) -> None:
@@ -378,7 +394,7 @@ class Reserve(Aggregate):
     def deposit(self, amount: Decimal, source: str, deposited_on: date, officer: str,
                 floor: Decimal) -> None:
         if amount <= 0:
-            raise InvalidInput("amount", "a deposit must be positive")
+            raise InvalidInput("amount", "a deposit must be positive", code="relief.deposit_not_positive")
         balance = self.balance + amount
         self._deposited(amount, source, deposited_on.isoformat(), officer, floor, balance, balance < floor)
 
@@ -394,10 +410,12 @@ class Reserve(Aggregate):
                  floor: Decimal) -> None:
         """Pay relief out of the reserve: never more than the balance; below the floor is allowed."""
         if amount <= 0:
-            raise InvalidInput("amount", "a disbursement must be positive")
+            raise InvalidInput("amount", "a disbursement must be positive",
+                               code="relief.disbursement_not_positive")
         if amount > self.balance:
             raise Conflict("amount", f"would overdraw the {self.area} relief reserve "
-                                     f"(balance {self.balance} yuan); deposit first")
+                                     f"(balance {self.balance} yuan); deposit first",
+                           code="relief.reserve_overdraw")
         balance = self.balance - amount
         self._disbursed(disbursement_id, incident_id, household_id, recipient, amount,
                         disbursed_on.isoformat(), officer, floor, balance, balance < floor)

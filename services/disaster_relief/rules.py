@@ -129,20 +129,23 @@ class ReliefRules:
 
     def check_incident_type(self, value) -> str:
         if value not in self.incident_types:
-            raise InvalidInput("incident_type", f"unknown incident type; known: {', '.join(sorted(self.incident_types))}")
+            raise InvalidInput("incident_type", f"unknown incident type; known: {', '.join(sorted(self.incident_types))}",
+                               code="relief.unknown_incident_type")
         return value
 
     def check_needs(self, needs) -> list[str]:
         if not isinstance(needs, list) or not needs:
-            raise InvalidInput("needs", "must list at least one need")
+            raise InvalidInput("needs", "must list at least one need", code="relief.no_needs")
         for index, need in enumerate(needs):
             if need not in self.needs:
-                raise InvalidInput(f"needs[{index}]", f"unknown need; known: {', '.join(sorted(self.needs))}")
+                raise InvalidInput(f"needs[{index}]", f"unknown need; known: {', '.join(sorted(self.needs))}",
+                                   code="relief.unknown_need")
         if len(set(needs)) != len(needs):
-            raise InvalidInput("needs", "must not list a need twice")
+            raise InvalidInput("needs", "must not list a need twice", code="relief.duplicate_need")
         return list(needs)
 
     def unit_of(self, item) -> str:
         if item not in self.aid_items:
-            raise InvalidInput("item", f"unknown aid item; known: {', '.join(sorted(self.aid_items))}")
+            raise InvalidInput("item", f"unknown aid item; known: {', '.join(sorted(self.aid_items))}",
+                               code="relief.unknown_aid_item")
         return self.aid_items[item]["unit"]

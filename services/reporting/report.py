@@ -56,9 +56,11 @@ def parse_year(value, default: int) -> int:
     try:
         year = int(str(value).strip())
     except ValueError:
-        raise InvalidInput("year", "must be a four-digit year, e.g. 2007") from None
+        raise InvalidInput("year", "must be a four-digit year, e.g. 2007",
+                           code="report.year_not_number") from None
     if not 1949 <= year <= 2999:
-        raise InvalidInput("year", "must be a four-digit year between 1949 and 2999")
+        raise InvalidInput("year", "must be a four-digit year between 1949 and 2999",
+                           code="report.year_out_of_range")
     return year
 
 

@@ -41,7 +41,7 @@ class SocialAssistance(PlatformApplication):
         self.reference.check_area(area)
         check_registration(registration)
         if not isinstance(members, list) or not members:
-            raise InvalidInput("members", "must list at least one person")
+            raise InvalidInput("members", "must list at least one person", code="dibao.no_members")
         household = Household(area=area, registration=registration, address=address or "",
                               members=[normalise_member(m, i) for i, m in enumerate(members)])
         self.save(household)
@@ -186,7 +186,8 @@ class SocialAssistance(PlatformApplication):
         standard, band = self._marginal_terms(household)
         record_id = MarginalHousehold.create_id(household.id)
         if record_id in self._caseload().marginal or self._exists(record_id):
-            raise Conflict("household_id", "household is already registered as marginal")
+            raise Conflict("household_id", "household is already registered as marginal",
+                           code="dibao.already_marginal")
         record = MarginalHousehold(household_id=household.id, area=household.area,
                                    officer=check_officer(officer),
                                    per_capita_income=per_capita(household.monthly_income, household.size),
@@ -335,7 +336,8 @@ class SocialAssistance(PlatformApplication):
     def _standard(self, area: str, registration: str, month_: str) -> Decimal:
         amount = self._schedule().amount_at(area, registration, month_)
         if amount is None:
-            raise Conflict("effective_month", f"no {registration} dibao standard in force for {area} in {month_}")
+            raise Conflict("effective_month", f"no {registration} dibao standard in force for {area} in {month_}",
+                           code="dibao.no_standard_in_force")
         return amount
 
     def _marginal_terms(self, household: Household) -> tuple[Decimal, Decimal]:
@@ -346,13 +348,14 @@ class SocialAssistance(PlatformApplication):
     def _month_not_future(self, value: str, field: str) -> str:
         month(value, field)
         if value > month_of(self.today()):
-            raise InvalidInput(field, f"must not be a future month (today is {self.today().isoformat()})")
+            raise InvalidInput(field, f"must not be a future month (today is {self.today().isoformat()})",
+                               code="input.future_month")
         return value
 
     @staticmethod
     def _year(year) -> int:
         if isinstance(year, bool) or not isinstance(year, int) or not 1949 <= year <= 2100:
-            raise InvalidInput("year", "must be a year between 1949 and 2100")
+            raise InvalidInput("year", "must be a year between 1949 and 2100", code="input.year_out_of_range")
         return year
 
     def _case_view(self, case: Case) -> dict:

@@ -33,19 +33,19 @@ def per_capita(household_income: Decimal, size: int) -> Decimal:
 
 def check_registration(value: str, field: str = "registration") -> str:
     if value not in REGISTRATIONS:
-        raise InvalidInput(field, "must be 'urban' or 'rural'")
+        raise InvalidInput(field, "must be 'urban' or 'rural'", code="input.not_a_choice")
     return value
 
 
 def check_officer(value, field: str = "officer") -> str:
     if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(field, "must name the officer (non-empty)")
+        raise InvalidInput(field, "must name the officer (non-empty)", code="input.empty_text")
     return value.strip()
 
 
 def check_reason(value) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise InvalidInput("reason", "must give the reason as text")
+        raise InvalidInput("reason", "must give the reason as text", code="input.empty_text")
     return value
 
 
@@ -53,14 +53,16 @@ def normalise_member(member: dict, index: int) -> dict:
     """A household member as stored: compact identity number, ISO birth date, income in yuan."""
     where = f"members[{index}]"
     if not isinstance(member, dict):
-        raise InvalidInput(where, "must be an object with id_number, name, birth_date, monthly_income")
+        raise InvalidInput(where, "must be an object with id_number, name, birth_date, monthly_income",
+                           code="dibao.member_not_object")
     number = identity.validate(member.get("id_number"), f"{where}.id_number")
     name = member.get("name")
     if not isinstance(name, str) or not name.strip():
-        raise InvalidInput(f"{where}.name", "must be a non-empty name")
+        raise InvalidInput(f"{where}.name", "must be a non-empty name", code="input.empty_text")
     born = parse_date(member.get("birth_date"), f"{where}.birth_date")
     if born != identity.birth_date(number):
-        raise InvalidInput(f"{where}.birth_date", "must match the birth date in the identity number")
+        raise InvalidInput(f"{where}.birth_date", "must match the birth date in the identity number",
+                           code="identity.birth_date_mismatch")
     income = yuan(member.get("monthly_income", "0"), f"{where}.monthly_income")
     return {"id_number": number, "name": name.strip(), "birth_date": born.isoformat(),
             "monthly_income": str(income)}
@@ -73,10 +75,11 @@ class Household(Aggregate):
     def __init__(self, area: str, registration: str, address: str, members: list[dict]):
         check_registration(registration)
         if not members:
-            raise InvalidInput("members", "must list at least one person")
+            raise InvalidInput("members", "must list at least one person", code="dibao.no_members")
         numbers = [m["id_number"] for m in members]
         if len(set(numbers)) != len(numbers):
-            raise InvalidInput("members", "must not list the same identity number twice")
+            raise InvalidInput("members", "must not list the same identity number twice",
+                               code="dibao.duplicate_member")
         self.area = area
         self.registration = registration
         self.address = address
@@ -95,7 +98,8 @@ class Household(Aggregate):
     @event("CaseOpened")
     def open_case(self, case_id: UUID) -> None:
         if self.open_case_id is not None:
-            raise Conflict("household_id", "household already has an open dibao case")
+            raise Conflict("household_id", "household already has an open dibao case",
+                           code="dibao.household_case_open")
         self.open_case_id = case_id
 
     @event("CaseClosed")
@@ -117,7 +121,7 @@ class Enrolment(Aggregate):
 
     def enrol(self, case_id: UUID, field: str) -> None:
         if self.case_id is not None and self.case_id != case_id:
-            raise Conflict(field, "person is already in an open dibao case")
+            raise Conflict(field, "person is already in an open dibao case", code="dibao.person_in_open_case")
         self._enrolled(case_id)
 
     @event("Enrolled")
@@ -173,7 +177,8 @@ class Case(Aggregate):
 
     def _require(self, *states: str, field: str = "case_id") -> None:
         if self.status not in states:
-            raise Conflict(field, f"case is {self.status}; this needs it to be {' or '.join(states)}")
+            raise Conflict(field, f"case is {self.status}; this needs it to be {' or '.join(states)}",
+                           code="dibao.case_state")
 
     # --- verification and decision --------------------------------------------------------
 
@@ -188,10 +193,12 @@ class Case(Aggregate):
     def approve(self, officer: str, month_: str, standard: Decimal) -> None:
         self._require(VERIFIED)
         if officer == self.verifier:
-            raise Conflict("officer", "approval must be by a different officer than the verifier (maker-checker)")
+            raise Conflict("officer", "approval must be by a different officer than the verifier (maker-checker)",
+                           code="dibao.maker_checker")
         amount = allowance(standard, self.per_capita_income, self.size)
         if amount == 0:
-            raise Conflict("case_id", "per-capita income is not below the standard; reject instead")
+            raise Conflict("case_id", "per-capita income is not below the standard; reject instead",
+                           code="dibao.income_above_standard")
         self._approved(officer, month_, standard, amount)
 
     @event("Approved")
@@ -214,7 +221,8 @@ class Case(Aggregate):
         self._require(ACTIVE, SUSPENDED)
         if self.allowances and month_ < self.allowances[-1][0]:
             raise Conflict("effective_month",
-                           f"must not be before the last allowance change ({self.allowances[-1][0]})")
+                           f"must not be before the last allowance change ({self.allowances[-1][0]})",
+                           code="dibao.before_last_allowance_change")
         pci = per_capita(household_income, self.size)
         amount = allowance(standard, pci, self.size)
         if amount > 0:
@@ -257,7 +265,8 @@ class Case(Aggregate):
     def merge_scheme(self, to_scheme: str, month_: str, standard: Decimal) -> str:
         self._require(ACTIVE, SUSPENDED, APPLIED, VERIFIED)
         if self.scheme == to_scheme:
-            raise Conflict("scheme", f"case is already in the {to_scheme} scheme")
+            raise Conflict("scheme", f"case is already in the {to_scheme} scheme",
+                           code="dibao.already_in_scheme")
         amount = allowance(standard, self.per_capita_income or Decimal(0), self.size)
         self._scheme_merged(self.scheme, to_scheme, month_, standard,
                             amount if self.status == ACTIVE else Decimal("0.00"))
@@ -353,7 +362,8 @@ class StandardSchedule(Aggregate):
     @event("RuralMerged")
     def merge_rural(self, area: str, effective_month: str) -> None:
         if area in self.merged:
-            raise Conflict("area", f"{area}'s rural scheme was merged from {self.merged[area]}")
+            raise Conflict("area", f"{area}'s rural scheme was merged from {self.merged[area]}",
+                           code="dibao.rural_already_merged")
         self.merged[area] = effective_month
 
     def amount_at(self, area: str, registration: str, month_: str) -> Decimal | None:
@@ -374,7 +384,7 @@ class StandardSchedule(Aggregate):
                      effective_month: str, reason: str) -> None:
         check_registration(registration)
         if amount <= 0:
-            raise InvalidInput("amount", "standard must be positive")
+            raise InvalidInput("amount", "standard must be positive", code="dibao.standard_not_positive")
         self.entries.append({"area": area, "registration": registration,
                              "amount": str(amount), "effective_month": effective_month})
 
@@ -384,7 +394,8 @@ class StandardSchedule(Aggregate):
             for registration, delta in deltas.items():
                 current = self.amount_at(area, registration, month_)
                 if current is None:
-                    raise Conflict("effective_month", f"no {registration} standard in force for {area} to raise")
+                    raise Conflict("effective_month", f"no {registration} standard in force for {area} to raise",
+                                   code="dibao.no_standard_in_force")
                 amounts.append({"area": area, "registration": registration,
                                 "amount": str(current + delta)})
         self._raised({k: str(v) for k, v in deltas.items()}, month_, amounts)
@@ -416,14 +427,17 @@ class MarginalHousehold(Aggregate):
     @staticmethod
     def _check_band(pci: Decimal, standard: Decimal, band_ratio: Decimal) -> None:
         if pci < standard:
-            raise Conflict("per_capita_income", "is below the standard: apply for dibao instead")
+            raise Conflict("per_capita_income", "is below the standard: apply for dibao instead",
+                           code="dibao.below_standard")
         if pci > (standard * band_ratio).quantize(FEN):
-            raise InvalidInput("per_capita_income", f"is above the marginal band ({band_ratio} × standard)")
+            raise InvalidInput("per_capita_income", f"is above the marginal band ({band_ratio} × standard)",
+                               code="dibao.above_marginal_band")
 
     def review(self, officer: str, per_capita_income: Decimal, standard: Decimal,
                band_ratio: Decimal) -> str:
         if self.status != "registered":
-            raise Conflict("household_id", f"marginal record is {self.status}")
+            raise Conflict("household_id", f"marginal record is {self.status}",
+                           code="dibao.marginal_not_registered")
         if per_capita_income < standard:
             outcome = "below_line"
         elif per_capita_income > (standard * band_ratio).quantize(FEN):
@@ -468,9 +482,10 @@ class DonationDrive(Aggregate):
     @event("Received")
     def record(self, donor: str, amount: Decimal, area: str, received_on: str) -> None:
         if amount <= 0:
-            raise InvalidInput("amount", "donation must be positive")
+            raise InvalidInput("amount", "donation must be positive", code="dibao.donation_not_positive")
         if not donor:
-            raise InvalidInput("donor", "must name the donor (person or organisation)")
+            raise InvalidInput("donor", "must name the donor (person or organisation)",
+                               code="input.empty_text")
         self.total += amount
         self.count += 1
         self.by_area[area] = str(Decimal(self.by_area.get(area, "0")) + amount)

@@ -100,7 +100,8 @@ class Welfare(PlatformApplication):
         institution = self._get(Institution, institution_id, "institution_id")
         key = self._person_key(person["id_number"])
         if self._exists(CareWorker.create_id(key)):
-            raise Conflict("id_number", "person is already registered as a care worker")
+            raise Conflict("id_number", "person is already registered as a care worker",
+                           code="welfare.already_care_worker")
         worker = CareWorker(person_key=key, institution_id=institution.id, area=institution.area,
                             registered_on=self._day(registered_on, "registered_on"), **person)
         self.save(worker)
@@ -128,7 +129,8 @@ class Welfare(PlatformApplication):
         person = normalise_person(id_number, name, birth_date)
         key = self._person_key(person["id_number"])
         if self._exists(SupportedPerson.create_id(key)):
-            raise Conflict("id_number", "person is already registered for special support")
+            raise Conflict("id_number", "person is already registered for special support",
+                           code="welfare.already_special_support")
         supported = SupportedPerson(person_key=key, category=category, area=area,
                                     registered_on=self._day(registered_on, "registered_on"), **person)
         self.save(supported)
@@ -167,7 +169,7 @@ class Welfare(PlatformApplication):
                     placed_on: str, volunteer: str = "") -> str:
         self.reference.check_area(area)
         if volunteer is not None and not isinstance(volunteer, str):
-            raise InvalidInput("volunteer", "must be the volunteer's name as text")
+            raise InvalidInput("volunteer", "must be the volunteer's name as text", code="input.not_text")
         order = HomeCareOrder(area=area, client=check_text(client, "client", "client's name"),
                               service=self.rules.check_service(service), payment=payment,
                               price=yuan(price, "price"), volunteer=(volunteer or "").strip(),
@@ -290,12 +292,14 @@ class Welfare(PlatformApplication):
 
     def _wage_lines(self, wages) -> list[dict]:
         if not isinstance(wages, list):
-            raise InvalidInput("wages", "must be a list of {id_number, wage, social_insurance}")
+            raise InvalidInput("wages", "must be a list of {id_number, wage, social_insurance}",
+                               code="welfare.wages_not_list")
         lines = []
         for index, line in enumerate(wages):
             where = f"wages[{index}]"
             if not isinstance(line, dict):
-                raise InvalidInput(where, "must be an object with id_number, wage, social_insurance")
+                raise InvalidInput(where, "must be an object with id_number, wage, social_insurance",
+                                   code="welfare.wage_line_not_object")
             number = identity.validate(line.get("id_number"), f"{where}.id_number")
             lines.append({"employee_key": str(self._person_key(number)),
                           "wage": str(yuan(line.get("wage"), f"{where}.wage")),
@@ -307,7 +311,8 @@ class Welfare(PlatformApplication):
         self.reference.check_area(area)
         if not self.reference.areas[area].get(f"{registration}_population"):
             raise InvalidInput("area", f"{category} persons are {registration} residents; "
-                                       f"{area} has no {registration} population (data/areas.json)")
+                                       f"{area} has no {registration} population (data/areas.json)",
+                               code="welfare.area_without_population")
 
     def _person_key(self, id_number: str) -> UUID:
         return identity.pseudonym(id_number, self.pseudonym_key)
@@ -330,13 +335,15 @@ class Welfare(PlatformApplication):
     def _day(self, value, field: str) -> str:
         day = parse_date(value, field)
         if day > self.today():
-            raise InvalidInput(field, f"must not be in the future (today is {self.today().isoformat()})")
+            raise InvalidInput(field, f"must not be in the future (today is {self.today().isoformat()})",
+                               code="input.future_date")
         return day.isoformat()
 
     def _month_not_future(self, value, field: str) -> str:
         month(value, field)
         if value > self.today().isoformat()[:7]:
-            raise InvalidInput(field, f"must not be a future month (today is {self.today().isoformat()})")
+            raise InvalidInput(field, f"must not be a future month (today is {self.today().isoformat()})",
+                               code="input.future_month")
         return value
 
     @staticmethod

@@ -32,25 +32,26 @@ PLACED, DELIVERED, CANCELLED = "placed", "delivered", "cancelled"
 
 def check_text(value, field: str, what: str = "text") -> str:
     if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(field, f"must give the {what} (non-empty)")
+        raise InvalidInput(field, f"must give the {what} (non-empty)", code="input.empty_text")
     return value.strip()
 
 
 def check_choice(value, choices, field: str) -> str:
     if value not in choices:
-        raise InvalidInput(field, f"must be one of: {', '.join(choices)}")
+        raise InvalidInput(field, f"must be one of: {', '.join(choices)}", code="input.not_a_choice")
     return value
 
 
 def check_count(value, field: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise InvalidInput(field, f"must be a whole number of at least {minimum}")
+        raise InvalidInput(field, f"must be a whole number of at least {minimum}",
+                           code="input.whole_number_below_minimum")
     return value
 
 
 def check_not_before(day: str, earliest: str, field: str, what: str) -> None:
     if day < earliest:
-        raise InvalidInput(field, f"must not be before {what} ({earliest})")
+        raise InvalidInput(field, f"must not be before {what} ({earliest})", code="welfare.date_too_early")
 
 
 def normalise_person(id_number, name, birth_date=None) -> dict:
@@ -61,7 +62,8 @@ def normalise_person(id_number, name, birth_date=None) -> dict:
     if birth_date is not None:
         born = parse_date(birth_date, "birth_date")
         if born != identity.birth_date(number):
-            raise InvalidInput("birth_date", "must match the birth date in the identity number")
+            raise InvalidInput("birth_date", "must match the birth date in the identity number",
+                               code="identity.birth_date_mismatch")
         person["birth_date"] = born.isoformat()
     return person
 
@@ -90,19 +92,23 @@ class Institution(Aggregate):
     def choose_bed(self, bed: int | None = None) -> int:
         """The bed a new resident gets: the one asked for if free, else the lowest free bed."""
         if self.free_beds <= 0:
-            raise Conflict("institution_id", f"institution is full: all {self.beds} beds are occupied")
+            raise Conflict("institution_id", f"institution is full: all {self.beds} beds are occupied",
+                           code="welfare.institution_full")
         if bed is None:
             return next(b for b in range(1, self.beds + 1) if str(b) not in self.occupied)
         if isinstance(bed, bool) or not isinstance(bed, int) or not 1 <= bed <= self.beds:
-            raise InvalidInput("bed", f"must be a bed number from 1 to {self.beds}")
+            raise InvalidInput("bed", f"must be a bed number from 1 to {self.beds}",
+                               code="welfare.bed_out_of_range")
         if str(bed) in self.occupied:
-            raise Conflict("bed", "bed is occupied by another resident (one resident per bed)")
+            raise Conflict("bed", "bed is occupied by another resident (one resident per bed)",
+                           code="welfare.bed_occupied")
         return bed
 
     @event("BedTaken")
     def take_bed(self, admission_id: UUID, bed: int) -> None:
         if self.choose_bed(bed) != bed:
-            raise Conflict("bed", "bed is occupied by another resident (one resident per bed)")
+            raise Conflict("bed", "bed is occupied by another resident (one resident per bed)",
+                           code="welfare.bed_occupied")
         self.occupied[str(bed)] = str(admission_id)
 
     def free_bed(self, admission_id: UUID) -> None:
@@ -119,10 +125,11 @@ class Institution(Aggregate):
         check_count(beds, "beds", 1)
         check_text(reason, "reason", "reason")
         if beds == self.beds:
-            raise Conflict("beds", f"the institution already has {beds} beds")
+            raise Conflict("beds", f"the institution already has {beds} beds", code="welfare.beds_unchanged")
         highest = max((int(b) for b in self.occupied), default=0)
         if highest > beds:
-            raise Conflict("beds", f"bed {highest} is occupied: discharge its resident first")
+            raise Conflict("beds", f"bed {highest} is occupied: discharge its resident first",
+                           code="welfare.beds_below_occupied")
         check_not_before(changed_on, self.registered_on, "changed_on", "the registration")
         self.beds = beds
 
@@ -149,7 +156,8 @@ class Admission(Aggregate):
     @event("Discharged")
     def discharge(self, discharged_on: str, reason: str) -> None:
         if not self.is_open:
-            raise Conflict("admission_id", f"resident was already discharged on {self.discharged_on}")
+            raise Conflict("admission_id", f"resident was already discharged on {self.discharged_on}",
+                           code="welfare.already_discharged")
         check_text(reason, "reason", "reason for the discharge")
         check_not_before(discharged_on, self.admitted_on, "discharged_on", "the admission")
         self.discharged_on = discharged_on
@@ -170,7 +178,7 @@ class Residency(Aggregate):
     def begin(self, admission_id: UUID, institution_id: UUID) -> None:
         if self.admission_id is not None:
             raise Conflict("id_number", "person already lives in an elderly-care institution "
-                                        "(one institution at a time)")
+                                        "(one institution at a time)", code="welfare.already_in_institution")
         self._began(admission_id, institution_id)
 
     @event("Began")
@@ -214,10 +222,11 @@ class CareWorker(Aggregate):
     def record_training(self, course: str, completed_on: str, passed: bool) -> None:
         check_text(course, "course", "training course")
         if not isinstance(passed, bool):
-            raise InvalidInput("passed", "must be true or false")
+            raise InvalidInput("passed", "must be true or false", code="input.not_boolean")
         for done in self.trainings:
             if done["course"] == course and (done["passed"] or done["completed_on"] == completed_on):
-                raise Conflict("course", "this course is already recorded as passed or on this day")
+                raise Conflict("course", "this course is already recorded as passed or on this day",
+                               code="welfare.training_already_recorded")
         self.trainings.append({"course": course, "completed_on": completed_on, "passed": passed})
 
 
@@ -270,22 +279,29 @@ class SupportedPerson(Aggregate):
         if mode == CENTRALIZED:
             if admission is None:
                 raise InvalidInput("admission_id",
-                                   "centralized support names the admission to an institution")
+                                   "centralized support names the admission to an institution",
+                                   code="welfare.centralized_needs_admission")
             if not admission.is_open:
-                raise Conflict("admission_id", "the admission has ended (resident discharged)")
+                raise Conflict("admission_id", "the admission has ended (resident discharged)",
+                               code="welfare.admission_ended")
             if admission_person_key != self.person_key:
-                raise Conflict("admission_id", "the admission is of another person")
+                raise Conflict("admission_id", "the admission is of another person",
+                               code="welfare.admission_of_other_person")
             if self.mode == CENTRALIZED and self.admission_id == admission.id:
-                raise Conflict("mode", "person is already supported in this institution")
+                raise Conflict("mode", "person is already supported in this institution",
+                               code="welfare.already_centralized")
             self._arranged(mode, admission.id, admission.institution_id, arranged_on)
         else:
             if admission is not None:
-                raise InvalidInput("admission_id", "dispersed support (at home) names no admission")
+                raise InvalidInput("admission_id", "dispersed support (at home) names no admission",
+                                   code="welfare.dispersed_no_admission")
             if lives_in_institution:
                 raise Conflict("mode", "person lives in an elderly-care institution: arrange "
-                                       "centralized support with the admission instead")
+                                       "centralized support with the admission instead",
+                               code="welfare.lives_in_institution")
             if self.mode == DISPERSED:
-                raise Conflict("mode", "person is already supported at home (dispersed)")
+                raise Conflict("mode", "person is already supported at home (dispersed)",
+                               code="welfare.already_dispersed")
             self._arranged(mode, None, None, arranged_on)
 
     @event("Arranged")
@@ -313,7 +329,8 @@ class SupportedPerson(Aggregate):
         check_text(provider, "provider", "medical-care provider")
         if self.mode != DISPERSED:
             raise Conflict("person_id", "medical-care arrangements are for persons supported at "
-                                        "home (dispersed); arrange dispersed support first")
+                                        "home (dispersed); arrange dispersed support first",
+                           code="welfare.medical_care_needs_dispersed")
         check_not_before(arranged_on, self.arranged_on, "arranged_on", "the dispersed arrangement")
         self.medical_care = {"provider": provider, "arranged_on": arranged_on}
 
@@ -324,17 +341,21 @@ def check_price(payment: str, price: Decimal, volunteer: str, cap: Decimal) -> N
     """Paid orders cost more than 0 and name no volunteer; low-cost orders cost more than 0 and
     at most the cap of their service; free orders cost 0 and name the volunteer who serves."""
     if payment == "paid" and price <= 0:
-        raise InvalidInput("price", "a paid order costs more than 0")
+        raise InvalidInput("price", "a paid order costs more than 0", code="welfare.paid_price_not_positive")
     if payment == "paid" and volunteer:
-        raise InvalidInput("volunteer", "a paid order is not volunteer service: name no volunteer")
+        raise InvalidInput("volunteer", "a paid order is not volunteer service: name no volunteer",
+                           code="welfare.paid_with_volunteer")
     if payment == "low_cost" and not 0 < price <= cap:
         raise InvalidInput("price", f"a low-cost order costs more than 0 and at most {cap} yuan "
-                                    "(the cap of its service, services/welfare/reference/home_care.json)")
+                                    "(the cap of its service, services/welfare/reference/home_care.json)",
+                           code="welfare.low_cost_price_out_of_range")
     if payment == "free":
         if price != 0:
-            raise InvalidInput("price", "a free (volunteer) order costs 0")
+            raise InvalidInput("price", "a free (volunteer) order costs 0",
+                               code="welfare.free_price_not_zero")
         if not volunteer:
-            raise InvalidInput("volunteer", "a free order names the volunteer who serves")
+            raise InvalidInput("volunteer", "a free order names the volunteer who serves",
+                               code="welfare.free_needs_volunteer")
 
 
 class HomeCareOrder(Aggregate):
@@ -358,7 +379,8 @@ class HomeCareOrder(Aggregate):
 
     def _require_placed(self) -> None:
         if self.status != PLACED:
-            raise Conflict("order_id", f"order is {self.status}; only a placed order can change")
+            raise Conflict("order_id", f"order is {self.status}; only a placed order can change",
+                           code="welfare.order_not_placed")
 
     @event("Delivered")
     def deliver(self, delivered_on: str) -> None:
@@ -439,7 +461,8 @@ class WelfareEnterprise(Aggregate):
     @event("DisabledEmployeeHired")
     def hire(self, employee_key: UUID, id_number: str, name: str, hired_on: str) -> None:
         if str(employee_key) in self.employees:
-            raise Conflict("id_number", "person is already a disabled employee of this enterprise")
+            raise Conflict("id_number", "person is already a disabled employee of this enterprise",
+                           code="welfare.already_employed_here")
         check_not_before(hired_on, self.registered_on, "hired_on", "the enterprise's registration")
         self.employees[str(employee_key)] = {"id_number": id_number, "name": name, "hired_on": hired_on}
         self.periods.setdefault(str(employee_key), []).append([hired_on, None])
@@ -448,7 +471,8 @@ class WelfareEnterprise(Aggregate):
     def release(self, employee_key: UUID, left_on: str, reason: str) -> None:
         employee = self.employees.get(str(employee_key))
         if employee is None:
-            raise Conflict("id_number", "person is not a current disabled employee of this enterprise")
+            raise Conflict("id_number", "person is not a current disabled employee of this enterprise",
+                           code="welfare.not_employed_here")
         check_text(reason, "reason", "reason for leaving")
         check_not_before(left_on, employee["hired_on"], "left_on", "the hiring")
         del self.employees[str(employee_key)]
@@ -470,21 +494,26 @@ class WelfareEnterprise(Aggregate):
     def record_wages(self, month_: str, wages: list[dict], minimum_wage: Decimal) -> None:
         """Monthly wages and benefits of disabled employees; each wage at least the minimum."""
         if month_ in self.wage_months:
-            raise Conflict("month", "wages of this month are already recorded")
+            raise Conflict("month", "wages of this month are already recorded",
+                           code="welfare.wages_already_recorded")
         if not wages:
-            raise InvalidInput("wages", "must list at least one disabled employee's wage")
+            raise InvalidInput("wages", "must list at least one disabled employee's wage",
+                               code="welfare.no_wages")
         seen = set()
         for index, line in enumerate(wages):
             key = line["employee_key"]
             if key in seen:
-                raise InvalidInput(f"wages[{index}].id_number", "lists the same employee twice")
+                raise InvalidInput(f"wages[{index}].id_number", "lists the same employee twice",
+                                   code="welfare.duplicate_wage_employee")
             seen.add(key)
             if not self.employed_in(UUID(key), month_):
                 raise Conflict(f"wages[{index}].id_number",
-                               f"was not a disabled employee of this enterprise in {month_}")
+                               f"was not a disabled employee of this enterprise in {month_}",
+                               code="welfare.not_employed_in_month")
             if Decimal(line["wage"]) < minimum_wage:
                 raise InvalidInput(f"wages[{index}].wage",
-                                   f"is below the monthly minimum wage ({minimum_wage} yuan in {month_})")
+                                   f"is below the monthly minimum wage ({minimum_wage} yuan in {month_})",
+                                   code="welfare.below_minimum_wage")
         self._wages_recorded(month_, minimum_wage, wages)
 
     @event("WagesRecorded")
@@ -493,10 +522,12 @@ class WelfareEnterprise(Aggregate):
 
     def restructure(self, completed_on: str, form: str, deadline: str) -> None:
         if not self.restructuring_required:
-            raise Conflict("enterprise_id", f"a {self.ownership} enterprise has no restructuring (改制) to do")
+            raise Conflict("enterprise_id", f"a {self.ownership} enterprise has no restructuring (改制) to do",
+                           code="welfare.no_restructuring_required")
         if self.restructured is not None:
             raise Conflict("enterprise_id",
-                           f"enterprise was restructured on {self.restructured['completed_on']}")
+                           f"enterprise was restructured on {self.restructured['completed_on']}",
+                           code="welfare.already_restructured")
         check_text(form, "form", "form the enterprise takes")
         check_not_before(completed_on, self.registered_on, "completed_on", "the enterprise's registration")
         self._restructured(completed_on, form.strip(), deadline, completed_on <= deadline)
@@ -510,11 +541,13 @@ class WelfareEnterprise(Aggregate):
     def grant_rebate(self, period: str, amount: Decimal, granted_on: str) -> None:
         if not self.compliant:
             raise Conflict("enterprise_id", "enterprise is flagged below the legal share of disabled "
-                                            "employees: not eligible for a tax rebate")
+                                            "employees: not eligible for a tax rebate",
+                           code="welfare.rebate_not_compliant")
         if amount <= 0:
-            raise InvalidInput("amount", "a rebate is a positive amount")
+            raise InvalidInput("amount", "a rebate is a positive amount", code="welfare.rebate_not_positive")
         if period in self.rebates:
-            raise Conflict("period", "a rebate was already granted for this period")
+            raise Conflict("period", "a rebate was already granted for this period",
+                           code="welfare.rebate_already_granted")
         check_not_before(granted_on, f"{period}-01", "granted_on", "the period it rebates")
         self.rebates[period] = str(amount)
 
@@ -534,7 +567,8 @@ class Employment(Aggregate):
     def begin(self, enterprise_id: UUID) -> None:
         if self.enterprise_id is not None:
             raise Conflict("id_number", "person is already counted as a disabled employee of a "
-                                        "welfare enterprise (one at a time)")
+                                        "welfare enterprise (one at a time)",
+                           code="welfare.one_enterprise_at_a_time")
         self._began(enterprise_id)
 
     @event("Began")

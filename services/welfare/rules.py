@@ -58,7 +58,8 @@ class WelfareRules:
         rules = [r for r in self.disabled_staff if r.effective_from <= day.isoformat()]
         if not rules:
             raise Conflict("date", f"no disabled-staff rule in force on {day.isoformat()} "
-                                   "(services/welfare/reference/enterprise_rules.json)")
+                                   "(services/welfare/reference/enterprise_rules.json)",
+                           code="welfare.no_share_rule_in_force")
         return rules[-1]
 
     def minimum_wage_in(self, month_: str) -> Decimal:
@@ -66,7 +67,8 @@ class WelfareRules:
         wages = [amount for start, amount in self.minimum_wage if start <= f"{month_}-01"]
         if not wages:
             raise Conflict("month", f"no minimum wage in force in {month_} "
-                                    "(services/welfare/reference/enterprise_rules.json)")
+                                    "(services/welfare/reference/enterprise_rules.json)",
+                           code="welfare.no_minimum_wage_in_force")
         return wages[-1]
 
     def low_cost_cap(self, service: str) -> Decimal:
@@ -76,7 +78,8 @@ class WelfareRules:
     def check_service(self, service) -> str:
         if service not in self.home_care_caps:
             raise InvalidInput("service", "must be one of the home-care services: "
-                                          + ", ".join(sorted(self.home_care_caps)))
+                                          + ", ".join(sorted(self.home_care_caps)),
+                               code="welfare.unknown_home_care_service")
         return service
 
     def must_restructure(self, ownership: str) -> bool:

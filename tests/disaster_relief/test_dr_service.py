@@ -71,12 +71,14 @@ def test_commands_over_rpc_and_refusals_come_back_typed(service, amqp_uri):
         assert (view["level"], view["report"]["late"]) == ("IV", False)
         with pytest.raises(Conflict) as refused:
             dr.report(incident, "initial", figures(), "2007-07-06T06:00", "officer-li")
-        assert refused.value.field == "stage"
+        assert (refused.value.field, refused.value.code) == ("stage", "relief.initial_report_repeated")
         with pytest.raises(InvalidInput) as refused:
             dr.report(incident, "follow_up", figures(deaths=-1), "2007-07-06T06:00", "officer-li")
-        assert refused.value.field == "figures.deaths"
-        with pytest.raises(NotFound):
+        assert (refused.value.field, refused.value.code) == ("figures.deaths", "input.below_minimum")
+        assert refused.value.rule == "must not be negative"  # the English, intact over RPC
+        with pytest.raises(NotFound) as missing:
             dr.get_incident("00000000-0000-4000-8000-000000000000")
+        assert (missing.value.field, missing.value.code) == ("incident_id", "store.not_found")
         assert dr.deposit("beigang", "20000.00", "镇财政", "officer-wang", "2007-01-15")["below_floor"] is False
         assert dr.get_reserve("beigang")["balance"] == "20000.00"
 
@@ -93,6 +95,8 @@ def test_http_health_feed_and_metrics(service):
     with pytest.raises(urllib.error.HTTPError) as bad:
         urllib.request.urlopen(f"{service}/events?after=-1", timeout=10)
     assert bad.value.code == 400
+    assert {k: v for k, v in json.loads(bad.value.read()).items() if k in ("error", "code", "field")} == {
+        "error": "InvalidInput", "code": "feed.after_negative", "field": "after"}
 
 
 def test_the_demo_year_runs_through_the_service(service, amqp_uri):

@@ -1,5 +1,6 @@
 """A throwaway Nameko service for the integration tests, run with `nameko run` like the real ones:
 - `sleep_in_db` shows whether database waits block the eventlet hub;
+- `refuse` raises a typed error, to show what an RPC caller gets back;
 - `on_household_registered` is a plain `@event_handler` consuming the relay's CloudEvents."""
 from shared import nameko_support  # noqa: F401  (first, as in every service module)
 
@@ -12,6 +13,7 @@ from nameko.events import event_handler  # noqa: E402
 from nameko.rpc import rpc  # noqa: E402
 
 from shared.config import settings  # noqa: E402
+from shared.errors import Conflict, InvalidInput  # noqa: E402
 
 
 class Probe:
@@ -23,6 +25,13 @@ class Probe:
             start = time.time()
             conn.execute("SELECT pg_sleep(%s)", (seconds,))
             return [start, time.time()]
+
+    @rpc
+    def refuse(self, coded=True):
+        if not coded:  # a raiser from before codes: no code travels
+            raise InvalidInput("amount", "must not be negative")
+        raise Conflict("officer", "approval must be by a different officer than the verifier (maker-checker)",
+                       code="dibao.maker_checker")
 
     @event_handler("social_assistance", "HouseholdRegistered")
     def on_household_registered(self, payload):

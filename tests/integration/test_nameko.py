@@ -100,3 +100,20 @@ def test_a_plain_nameko_event_handler_receives_the_relays_cloudevents(probe, amq
     assert "birth_date" not in event["data"]["members"][0]
     relay.publisher.close()
     app.close()
+
+
+def test_an_rpc_caller_gets_the_typed_error_back_with_code_field_and_rule(probe, amqp_uri):
+    from shared.errors import Conflict, InvalidInput
+    probe()
+    with cluster(amqp_uri, timeout=60) as rpc:
+        wait_until_up(rpc)
+        with pytest.raises(Conflict) as refused:
+            rpc.probe.refuse()
+        with pytest.raises(InvalidInput) as uncoded:
+            rpc.probe.refuse(False)
+    assert type(refused.value) is Conflict
+    assert (refused.value.code, refused.value.field, refused.value.rule) == (
+        "dibao.maker_checker", "officer",
+        "approval must be by a different officer than the verifier (maker-checker)")
+    assert refused.value.as_dict()["code"] == "dibao.maker_checker"
+    assert (uncoded.value.code, uncoded.value.field, uncoded.value.rule) == (None, "amount", "must not be negative")

@@ -142,10 +142,11 @@ def test_another_year_has_its_own_payments_relief_and_donations(reporting):
 
 def test_the_default_year_and_bad_years(reporting):
     assert reporting.report()["year"] == 2007
-    for bad in ("abc", "07x", "20070", -1):
+    for bad, code in [("abc", "report.year_not_number"), ("07x", "report.year_not_number"),
+                      ("20070", "report.year_out_of_range"), (-1, "report.year_out_of_range")]:
         with pytest.raises(InvalidInput) as caught:
             reporting.report(bad)
-        assert caught.value.field == "year"
+        assert (caught.value.field, caught.value.code) == ("year", code)
 
 
 def test_the_report_is_json(report):

@@ -133,8 +133,9 @@ def test_report_over_rpc(service):
         report = cluster.reporting.report(2007)
         assert report["areas"]["beigang"]["metrics"]["active_cases"]["value"] == 4
         assert cluster.reporting.report()["year"] == 2007
-        with pytest.raises(InvalidInput):
+        with pytest.raises(InvalidInput) as refused:
             cluster.reporting.report("nope")
+        assert (refused.value.field, refused.value.code) == ("year", "report.year_not_number")
 
 
 def test_before_the_projection_created_the_database(amqp, tmp_path):

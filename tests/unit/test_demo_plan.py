@@ -170,7 +170,7 @@ def test_the_check_digit_bad_command_really_is_invalid(plan):
     bad = next(b for b in plan.bad_commands if "check digit" in b.description)
     with pytest.raises(InvalidInput) as refused:
         identity.validate(bad.args[2][0]["id_number"])
-    assert "check digit" in refused.value.rule
+    assert refused.value.code == "identity.check_digit"
 
 
 def test_too_few_households_are_refused():

@@ -75,7 +75,7 @@ def test_two_concurrent_admissions_to_the_last_free_bed_one_wins(app):
     winners = [o for o in outcomes if isinstance(o, str)]
     losers = [o for o in outcomes if isinstance(o, Conflict)]
     assert len(winners) == 1 and len(losers) == 1
-    assert losers[0].field == "institution_id" and "full" in losers[0].rule
+    assert (losers[0].field, losers[0].code) == ("institution_id", "welfare.institution_full")
     institution = app.get_institution(home)
     assert institution["occupied"] == 2 and sorted(institution["residents"]) == ["1", "2"]
     assert list(institution["residents"].values()).count(winners[0]) == 1

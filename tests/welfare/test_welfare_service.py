@@ -92,10 +92,11 @@ def test_rpc_commands_and_typed_errors(rpc):
     other = person()
     with pytest.raises(Conflict) as full:
         rpc.welfare.admit(home, other["id_number"], other["name"], other["birth_date"], "2007-02-02")
-    assert full.value.field == "institution_id" and "full" in full.value.rule
+    assert (full.value.field, full.value.code) == ("institution_id", "welfare.institution_full")
+    assert full.value.rule == "institution is full: all 1 beds are occupied"  # the English, intact over RPC
     with pytest.raises(InvalidInput) as bad:
         rpc.welfare.place_order("wuxing", "某", "housekeeping", "free", "3.00", "2007-02-02", "小刘")
-    assert (bad.value.field, bad.value.rule) == ("price", "a free (volunteer) order costs 0")
+    assert (bad.value.field, bad.value.code) == ("price", "welfare.free_price_not_zero")
     assert rpc.welfare.rules()["restructuring"]["deadline"] == "2007-06-30"
 
 
