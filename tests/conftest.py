@@ -69,7 +69,9 @@ def database():
 
 @pytest.fixture
 def fresh_schemas(database):
-    """Drop the service and read-model schemas so each test starts from an empty store."""
+    """Drop every registered domain's event store and the read model, so each test starts from
+    an empty store."""
+    from shared import domains
     from tests.support import drop_schemas
-    drop_schemas(database, "social_assistance", "disaster_relief", "welfare", "read_model")
+    drop_schemas(database, *domains.names(), "read_model")
     return database
