@@ -367,7 +367,12 @@ class EventConsumer:
                 return 0
             except Exception as e:
                 failure = e
-            if is_permanent(failure) and not isolate:
+            if is_permanent(failure) and isolate:
+                # Not one event's fault (e.g. the tracking write): nothing to skip, so retried.
+                kind, hint = "event", "a failure no single event can be skipped for"
+                if not retry_transient:
+                    raise failure
+            elif is_permanent(failure):
                 permanent_failures += 1
                 kind, hint = "event", None
                 if permanent_failures >= self.apply_attempts:
@@ -381,7 +386,11 @@ class EventConsumer:
                     raise failure
                 kind, hint = "store", "PostgreSQL at POSTGRES_HOST"
             ERRORS.labels(kind).inc()
-            if hint:
+            if kind == "event" and hint:
+                log.error("consumer %s: could not apply %d %s events event by event either (%s): "
+                          "%s; retrying in %.1fs (nothing is acked meanwhile)", self.queue_name,
+                          len(events), source, describe(failure), hint, backoff)
+            elif hint:
                 log.error("consumer %s: could not apply %d %s events (%s: %s); is %s reachable? "
                           "retrying in %.1fs (nothing is acked meanwhile)", self.queue_name,
                           len(events), source, type(failure).__name__, failure, hint, backoff)
