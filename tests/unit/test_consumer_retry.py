@@ -205,3 +205,30 @@ def test_apply_attempts_is_configurable(monkeypatch):
     monkeypatch.setenv("CONSUMER_APPLY_ATTEMPTS", "5")
     assert consumer_with(lambda *a, **k: 0).apply_attempts == 5
     assert consumer_with(lambda *a, **k: 0, apply_attempts=2).apply_attempts == 2
+
+
+def test_the_head_check_catch_up_isolates_a_poison_event_from_the_feed_too():
+    feed_events = [{"id": f"e{n}", "type": "InstitutionRegistered", "sequence": str(n), "data": {}}
+                   for n in (1, 2, 3)]
+    position = {"welfare": 0}
+    calls = []
+
+    def apply_batch(source, events, fetch_missing=None, on_skip=None):
+        calls.append(on_skip is not None)
+        if on_skip is None:
+            raise errors.NumericValueOutOfRange("integer out of range")
+        on_skip(events[1], errors.NumericValueOutOfRange("integer out of range"))
+        position[source] = int(events[-1]["sequence"])
+        return 2
+
+    consumer = consumer_with(apply_batch, sources=("welfare",), apply_attempts=2)
+    consumer.position = lambda source: position[source]
+    feed = consumer.feeds["welfare"]
+    feed.head = lambda: 3
+    feed.between = lambda after, before: [e for e in feed_events if after < int(e["sequence"]) < before]
+    consumer._last_seen = {"welfare": 0}  # the bus has been quiet for a whole check interval
+    consumer._check_heads()
+    assert calls == [False, False, True] and position["welfare"] == 3
+    [(body, published)] = consumer._producer.published
+    assert json.loads(body) == feed_events[1]
+    assert published["headers"]["x-dead-letter-reason"] == "apply-failed"
