@@ -7,14 +7,43 @@ are taken in batches and handed to `apply_batch(source, events)`, which must be 
 
 - A message that is not a CloudEvent, comes from an unknown source, or breaks its schema goes to
   the dead-letter queue `<queue>.dead-letter` with the reason in headers, and consumption goes on.
-- A failing `apply_batch` (PostgreSQL down) is retried with back-off; nothing is acked meanwhile.
+- A failing `apply_batch` is told apart by `is_permanent(error)`:
+  - transient (the store or the network: psycopg OperationalError/InterfaceError and SQLSTATE
+    classes 08/40/53/55/57/58/XX, a pool timeout, OSError): retried with back-off until it is
+    back; nothing is acked meanwhile. The read model's database is shared by every source, so
+    all of them wait, as they must.
+  - permanent (the event cannot be applied: DataError, IntegrityError, ProgrammingError,
+    NotSupportedError, SQLSTATE classes 22/23/42/54, or KeyError/TypeError/ValueError/
+    ArithmeticError/AttributeError raised by a handler on the event's data): after
+    `apply_attempts` tries (default 3, env CONSUMER_APPLY_ATTEMPTS) the batch is applied again
+    with `on_skip=`: event by event (the read model uses a savepoint per event), the good ones
+    in order and exactly once, the bad one recorded as skipped by the read model (its position
+    is passed, so gap detection does not fetch it again). The consumer then dead-letters it with
+    reason `apply-failed` and the error as detail (a copy rebuilt from the event when it came
+    from the feed), counts it (`projection_dead_letters_total{reason="apply-failed"}`,
+    `projection_skipped_events_total{source}`), acks and goes on. `dead-letters requeue` puts it
+    back: the read model tries a re-queued skipped event again (late, after the events that
+    followed it) and drops its skip record if it applies now.
+- One source's trouble does not hold back the others. A poison event is isolated as above. If a
+  source's events have a gap and its /events feed cannot be read to fill it (unreachable, timed
+  out, garbage), that source's part of the batch is *deferred*: acked without being applied
+  (`projection_deferred_events_total{source}`), its position unchanged, while the other sources'
+  events are applied and acked as usual. Nothing is lost by that: the events stay in the
+  source's event store, and once its feed answers again the next message's gap fill, or the
+  head check below, fetches everything after the position. (Holding the messages instead would
+  fill the prefetch window and stall every source; re-queueing them would spin.) For a few
+  seconds after a failure (back-off up to 30 s) that feed is not asked again, so a feed that
+  times out does not slow every batch.
 - Every few seconds the consumer asks each source's feed for its head: if the bus missed
-  something (e.g. published before this queue existed), it catches up from the feed.
+  something (e.g. published before this queue existed), it catches up from the feed; a poison
+  event met there is isolated the same way.
 """
 from __future__ import annotations
 
+import decimal
 import json
 import logging
+import os
 import socket
 import threading
 import time
@@ -24,6 +53,7 @@ import urllib.request
 from collections.abc import Callable
 
 import amqp
+import psycopg
 from kombu import Connection, Exchange, Queue, binding
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -43,6 +73,63 @@ LAG = Gauge("projection_lag_events", "Source head minus applied position", ["sou
 BATCH_SECONDS = Histogram("projection_batch_duration_seconds", "Time to apply one batch")
 CATCH_UPS = Counter("projection_catch_up_reads_total", "Reads of a source's feed to fill a gap", ["source"])
 ERRORS = Counter("projection_errors_total", "Failures of the consumer loop; it retries", ["kind"])
+SKIPPED = Counter("projection_skipped_events_total",
+                  "Events the read model could not apply: skipped and dead-lettered (apply-failed)", ["source"])
+DEFERRED = Counter("projection_deferred_events_total",
+                   "Events acked unapplied because their source's feed could not fill a gap; "
+                   "caught up from the feed later", ["source"])
+
+# --- transient or permanent -------------------------------------------------------------------
+
+TRANSIENT_SQLSTATE_CLASSES = {"08", "40", "53", "55", "57", "58", "XX"}
+PERMANENT_SQLSTATE_CLASSES = {"22", "23", "42", "54", "0A"}
+PERMANENT_PYTHON_ERRORS = (KeyError, TypeError, ValueError, ArithmeticError, decimal.InvalidOperation,
+                           AttributeError, LookupError)
+
+
+class FeedUnavailable(OSError):
+    """A source's feed could not be read (unreachable, timed out, or not answering JSON)."""
+
+    def __init__(self, source: str, cause: object):
+        super().__init__(f"the {source} feed: {type(cause).__name__}: {cause}")
+        self.source = source
+
+
+def _causes(error: BaseException):
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        yield error
+        error = error.__cause__
+
+
+def is_permanent(error: BaseException) -> bool:
+    """True when `error` says the event itself cannot be applied, so retrying cannot help.
+    eventsourcing wraps psycopg's errors in its own classes (`raise ... from`): the innermost
+    cause that is a psycopg error decides. Anything unrecognised counts as transient: retried
+    (and logged), rather than skipping an event for a reason nobody classified."""
+    chain = list(_causes(error))
+    for cause in reversed(chain):  # innermost first
+        if isinstance(cause, (FeedUnavailable, OSError, TimeoutError)):
+            return False
+        if isinstance(cause, psycopg.Error):
+            sqlstate = getattr(cause, "sqlstate", None) or ""
+            if sqlstate[:2] in TRANSIENT_SQLSTATE_CLASSES:
+                return False
+            if sqlstate[:2] in PERMANENT_SQLSTATE_CLASSES:
+                return True  # 54 (a value over a program limit) although psycopg calls it operational
+            if isinstance(cause, (psycopg.OperationalError, psycopg.InterfaceError)):
+                return False  # connection lost, pool timeout, server restarting
+            return isinstance(cause, (psycopg.DataError, psycopg.IntegrityError,
+                                      psycopg.ProgrammingError, psycopg.NotSupportedError))
+    return isinstance(chain[-1], PERMANENT_PYTHON_ERRORS) or isinstance(error, PERMANENT_PYTHON_ERRORS)
+
+
+def describe(error: BaseException) -> str:
+    """The innermost cause as `Type: message` (first line), for logs and dead-letter details."""
+    cause = list(_causes(error))[-1]
+    text = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+    return f"{type(cause).__name__}: {text}"[:500]
 
 
 class FeedClient:
@@ -94,7 +181,8 @@ class EventConsumer:
     def __init__(self, amqp_uri: str, queue_name: str, feeds: dict[str, FeedClient],
                  apply_batch: Callable[..., int], position: Callable[[str], int],
                  validate: Callable[[dict], None] | None = None, *, batch_size: int = 500,
-                 batch_wait: float = 0.05, head_interval: float = 5.0):
+                 batch_wait: float = 0.05, head_interval: float = 5.0,
+                 apply_attempts: int | None = None):
         self.amqp_uri = amqp_uri
         self.queue_name = queue_name
         self.feeds = feeds  # source service name -> its feed
@@ -104,6 +192,10 @@ class EventConsumer:
         self.batch_size = batch_size
         self.batch_wait = batch_wait
         self.head_interval = head_interval
+        # Tries of a batch failing permanently before its bad event is skipped and dead-lettered.
+        self.apply_attempts = max(1, apply_attempts if apply_attempts is not None
+                                  else int(os.environ.get("CONSUMER_APPLY_ATTEMPTS", "3")))
+        self._feed_retry_at: dict[str, tuple[float, float]] = {}  # source -> (not before, pause)
         self.stopping = threading.Event()
         self._buffer: list = []
         self._next_head_check = 0.0
@@ -169,7 +261,7 @@ class EventConsumer:
     def _flush(self) -> None:
         messages = list(self._buffer)
         self._buffer.clear()
-        by_source: dict[str, list[dict]] = {}
+        by_source: dict[str, list[tuple[dict, object]]] = {}
         for message in messages:
             try:
                 source, event = self._parse(message)
@@ -177,10 +269,13 @@ class EventConsumer:
                 self._dead_letter(message, poison)
                 continue
             RECEIVED.labels(source).inc()
-            by_source.setdefault(source, []).append(event)
-        for source, events in by_source.items():
-            events.sort(key=lambda e: int(e["sequence"]))
-            self._apply_with_retry(source, events)
+            by_source.setdefault(source, []).append((event, message))
+        for source, pairs in by_source.items():
+            pairs.sort(key=lambda pair: int(pair[0]["sequence"]))
+            # Each source ends applied, applied with its poison dead-lettered, or deferred (its
+            # feed is down): only a store failure (shared by all) keeps the loop here.
+            self._apply_with_retry(source, [event for event, _ in pairs],
+                                   {int(event["sequence"]): message for event, message in pairs})
         if messages:
             messages[-1].ack(multiple=True)
 
@@ -203,44 +298,124 @@ class EventConsumer:
         return source, event
 
     def _dead_letter(self, message, poison: Poison) -> None:
+        self._publish_dead_letter(message.body, message.headers, poison,
+                                  message.delivery_info.get("exchange", ""),
+                                  message.delivery_info.get("routing_key", ""),
+                                  message.content_type, message.content_encoding)
+
+    def _publish_dead_letter(self, body: bytes, headers: dict | None, poison: Poison, exchange: str,
+                             routing_key: str, content_type: str | None,
+                             content_encoding: str | None) -> None:
         DEAD.labels(poison.reason).inc()
         log.warning("consumer %s: dead-lettering a message (%s)", self.queue_name, poison)
-        headers = dict(message.headers or {})
+        headers = dict(headers or {})
         headers.update({"x-dead-letter-reason": poison.reason, "x-dead-letter-detail": poison.detail,
-                        "x-original-exchange": message.delivery_info.get("exchange", ""),
-                        "x-original-routing-key": message.delivery_info.get("routing_key", "")})
-        self._producer.publish(message.body, exchange="", routing_key=f"{self.queue_name}.dead-letter",
-                               headers=headers, content_type=message.content_type,
-                               content_encoding=message.content_encoding or "binary",
+                        "x-original-exchange": exchange, "x-original-routing-key": routing_key})
+        self._producer.publish(body, exchange="", routing_key=f"{self.queue_name}.dead-letter",
+                               headers=headers, content_type=content_type,
+                               content_encoding=content_encoding or "binary",
                                delivery_mode=2, serializer=None)
 
-    def _apply_with_retry(self, source: str, events: list[dict]) -> None:
+    def _skipped(self, source: str, event: dict, error: BaseException, message=None) -> None:
+        """The read model skipped `event` (and recorded it): dead-letter it as apply-failed."""
+        SKIPPED.labels(source).inc()
+        poison = Poison("apply-failed", f"{source} sequence {int(event['sequence'])} "
+                                        f"({event.get('type')}): {describe(error)}"[:500])
+        log.error("consumer %s: skipped %s event %s (%s), which the read model cannot apply: %s; "
+                  "see `python -m services.projection dead-letters`", self.queue_name, source,
+                  int(event["sequence"]), event.get("type"), describe(error))
+        if message is not None:
+            self._dead_letter(message, poison)
+        else:  # it came from the feed: dead-letter the CloudEvent as the relay would publish it
+            self._publish_dead_letter(json.dumps(event).encode(), {}, poison, events_exchange(source),
+                                      str(event.get("type", "")), contract.CONTENT_TYPE, None)
+
+    def _apply_with_retry(self, source: str, events: list[dict], messages: dict | None = None,
+                          *, fetch: bool = True, retry_transient: bool = True) -> int:
+        """Apply one source's events; returns how many were applied. Transient failures are
+        retried with back-off (or raised, with `retry_transient=False`); a permanent one, after
+        `apply_attempts` tries, makes the read model skip the bad event (see the module doc).
+        When the source's feed cannot fill a gap, its events are deferred: nothing applied."""
         backoff = 0.5
+        permanent_failures = 0
+        isolate = False
+        messages = messages or {}
         while True:
             self._beat()
+            skipped: list[tuple[dict, BaseException]] = []
+            kwargs = {"fetch_missing": self._fetcher(source)} if fetch else {}
+            if isolate:
+                kwargs["on_skip"] = lambda event, error: skipped.append((event, error))
             try:
                 with BATCH_SECONDS.time():
-                    applied = self.apply_batch(source, events, fetch_missing=self._fetcher(source))
+                    applied = self.apply_batch(source, events, **kwargs)
                 APPLIED.labels(source).inc(applied)
                 POSITION.labels(source).set(int(events[-1]["sequence"]))
-                return
+                for event, error in skipped:
+                    self._skipped(source, event, error, messages.get(int(event["sequence"])))
+                return applied
             # `except ... as e` unbinds e when the block ends: keep the error for the log line.
-            except (urllib.error.URLError, OSError, TimeoutError) as e:
-                failure, kind, hint = e, "feed", f"the {source} service's /events feed"
-            except Exception as e:  # the read model's database, most likely
-                failure, kind, hint = e, "store", "PostgreSQL at POSTGRES_HOST"
+            except FeedUnavailable as e:
+                if not retry_transient:
+                    raise
+                DEFERRED.labels(source).inc(len(events))
+                ERRORS.labels("feed").inc()
+                log.warning("consumer %s: deferred %d %s events: a gap before them cannot be filled "
+                            "(%s); is the %s service's /events feed reachable? They stay in its "
+                            "event store and are fetched from the feed once it answers; the other "
+                            "sources go on", self.queue_name, len(events), source, e, source)
+                return 0
+            except Exception as e:
+                failure = e
+            if is_permanent(failure) and isolate:
+                # Not one event's fault (e.g. the tracking write): nothing to skip, so retried.
+                kind, hint = "event", "a failure no single event can be skipped for"
+                if not retry_transient:
+                    raise failure
+            elif is_permanent(failure):
+                permanent_failures += 1
+                kind, hint = "event", None
+                if permanent_failures >= self.apply_attempts:
+                    log.warning("consumer %s: %d %s events failed %d times (%s): applying them one "
+                                "by one to skip what cannot be applied", self.queue_name, len(events),
+                                source, permanent_failures, describe(failure))
+                    isolate = True
+                    continue
+            else:
+                if not retry_transient:
+                    raise failure
+                kind, hint = "store", "PostgreSQL at POSTGRES_HOST"
             ERRORS.labels(kind).inc()
-            log.error("consumer %s: could not apply %d %s events (%s: %s); is %s reachable? "
-                      "retrying in %.1fs (nothing is acked meanwhile)", self.queue_name,
-                      len(events), source, type(failure).__name__, failure, hint, backoff)
+            if kind == "event" and hint:
+                log.error("consumer %s: could not apply %d %s events event by event either (%s): "
+                          "%s; retrying in %.1fs (nothing is acked meanwhile)", self.queue_name,
+                          len(events), source, describe(failure), hint, backoff)
+            elif hint:
+                log.error("consumer %s: could not apply %d %s events (%s: %s); is %s reachable? "
+                          "retrying in %.1fs (nothing is acked meanwhile)", self.queue_name,
+                          len(events), source, type(failure).__name__, failure, hint, backoff)
+            else:
+                log.error("consumer %s: could not apply %d %s events (%s), attempt %d of %d; "
+                          "retrying in %.1fs", self.queue_name, len(events), source,
+                          describe(failure), permanent_failures, self.apply_attempts, backoff)
             if self.stopping.wait(backoff):
                 raise SystemExit(0)
             backoff = min(backoff * 2, 10)
 
     def _fetcher(self, source: str):
         def fetch_missing(after: int, before: int) -> list[dict]:
+            retry_at = self._feed_retry_at.get(source)
+            if retry_at is not None and time.monotonic() < retry_at[0]:
+                raise FeedUnavailable(source, "it failed a moment ago; asked again at the back-off's end")
             CATCH_UPS.labels(source).inc()
-            return self.feeds[source].between(after, before)
+            try:
+                events = self.feeds[source].between(after, before)
+            except Exception as error:  # unreachable, timed out, a proxy's error page: the feed's
+                pause = min(2 * retry_at[1], 30.0) if retry_at else 1.0
+                self._feed_retry_at[source] = (time.monotonic() + pause, pause)
+                raise FeedUnavailable(source, error) from error
+            self._feed_retry_at.pop(source, None)
+            return events
         return fetch_missing
 
     def _check_heads(self) -> None:
@@ -264,7 +439,7 @@ class EventConsumer:
                         if not events:
                             break
                         CATCH_UPS.labels(source).inc()
-                        APPLIED.labels(source).inc(self.apply_batch(source, events))
+                        self._apply_with_retry(source, events, fetch=False, retry_transient=False)
                         position = int(events[-1]["sequence"])
                         self._beat()
                 except Exception as error:  # retried at the next check

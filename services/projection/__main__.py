@@ -2,7 +2,8 @@
 
   python -m services.projection            consume the bus into the read model (a long-running process)
   python -m services.projection rebuild    wipe the read model and replay every source's event store
-  python -m services.projection status     show each source's applied position and head
+  python -m services.projection status     show each source's applied position and head, and the
+                                           events skipped because they could not be applied
   python -m services.projection dead-letters          list the messages the projection refused
   python -m services.projection dead-letters requeue  put them back on its queue (after a fix)
 """
@@ -67,7 +68,19 @@ def rebuild(args) -> None:
 def status(args) -> None:
     model = ReadModel.connect(settings())
     for source, feed in feeds().items():
-        print(f"{source}: applied {model.position(source)}, head {feed.head()}")
+        try:
+            head = feed.head()
+        except OSError as error:  # the status of the others is still worth showing
+            head = f"unknown ({source}'s /events feed: {error})"
+        print(f"{source}: applied {model.position(source)}, head {head}")
+    skipped = model.skipped()
+    for row in skipped:
+        print(f"skipped: {row['source']} sequence {row['sequence']} {row['type']} "
+              f"({row['reason']}, {row['at']:%Y-%m-%d %H:%M:%S}): {row['detail']}")
+    if skipped:
+        print(f"{len(skipped)} events skipped (read_model.skipped_events); their messages are in the "
+              f"dead letters: python -m services.projection dead-letters; after fixing the cause, "
+              f"dead-letters requeue (or a rebuild) applies them")
 
 
 def dead_letters(args) -> None:

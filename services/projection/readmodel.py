@@ -8,10 +8,24 @@ Each batch of events updates the tables and the tracking position of its source 
 transaction, and the position is read (and row-locked) inside that transaction, so an event at
 or below it is skipped: applying a batch twice changes nothing. A rebuild locks the tables,
 wipes them and replays from the sources, in one transaction too.
+
+Poison events. An event the tables cannot take (a value out of a column's range, a handler's
+KeyError on its data: `shared.consumer.is_permanent`) would fail its batch forever, and the event
+store is immutable. `apply_batch(..., on_skip=callback)` therefore applies event by event, each
+in a savepoint: a permanently failing event is rolled back to its savepoint, recorded in
+`read_model.skipped_events` (source, sequence, type, reason, detail, at) and passed (the tracking
+position moves beyond it), the others are applied in order and exactly once, and `on_skip(event,
+error)` is called after the commit (the consumer dead-letters it). A skipped event that comes
+back (a dead letter re-queued after a fix) is tried again even though it is below the position;
+if it applies now its record goes. A rebuild applies each page in a savepoint and, when one
+fails permanently, that page event by event: it never aborts on a poison event, it keeps it
+recorded as skipped (and drops the records of events that apply now, after a fix), so a rebuild
+gives the live model's result. `skipped_events` survives rebuilds; `skipped()` lists it.
 """
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable, Iterable
 from types import ModuleType
 
@@ -21,9 +35,16 @@ from psycopg import sql
 
 from shared import domains
 from shared.config import ConfigurationError, Settings
+from shared.consumer import describe, is_permanent
 
 SCHEMA = "read_model"
 TRACKING_TABLE = "notification_tracking"
+SKIPPED_TABLE = "skipped_events"  # poison events passed over; kept across rebuilds
+SKIPPED_COLUMNS = """
+    source text NOT NULL, sequence bigint NOT NULL, type text NOT NULL, event_id text,
+    reason text NOT NULL, detail text, at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (source, sequence)"""
+log = logging.getLogger("readmodel")
 
 
 def registered_sources() -> tuple[ModuleType, ...]:
@@ -35,7 +56,7 @@ def relations(sources: Iterable[ModuleType]) -> tuple[dict[str, str], dict[str, 
     """(tables, views) of the sources; a name declared twice is refused, naming both."""
     tables: dict[str, str] = {}
     views: dict[str, str] = {}
-    owner: dict[str, str] = {TRACKING_TABLE: "the projection"}
+    owner: dict[str, str] = {TRACKING_TABLE: "the projection", SKIPPED_TABLE: "the projection"}
     for source in sources:
         for kind, declared, into in (("table", source.TABLES, tables),
                                      ("view", getattr(source, "VIEWS", {}), views)):
@@ -82,6 +103,7 @@ class ReadModel(PostgresTrackingRecorder):
             self.sql_create_statements.append(
                 sql.SQL("CREATE OR REPLACE VIEW {}.{} AS " + query.replace("{schema}", "{s}"))
                 .format(schema, sql.Identifier(name), s=schema))
+        self.sql_create_statements.append(self._create_skipped_table(schema))
 
     @classmethod
     def connect(cls, settings: Settings, schema: str = SCHEMA,
@@ -100,35 +122,114 @@ class ReadModel(PostgresTrackingRecorder):
     # --- applying events -------------------------------------------------------------------
 
     def apply_batch(self, source: str, events: list[dict],
-                    fetch_missing: Callable[[int, int], list[dict]] | None = None) -> int:
+                    fetch_missing: Callable[[int, int], list[dict]] | None = None,
+                    on_skip: Callable[[dict, BaseException], None] | None = None) -> int:
         """Apply a source's events (CloudEvent dicts, in sequence order) exactly once.
         Missing sequence numbers are first fetched with `fetch_missing(after, before)`; an
         event's `prevsequence` (the relay's previous notification id) tells a real gap from
         ids that rolled-back transactions never used. Returns the number of events applied
-        (duplicates are not counted)."""
+        (duplicates and skipped events are not counted).
+
+        Without `on_skip` the batch runs in pipeline mode and any failure rolls it all back.
+        With it, each event runs in a savepoint; one failing permanently is recorded as skipped
+        and passed, and `on_skip(event, error)` is called for it once the batch committed."""
+        skips: list[tuple[dict, BaseException]] = []
         with self.datastore.transaction(commit=True) as curs:
             position = self._locked_position(curs, source)
-            with curs.connection.pipeline():
-                return self._apply_after(curs, source, position, events, fetch_missing)
+            again = self._skipped_sequences(curs, source, [int(e["sequence"]) for e in events
+                                                           if int(e["sequence"]) <= position])
+            if on_skip is None:
+                with curs.connection.pipeline():
+                    applied = self._apply_after(curs, source, position, events, fetch_missing, again,
+                                                self._apply)
+            else:
+                def apply_one(db, source_, event):
+                    return self._apply_or_skip(curs, db, source_, event, skips)
+                applied = self._apply_after(curs, source, position, events, fetch_missing, again,
+                                            apply_one)
+        for event, error in skips:
+            on_skip(event, error)
+        return applied
 
     def _apply_after(self, curs, source: str, position: int, events: list[dict],
-                     fetch_missing: Callable[[int, int], list[dict]] | None) -> int:
+                     fetch_missing: Callable[[int, int], list[dict]] | None,
+                     again: set[int] = frozenset(), apply_one=None) -> int:
+        apply_one = apply_one or self._apply
         db = Statements(curs, self.datastore.schema)
         start = position
         applied = 0
         for event in events:
             sequence = int(event["sequence"])
             if sequence <= position:
+                if sequence in again:  # a skipped event re-queued: try it again, late
+                    again = again - {sequence}
+                    done = apply_one(db, source, event)
+                    if done:
+                        self._forget_skipped(curs, source, [sequence])
+                    applied += done
                 continue  # already applied: a redelivery or a republish
             previous = int(event.get("prevsequence", sequence - 1))
             if fetch_missing and previous > position:
                 for missing in fetch_missing(position, sequence):
-                    applied += self._apply(db, source, missing)
-            applied += self._apply(db, source, event)
+                    applied += apply_one(db, source, missing)
+            applied += apply_one(db, source, event)
             position = sequence
         if position > start:
             self._insert_tracking(curs, Tracking(source, position))
         return applied
+
+    def _apply_or_skip(self, curs, db: Statements, source: str, event: dict,
+                       skips: list[tuple[dict, BaseException]]) -> int:
+        """Apply one event in a savepoint; if it fails permanently, roll it back and record it
+        as skipped (returns 0). A transient failure is raised: the whole batch is retried."""
+        try:
+            with curs.connection.transaction():  # nested in the batch's: a SAVEPOINT
+                return self._apply(db, source, event)
+        except Exception as error:
+            if not is_permanent(error):
+                raise
+            self._record_skipped(curs, source, event, "apply-failed", describe(error))
+            skips.append((event, error))
+            log.warning("read model: skipped %s event %s (%s): %s", source, event["sequence"],
+                        event.get("type"), describe(error))
+            return 0
+
+    # --- skipped (poison) events ------------------------------------------------------------
+
+    def _create_skipped_table(self, schema: sql.Identifier) -> sql.Composed:
+        return sql.SQL("CREATE TABLE IF NOT EXISTS {}.{} (" + SKIPPED_COLUMNS + ")").format(
+            schema, sql.Identifier(SKIPPED_TABLE))
+
+    def _skipped_table(self) -> sql.Composed:
+        return sql.SQL("{}.{}").format(sql.Identifier(self.datastore.schema), sql.Identifier(SKIPPED_TABLE))
+
+    def _skipped_sequences(self, curs, source: str, sequences: list[int]) -> set[int]:
+        if not sequences:
+            return set()
+        curs.execute(sql.SQL("SELECT sequence FROM {} WHERE source = %s AND sequence = ANY(%s)")
+                     .format(self._skipped_table()), (source, sequences))
+        return {row["sequence"] for row in curs.fetchall()}
+
+    def _record_skipped(self, curs, source: str, event: dict, reason: str, detail: str) -> None:
+        curs.execute(sql.SQL("""INSERT INTO {} (source, sequence, type, event_id, reason, detail)
+                                VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (source, sequence)
+                                DO UPDATE SET reason = EXCLUDED.reason, detail = EXCLUDED.detail""")
+                     .format(self._skipped_table()),
+                     (source, int(event["sequence"]), str(event.get("type", "")), event.get("id"),
+                      reason, detail))
+
+    def _forget_skipped(self, curs, source: str, sequences: list[int]) -> None:
+        curs.execute(sql.SQL("DELETE FROM {} WHERE source = %s AND sequence = ANY(%s)")
+                     .format(self._skipped_table()), (source, sequences))
+
+    def skipped(self, source: str | None = None) -> list[dict]:
+        """The events passed over because they could not be applied, oldest first."""
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(sql.SQL("SELECT source, sequence, type, event_id, reason, detail, at FROM {} "
+                                 "WHERE %(source)s::text IS NULL OR source = %(source)s "
+                                 "ORDER BY source, sequence").format(self._skipped_table()),
+                         {"source": source})
+            return [dict(row) for row in curs.fetchall()]
 
     def _locked_position(self, curs, source: str) -> int:
         curs.execute(sql.SQL("SELECT notification_id FROM {}.{} WHERE application_name = %s FOR UPDATE")
@@ -153,7 +254,7 @@ class ReadModel(PostgresTrackingRecorder):
         """Wipe every table and replay each source from its first event, in one transaction:
         the live consumer waits on the table locks and then carries on from the new position."""
         schema = sql.Identifier(self.datastore.schema)
-        names = [*self.tables, TRACKING_TABLE]
+        names = [*self.tables, TRACKING_TABLE, SKIPPED_TABLE]
         positions = {}
         with self.datastore.transaction(commit=True) as curs:
             db = Statements(curs, self.datastore.schema)
@@ -166,17 +267,35 @@ class ReadModel(PostgresTrackingRecorder):
             total = 0
             for source in sources:
                 position = 0
+                skips: list[tuple[dict, BaseException]] = []
                 for page in read_pages(source):
-                    for event in page:
-                        self._apply(db, source, event)
-                        position = int(event["sequence"])
+                    self._replay_page(curs, db, source, page, skips)
+                    if page:
+                        position = int(page[-1]["sequence"])
                     total += len(page)
                     if on_progress:
                         on_progress(total)
+                # Events skipped before that apply now (the cause was fixed) are skipped no more.
+                curs.execute(sql.SQL("DELETE FROM {} WHERE source = %s AND sequence <= %s "
+                                     "AND NOT (sequence = ANY(%s))").format(self._skipped_table()),
+                             (source, position, [int(event["sequence"]) for event, _ in skips]))
                 if position:
                     self._insert_tracking(curs, Tracking(source, position))
                 positions[source] = position
         return positions
+
+    def _replay_page(self, curs, db: Statements, source: str, page: list[dict],
+                     skips: list[tuple[dict, BaseException]]) -> None:
+        """One page of a rebuild in a savepoint; if it fails permanently, event by event."""
+        try:
+            with curs.connection.transaction():
+                for event in page:
+                    self._apply(db, source, event)
+        except Exception as error:
+            if not is_permanent(error):
+                raise
+            for event in page:
+                self._apply_or_skip(curs, db, source, event, skips)
 
     def table_rows(self, name: str) -> list[tuple]:
         """Every row of a table or view, sorted: how rebuild equality is checked."""
