@@ -193,3 +193,24 @@ def test_workload_identity_numbers_are_valid_and_never_repeat():
     households = Households(0)
     members = [m["id_number"] for _ in range(50) for m in households.next()[2]]
     assert len(set(members)) == 100
+
+
+# --- the eventsourcing save-loop baseline's stores ----------------------------------------------------
+
+def test_plain_save_baseline_has_no_cipher_even_with_a_cipher_key(monkeypatch):
+    """With CIPHER_KEY set and CIPHER_TOPIC left out, eventsourcing falls back to the pycryptodome
+    cipher (not installed): the plain store must drop the key as well, and measure no codec."""
+    from eventsourcing.cryptography import AESCipher
+
+    from bench.baselines import bench_store_classes
+    key = AESCipher.create_key(32)
+    monkeypatch.setenv("CIPHER_KEY", key)
+    monkeypatch.setenv("BENCH_ES_PLAIN_CIPHER_KEY", key)  # the name-prefixed form too
+    popo = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+    platform_class, plain_class = bench_store_classes()
+    platform, plain = platform_class(popo), plain_class(popo)
+    assert type(platform.mapper.cipher) is AESCipher          # the platform's AES-GCM (cryptography)
+    assert platform.mapper.compressor is not None
+    assert plain.mapper.cipher is None and plain.mapper.compressor is None
+    platform.close()
+    plain.close()
