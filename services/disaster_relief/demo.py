@@ -1,8 +1,7 @@
 """The demo's disaster relief year: Zhonglou district's 2007 of incidents, reports, rosters,
 relief cards and reserves, driven through the `disaster_relief` RPC interface only.
 
-    python -m deploy.demo_disaster_relief            # after `make run`; or from deploy/demo.py:
-    run(functools.partial(shared.rpc.cluster, amqp_uri), random.Random(seed), progress=True)
+    python -m deploy.demo --domains disaster_relief      # after `make run`
 
 The year, in order of time:
 - January: every town and street deposits its natural-disaster relief reserve (20,000–32,000
@@ -21,49 +20,33 @@ The year, in order of time:
   disbursement larger than the reserve, a disbursement and a roster entry on a closed incident,
   the same household twice on one roster.
 
-`build_plan(rng)` is a pure function of the random generator and the reference data (which
-households, their identity numbers, needs, aid and amounts); `run()` executes it in order and
-prints a summary. Running it twice on one database adds a second set of incidents and deposits.
+`plan(seed, size, run)` is a pure function of the seed, the run number and the reference data
+(which households, their identity numbers, needs, aid and amounts; the year is small, so the
+size does not change it); `run(plan, kit)` executes it in order through the kit
+(shared/demo_kit.py) and prints a summary. A second run on one database adds a second set of
+incidents and deposits, with new people (drawn from the run's space); `runs_done` counts the
+earlier runs by their hail incidents.
 """
 from __future__ import annotations
 
-import argparse
 import functools
 import json
-import os
 import random
 import sys
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from stdnum.cn import ric
+from shared.demo_kit import OK, Kit, People, Ref, Step, Tally, refused
 
+TITLE = "disaster relief (救灾应急)"
 YEAR = 2007
 FLOOR = Decimal("20000.00")       # only to plan amounts; the service reads its own data file
 OFFICERS = {"report": "officer-qian", "roster": "officer-zhou", "money": "officer-wang",
             "close": "officer-qian"}
 SOURCE = "区财政 1708 科目 (救灾支出)"
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡"
-GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰建国红梅志文斌国庆金凤海燕"
 BELOW_FLOOR_AREA = "xinzha"       # the one reserve left below the floor at year end
-
-
-@dataclass(frozen=True)
-class Ref:
-    """The id an earlier step returned (an incident), filled in when the plan runs."""
-    key: str
-
-
-@dataclass(frozen=True)
-class Step:
-    label: str
-    method: str
-    args: tuple
-    keep: str | None = None           # remember the result under this key (incident ids)
-    expect: str | None = None         # a bad command: the error type expected
 
 
 @dataclass
@@ -124,22 +107,10 @@ def day(text: str, plus: int = 0) -> str:
     return (date.fromisoformat(text[:10]) + timedelta(days=plus)).isoformat()
 
 
-class _People:
-    def __init__(self, rng: random.Random):
-        self.rng = rng
-        self.used: set[str] = set()
-
-    def head(self) -> tuple[str, str]:
-        rng = self.rng
-        while True:
-            born = date(1935, 1, 1) + timedelta(days=rng.randrange(0, 50 * 365))
-            body = f"320404{born:%Y%m%d}{rng.randrange(1, 1000):03d}"
-            number = body + ric.calc_check_digit(body + "0")
-            if number not in self.used:
-                self.used.add(number)
-                break
-        name = rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
-        return number, name
+def _head(people: People) -> tuple[str, str]:
+    """A household head: identity number and name."""
+    person = people.person(1935, 1984)
+    return person.id_number, person.name
 
 
 @dataclass
@@ -150,14 +121,17 @@ class _Plan:
     balance: dict[str, Decimal] = field(default_factory=dict)
     households: dict[str, list] = field(default_factory=dict)   # incident key -> (id, name, area)
 
-    def add(self, label, method, *args, keep=None, expect=None):
-        self.steps.append(Step(label, method, tuple(args), keep, expect))
+    people: People | None = None
+
+    def add(self, label, method, *args, keep=None, expect=OK):
+        self.steps.append(Step(label, method, tuple(args), expect=expect, saves=keep))
 
 
-def build_plan(rng: random.Random, areas: list[str] | None = None) -> list[Step]:
-    """Every command of the year, in order of time (a pure function of `rng` and the areas)."""
-    plan = _Plan(rng, areas or load_areas())
-    people = _People(rng)
+def build_plan(rng: random.Random, areas: list[str] | None = None, run: int = 1) -> list[Step]:
+    """Every command of the year, in order of time (a pure function of `rng`, the areas and the
+    run number, which keys the people drawn)."""
+    people = People(rng, run)
+    plan = _Plan(rng, areas or load_areas(), people=people)
     for area in plan.areas:
         amount = Decimal(rng.randrange(200, 321) * 100).quantize(Decimal("0.01"))
         plan.balance[area] = amount
@@ -168,19 +142,19 @@ def build_plan(rng: random.Random, areas: list[str] | None = None) -> list[Step]
     return plan.steps
 
 
-def _incident(plan: _Plan, incident: Incident, people: _People) -> None:
+def _incident(plan: _Plan, incident: Incident, people: People) -> None:
     key = incident.key
     plan.add(f"{key}: registered", "register_incident", incident.incident_type, list(incident.areas),
              incident.occurred_at, OFFICERS["report"], incident.description, keep=key)
     if key == "typhoon":
         plan.add("typhoon: follow-up before the initial report", "report", Ref(key), "follow_up",
                  figures(relocated=100), day(incident.occurred_at) + "T15:00", OFFICERS["report"],
-                 expect="Conflict")
+                 expect=refused("Conflict"))
     if key == "flood":
         plan.add("flood: negative figures", "report", Ref(key), "initial", figures(relocated=-3),
-                 "2007-07-06T05:00", OFFICERS["report"], expect="InvalidInput")
+                 "2007-07-06T05:00", OFFICERS["report"], expect=refused("InvalidInput"))
         plan.add("flood: report before the occurrence", "report", Ref(key), "initial", figures(relocated=5),
-                 "2007-07-06T02:00", OFFICERS["report"], expect="InvalidInput")
+                 "2007-07-06T02:00", OFFICERS["report"], expect=refused("InvalidInput"))
     (stage, reported_at, figs), *later = incident.reports
     plan.add(f"{key}: {stage} report", "report", Ref(key), stage, figs, reported_at, OFFICERS["report"])
     households = _roster(plan, incident, people)
@@ -189,13 +163,13 @@ def _incident(plan: _Plan, incident: Incident, people: _People) -> None:
     _aid(plan, incident, households)
 
 
-def _roster(plan: _Plan, incident: Incident, people: _People) -> list[tuple[str, str, str]]:
+def _roster(plan: _Plan, incident: Incident, people: People) -> list[tuple[str, str, str]]:
     rng, listed_on = plan.rng, day(incident.occurred_at, 1)
     households = []
     for area, count in incident.households.items():
         for n in range(1, count + 1):
             household_id = f"{PREFIX.get(area, area[:3].upper())}-{YEAR}-{incident.key[:2].upper()}{n:03d}"
-            number, name = people.head()
+            number, name = _head(people)
             needs = sorted(rng.sample(NEEDS, rng.randint(1, 3)), key=NEEDS.index)
             plan.add(f"{incident.key}: roster {household_id}", "add_to_roster", Ref(incident.key),
                      household_id, number, name, area, rng.randint(1, 5), needs, OFFICERS["roster"], listed_on)
@@ -204,8 +178,8 @@ def _roster(plan: _Plan, incident: Incident, people: _People) -> list[tuple[str,
     first_id, first_name, first_area = households[0]
     if incident.key == "flood":
         plan.add("flood: the same household twice on the roster", "add_to_roster", Ref("flood"), first_id,
-                 people.head()[0], first_name, first_area, 2, ["food"], OFFICERS["roster"], listed_on,
-                 expect="Conflict")
+                 _head(people)[0], first_name, first_area, 2, ["food"], OFFICERS["roster"], listed_on,
+                 expect=refused("Conflict"))
     return households
 
 
@@ -232,7 +206,7 @@ def _aid(plan: _Plan, incident: Incident, households: list[tuple[str, str, str]]
     if incident.key == "typhoon":
         household_id, name, area = households[-1]
         plan.add("typhoon: a disbursement larger than the reserve", "disburse", Ref("typhoon"), household_id,
-                 name, "999999.00", OFFICERS["money"], paid_on, expect="Conflict")
+                 name, "999999.00", OFFICERS["money"], paid_on, expect=refused("Conflict"))
     _replenish(plan, incident, day(incident.occurred_at, 40))
 
 
@@ -258,19 +232,37 @@ def _closures(plan: _Plan) -> None:
         plan.add(f"{key}: closed", "close_incident", Ref(key), OFFICERS["close"], incident.closed_on)
     household_id, name, area = plan.households["hail"][0]
     plan.add("hail: a disbursement after closing", "disburse", Ref("hail"), household_id, name,
-             "100.00", OFFICERS["money"], "2007-11-01", expect="Conflict")
-    number, newcomer = _People(plan.rng).head()
+             "100.00", OFFICERS["money"], "2007-11-01", expect=refused("Conflict"))
+    number, newcomer = _head(plan.people)
     plan.add("hail: a roster entry after closing", "add_to_roster", Ref("hail"), f"{household_id}-NEW", number,
-             newcomer, area, 2, ["food"], OFFICERS["roster"], "2007-11-01", expect="Conflict")
+             newcomer, area, 2, ["food"], OFFICERS["roster"], "2007-11-01", expect=refused("Conflict"))
 
 
-# --- running it ----------------------------------------------------------------------------------------
+# --- the scenario's interface (shared/demo_kit.py) ----------------------------------------------
+
+@dataclass(frozen=True)
+class Plan:
+    seed: int
+    run: int
+    steps: tuple[Step, ...]
+
+
+def plan(seed: int, size: float = 1.0, run: int = 1, reference: list[str] | None = None) -> Plan:
+    """The year of run `run` (the plan is small: `size` does not change it)."""
+    return Plan(seed, run, tuple(build_plan(random.Random(seed), reference, run)))
+
+
+def runs_done(kit: Kit) -> int:
+    """Earlier demo runs on this database: the hail incidents of the year."""
+    hail = next(i for i in INCIDENTS if i.key == "hail")
+    return sum(1 for i in kit.call("list_incidents", YEAR)
+               if i["incident_type"] == hail.incident_type and i["occurred_at"][:16] == hail.occurred_at)
+
 
 @dataclass
 class Outcome:
+    tally: Tally
     done: int = 0
-    refused: Counter = field(default_factory=Counter)    # error type -> bad commands it refused
-    unexpected: list[str] = field(default_factory=list)
     ids: dict[str, str] = field(default_factory=dict)
     incidents: list[dict] = field(default_factory=list)
     reserves: list[dict] = field(default_factory=list)
@@ -278,43 +270,41 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
-        return not self.unexpected
+        return self.tally.ok
+
+    @property
+    def unexpected(self) -> list[str]:
+        return list(self.tally.problems)
+
+    @property
+    def refused(self):
+        return self.tally.refused
 
 
-def run(rpc_factory, rng: random.Random, progress: bool = True, out=sys.stdout) -> Outcome:
-    """Drive the year. `rpc_factory()` is a context manager yielding a proxy whose attribute
-    `disaster_relief` is the service (e.g. `functools.partial(shared.rpc.cluster, amqp_uri)`)."""
-    from tqdm import tqdm
-
-    from shared.errors import DomainError
-    steps = build_plan(rng)
-    outcome = Outcome()
-    with rpc_factory() as proxy, tqdm(total=len(steps), desc="disaster relief 2007", unit="cmd",
-                                      file=out, disable=not progress, dynamic_ncols=True) as bar:
-        service = proxy.disaster_relief
-        for step in steps:
-            args = [outcome.ids.get(a.key) if isinstance(a, Ref) else a for a in step.args]
-            try:
-                result = getattr(service, step.method)(*args)
-                if step.expect:
-                    outcome.unexpected.append(f"{step.label}: accepted, expected {step.expect}")
-                elif step.keep:
-                    outcome.ids[step.keep] = result
-            except DomainError as error:
-                if step.expect:
-                    outcome.refused[type(error).__name__] += 1
-                    if type(error).__name__ != step.expect:
-                        outcome.unexpected.append(f"{step.label}: {type(error).__name__}, expected {step.expect}")
-                else:
-                    outcome.unexpected.append(f"{step.label}: {type(error).__name__} ({error.field}: {error.rule})")
+def run(plan: Plan, kit: Kit) -> Outcome:
+    """Drive the year in order of time through `kit` (service `disaster_relief`)."""
+    outcome = Outcome(kit.tally)
+    with kit.bar(f"disaster relief {YEAR}", len(plan.steps)) as bar:
+        for step in plan.steps:
+            kit.step(step, outcome.ids)
             outcome.done += 1
             bar.update(1)
-        ids = set(outcome.ids.values())
-        outcome.incidents = [i for i in service.list_incidents(YEAR) if i["incident_id"] in ids]
-        outcome.reserves = service.reserves()
-        outcome.late_reports = [r for r in service.late_reports(YEAR) if r["incident_id"] in ids]
-    summary(outcome, out)
+    ids = set(outcome.ids.values())
+    outcome.incidents = [i for i in kit.call("list_incidents", YEAR) if i["incident_id"] in ids]
+    outcome.reserves = kit.call("reserves")
+    outcome.late_reports = [r for r in kit.call("late_reports", YEAR) if r["incident_id"] in ids]
+    summary(outcome, kit.out)
     return outcome
+
+
+def drive(rpc_factory, rng: random.Random, progress: bool = True, out=sys.stdout, run_number: int = 1) -> Outcome:
+    """The year planned with `rng`, driven through `rpc_factory()` proxies (e.g.
+    `functools.partial(shared.rpc.cluster, amqp_uri)`): for callers that hold a generator."""
+    kit = Kit("disaster_relief", rpc_factory, concurrency=1, progress=progress, out=out)
+    try:
+        return run(Plan(0, run_number, tuple(build_plan(rng, run=run_number))), kit)
+    finally:
+        kit.close()
 
 
 def summary(outcome: Outcome, out=sys.stdout) -> None:
@@ -329,28 +319,21 @@ def summary(outcome: Outcome, out=sys.stdout) -> None:
     p(f"\n{'reserve':10} {'balance':>10} {'floor':>10}  below floor")
     for r in outcome.reserves:
         p(f"{r['area']:10} {r['balance']:>10} {r['floor']:>10}  {'YES: replenish' if r['below_floor'] else 'no'}")
-    p("\nrefused as expected: " + ", ".join(f"{k}: {v}" for k, v in sorted(outcome.refused.items())))
-    for line in outcome.unexpected[:10]:
-        p(f"  UNEXPECTED {line}")
+    p("")
+    outcome.tally.print(out)
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m deploy.demo_disaster_relief",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seed", type=int, default=YEAR, help=f"random seed (default {YEAR})")
-    parser.add_argument("--amqp-uri", default=os.environ.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/"))
-    parser.add_argument("--no-progress", action="store_true")
-    args = parser.parse_args(argv)
-    from shared.rpc import cluster
-    try:
-        outcome = run(functools.partial(cluster, args.amqp_uri, timeout=60), random.Random(args.seed),
-                      progress=not args.no_progress)
-    except Exception as error:  # noqa: BLE001 — no service, no broker: say what to start
-        print(f"demo: the disaster_relief service did not answer ({type(error).__name__}: {error}); "
-              "is `make run` running?", file=sys.stderr)
-        return 2
-    return 0 if outcome.ok else 1
+def report_ready(section: dict | None, plan: Plan, outcome: Outcome) -> bool:
+    return bool(section) and len(section.get("incidents", [])) >= len(INCIDENTS)
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def print_report(section: dict | None, plan: Plan, outcome: Outcome, out=sys.stdout) -> None:
+    p = functools.partial(print, file=out)
+    if not section:
+        p("\ndisaster relief: no section in the report")
+        return
+    incidents = section.get("incidents", [])
+    late = (section.get("reports") or {}).get("late")
+    p(f"\ndisaster relief in the report: {len(incidents)} incidents of {YEAR} "
+      f"({sum(1 for i in incidents if i.get('status') == 'closed')} closed), late reports {late}, "
+      f"reserves below the floor {section.get('reserves_below_floor')}")

@@ -1,12 +1,12 @@
 """The demo's social welfare year: a simulated 2007 of Zhonglou district's welfare work, driven
 through the `welfare` service's RPC interface only.
 
-    python -m deploy.demo_welfare --seed 2007            # after `make run`; or from deploy/demo.py:
-    run(functools.partial(shared.rpc.cluster, amqp_uri, timeout=60), random.Random(seed),
-        progress=True)                                   # -> Outcome (.ok, .summary); prints a summary
+    python -m deploy.demo --domains welfare              # after `make run`
 
-Two halves, kept apart:
-- `build_plan(rng)` is a pure function of the random generator and the reference data
+Two halves, kept apart (the scenario interface of shared/demo_kit.py):
+- `plan(seed, size, run)` is a pure function of the seed, the size (a scale of the beds, the
+  persons under special support and the home-care orders), the run number (which keys the
+  people drawn, so a second run on one database meets new people) and the reference data
   (data/areas.json, data/welfare/*.json): elderly-care institutions and beds per area near the
   target of 17 per 1,000 aged 60+ (two areas a little below), residents carried over from 2006,
   admissions and discharges; care workers, about 85% trained by the city's April and September
@@ -16,33 +16,25 @@ Two halves, kept apart:
   enterprises restructured (改制) between February and June, one falling below the legal share of
   disabled staff in August (flagged: its later rebate is refused), two private ones founded in the
   second half; monthly wages and rebates; and a few deliberately bad commands.
-- `run()` executes the plan month by month: within a month the steps of one lane (one
+- `run(plan, kit)` executes the plan month by month: within a month the steps of one lane (one
   institution, one enterprise, one worker, one person, one order) run in order, lanes in
-  parallel. `rpc_factory()` returns a context manager yielding a Nameko cluster proxy
-  (`shared.rpc.cluster`); each worker thread opens its own.
+  parallel (`Kit.lanes`), then the month's bad commands one after another.
 """
 from __future__ import annotations
 
-import argparse
-import functools
 import json
-import os
 import random
 import sys
-import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
-from stdnum.cn import ric
+from shared.demo_kit import OK, Kit, People, Ref, Step, Tally, print_targets, refused
 
-from deploy.demo_rpc import RetryingCalls, Unreachable, infrastructure_errors
-
+TITLE = "social welfare (社会福利)"
 YEAR = 2007
 # The scenario (the 2007 target, >= 17 beds per 1,000 aged 60+, is in data/targets/2007.json):
 ABOVE = (17.3, 19.0)            # beds per 1,000 aged 60+ of most areas
@@ -57,11 +49,10 @@ CENTRALIZED_SHARE = 0.4
 # persons under special support: one per this many residents of the category's registration
 SUPPORTED_PER_POPULATION = (("three_no", "urban", 10000), ("five_guarantee", "rural", 1500))
 ORDERS_PER_MONTH = 40
+MIN_BEDS = 30                   # per area, at the smallest sizes
 SERVICES = {"housekeeping": 40, "medical_care": 25, "rehabilitation": 15, "companionship": 20}
 PAYMENTS = {"paid": 35, "low_cost": 45, "free": 20}
 OLD_ENTERPRISES = 9
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡"
-GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰建国红梅志文斌国庆金凤海燕"
 TRADES = ("纸箱厂", "印刷厂", "塑料制品厂", "五金厂", "服装厂", "电子元件厂", "包装材料厂",
           "橡胶制品厂", "针织厂", "铸件厂", "化工助剂厂")
 FORMS = ("股份合作制", "有限责任公司", "民营独资")
@@ -79,26 +70,17 @@ def month_str(month: int) -> str:
 
 # --- the plan: data ------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Ref:
-    """The id a previous step returned, resolved when the step runs."""
-    key: str
-
-
-@dataclass(frozen=True)
-class Step:
-    month: int
-    phase: int               # 0 registrations, 1 the month's work, 2 bad commands
-    lane: str                # steps of one lane run in order; lanes run in parallel
-    method: str              # welfare.<method>
-    args: tuple
-    saves: str | None = None     # keep the returned id under this key
-    expect: str | None = None    # a bad command: the error type it must get
-    label: str = ""
+def step(month: int, phase: int, lane: str, method: str, args: tuple, saves: str | None = None,
+         expect: str | None = None, label: str = "") -> Step:
+    """A step of the year: phase 0 registrations, 1 the month's work, 2 bad commands."""
+    return Step(label, method, args, expect=refused(expect) if expect else OK, saves=saves,
+                month=month, phase=phase, lane=lane)
 
 
 @dataclass
 class Plan:
+    run: int = 1
+    scale: float = 1.0
     steps: list[Step] = field(default_factory=list)
     beds: dict[str, int] = field(default_factory=dict)             # area -> beds at year end
     aged: dict[str, int] = field(default_factory=dict)             # area -> population 60+
@@ -135,28 +117,6 @@ def load_reference(directory: Path | None = None):
     return areas, WelfareRules.load()
 
 
-class People:
-    """Valid, unique GB 11643-1999 identity numbers and plausible names."""
-
-    def __init__(self, rng: random.Random):
-        self.rng = rng
-        self.used: set[str] = set()
-
-    def name(self) -> str:
-        given = self.rng.choice((1, 2))
-        return self.rng.choice(SURNAMES) + "".join(self.rng.choice(GIVEN) for _ in range(given))
-
-    def person(self, born_from: int, born_to: int) -> dict:
-        first, last = date(born_from, 1, 1).toordinal(), date(born_to, 12, 31).toordinal()
-        while True:
-            born = date.fromordinal(self.rng.randint(first, last))
-            body = f"320404{born:%Y%m%d}{self.rng.randrange(1, 1000):03d}"
-            number = body + ric.calc_check_digit(body + "0")
-            if number not in self.used:
-                self.used.add(number)
-                return {"id_number": number, "name": self.name(), "birth_date": born.isoformat()}
-
-
 def short_name(area: dict) -> str:
     """北港街道 -> 北港, 新闸镇 -> 新闸."""
     return area["name"].replace("街道", "").replace("镇", "")
@@ -179,12 +139,15 @@ def split(rng: random.Random, total: int, parts: int) -> list[int]:
 # --- the plan: building it ----------------------------------------------------------------------------
 
 class Builder:
-    def __init__(self, rng: random.Random, areas: list[dict], rules):
-        self.rng, self.areas, self.rules = rng, areas, rules
-        self.people = People(rng)
-        self.plan = Plan()
+    def __init__(self, rng: random.Random, areas: list[dict], rules, scale: float = 1.0, run: int = 1):
+        self.rng, self.areas, self.rules, self.scale = rng, areas, rules, scale
+        self.people = People(rng, run)
+        self.plan = Plan(run=run, scale=scale)
         self.institutions: dict[str, list[dict]] = defaultdict(list)   # area -> institutions
         self.admissions = 0
+
+    def person(self, born_from: int, born_to: int) -> dict:
+        return self.people.person(born_from, born_to).identity()
 
     def all_institutions(self) -> list[dict]:
         return [i for institutions in self.institutions.values() for i in institutions]
@@ -207,7 +170,7 @@ class Builder:
             code, aged = area["code"], int(area["population_60_plus"])
             per_1000 = rng.uniform(*(BELOW if code in below else ABOVE))
             plan.aged[code] = aged
-            plan.beds[code] = round(aged * per_1000 / 1000)
+            plan.beds[code] = max(MIN_BEDS, round(aged * per_1000 / 1000 * self.scale))
             parts = 2 if plan.beds[code] < 170 else 3
             for index, beds in enumerate(split(rng, plan.beds[code], parts)):
                 self.institution(area, index, beds)
@@ -242,11 +205,11 @@ class Builder:
         expanding = rng.choice([inst[0] for inst in self.institutions.values()])
         expanding["initial_beds"] = expanding["beds"] - 10
         for institution in self.all_institutions():
-            self.plan.add(Step(institution["opens"], 0, institution["key"], "register_institution",
+            self.plan.add(step(institution["opens"], 0, institution["key"], "register_institution",
                                (institution["area"], institution["name"], institution["kind"],
                                 institution["initial_beds"], institution["registered"]),
                                saves=institution["key"], label=institution["name"]))
-        self.plan.add(Step(9, 1, expanding["key"], "change_beds",
+        self.plan.add(step(9, 1, expanding["key"], "change_beds",
                            (Ref(expanding["key"]), expanding["beds"], day(9, 3), "新护理楼启用")))
 
     def carried_residents(self, institution: dict) -> None:
@@ -258,10 +221,10 @@ class Builder:
                                                   "2006-12-31"))
 
     def admit(self, institution: dict, month: int, admitted_on: str, who: dict | None = None) -> str:
-        who = who or self.people.person(1915, 1946)
+        who = who or self.person(1915, 1946)
         self.admissions += 1
         key = f"A-{self.admissions:05d}"
-        self.plan.add(Step(month, 1, institution["key"], "admit",
+        self.plan.add(step(month, 1, institution["key"], "admit",
                            (Ref(institution["key"]), who["id_number"], who["name"], who["birth_date"],
                             admitted_on), saves=key, label=f"admission to {institution['name']}"))
         institution["residents"].append({"key": key, "person": who, "admitted": admitted_on})
@@ -289,7 +252,7 @@ class Builder:
             on = random_day(rng, start.isoformat(), day(12, 28))
             resident["discharged"] = on
             reason = rng.choice(("返家居住", "转院治疗", "去世", "随子女迁居"))
-            self.plan.add(Step(int(on[5:7]), 1, institution["key"], "discharge",
+            self.plan.add(step(int(on[5:7]), 1, institution["key"], "discharge",
                                (Ref(resident["key"]), on, reason),
                                label=f"discharge from {institution['name']}"))
         for code, institutions in self.institutions.items():
@@ -305,7 +268,7 @@ class Builder:
                 population = int(area.get(f"{registration}_population", 0))
                 if not population:
                     continue
-                for index in range(max(2, round(population / per * rng.uniform(0.8, 1.2)))):
+                for index in range(max(2, round(population / per * rng.uniform(0.8, 1.2) * self.scale))):
                     new = index % 7 == 6                      # some registered during the year
                     month = rng.randint(2, 10) if new else 1
                     centralized = rng.random() < CENTRALIZED_SHARE
@@ -320,7 +283,7 @@ class Builder:
 
     def supported(self, area: dict, category: str, month: int, centralized: bool, medical: bool) -> None:
         rng = self.rng
-        who = self.people.person(1918, 1950)
+        who = self.person(1918, 1950)
         key = f"P-{sum(self.plan.supported.values()) + 1:04d}"
         if month == 1:                                # carried over: registered before 2007
             registered, arranged = random_day(rng, "2001-01-01", "2006-12-31"), day(1, 10)
@@ -333,16 +296,16 @@ class Builder:
             admission = self.admit(institution, month, registered if month == 1 else arranged, who)
             institution["residents"][-1]["supported"] = key
             lane = institution["key"]
-            self.plan.add(Step(month, 1, lane, *register, saves=key, label="supported person"),
-                          Step(month, 1, lane, "arrange_support",
+            self.plan.add(step(month, 1, lane, *register, saves=key, label="supported person"),
+                          step(month, 1, lane, "arrange_support",
                                (Ref(key), "centralized", arranged, Ref(admission))))
             institution.setdefault("supported", []).append((key, admission))
             return
-        self.plan.add(Step(month, 1, key, *register, saves=key, label="supported person"),
-                      Step(month, 1, key, "arrange_support", (Ref(key), "dispersed", arranged)))
+        self.plan.add(step(month, 1, key, *register, saves=key, label="supported person"),
+                      step(month, 1, key, "arrange_support", (Ref(key), "dispersed", arranged)))
         if medical:
             care_month = min(12, month + rng.randint(0, 2))
-            self.plan.add(Step(care_month, 1, key, "arrange_medical_care",
+            self.plan.add(step(care_month, 1, key, "arrange_medical_care",
                                (Ref(key), short_name(area) + CLINICS,
                                 max(arranged, day(care_month, 21)))))
 
@@ -356,9 +319,9 @@ class Builder:
                 if resident["admitted"] < day(6, 1):
                     resident["discharged"] = day(7, 2)
                     lane = institution["key"]
-                    self.plan.add(Step(7, 1, lane, "discharge", (Ref(admission), day(7, 2), "返家居住")),
-                                  Step(7, 1, lane, "arrange_support", (Ref(key), "dispersed", day(7, 2))),
-                                  Step(7, 1, lane, "arrange_medical_care",
+                    self.plan.add(step(7, 1, lane, "discharge", (Ref(admission), day(7, 2), "返家居住")),
+                                  step(7, 1, lane, "arrange_support", (Ref(key), "dispersed", day(7, 2))),
+                                  step(7, 1, lane, "arrange_medical_care",
                                        (Ref(key), "社区卫生服务中心", day(7, 3))))
                     return
 
@@ -367,12 +330,12 @@ class Builder:
         rng, plan = self.rng, self.plan
         for institution in self.all_institutions():
             for _ in range(max(2, -(-institution["beds"] // BEDS_PER_WORKER))):
-                who = self.people.person(1955, 1985)
+                who = self.person(1955, 1985)
                 key = f"W-{plan.workers + 1:04d}"
                 month = institution["opens"]
                 registered = institution["registered"] if month > 1 else random_day(
                     rng, max(institution["registered"], "2003-01-01"), "2006-12-31")
-                plan.add(Step(month, 1, key, "register_care_worker",
+                plan.add(step(month, 1, key, "register_care_worker",
                               (Ref(institution["key"]), who["id_number"], who["name"], registered),
                               saves=key))
                 plan.workers += 1
@@ -396,7 +359,7 @@ class Builder:
         if outcome in ("fail_then_pass", "september"):
             courses.append((9, day(9, 20), True))
         for month, on, passed in courses:
-            self.plan.add(Step(month, 1, key, "record_training", (Ref(key), COURSE, on, passed)))
+            self.plan.add(step(month, 1, key, "record_training", (Ref(key), COURSE, on, passed)))
         return int(any(passed for *_, passed in courses))
 
     # home care ------------------------------------------------------------------------------------------
@@ -405,7 +368,7 @@ class Builder:
         codes = [a["code"] for a in self.areas]
         weights = [a["population_60_plus"] for a in self.areas]
         for month in range(1, 13):
-            for _ in range(round(ORDERS_PER_MONTH * rng.uniform(0.8, 1.2))):
+            for _ in range(max(3, round(ORDERS_PER_MONTH * rng.uniform(0.8, 1.2) * self.scale))):
                 key = f"O-{sum(plan.orders.values()) + 1:05d}"
                 service = rng.choices(list(SERVICES), list(SERVICES.values()))[0]
                 payment = rng.choices(list(PAYMENTS), list(PAYMENTS.values()))[0]
@@ -415,7 +378,7 @@ class Builder:
                          "free": "0"}[payment]
                 volunteer = "志愿者" + self.people.name() if payment == "free" else ""
                 placed = day(month, rng.randint(1, 28))
-                plan.add(Step(month, 1, key, "place_order",
+                plan.add(step(month, 1, key, "place_order",
                               (rng.choices(codes, weights)[0], self.people.name() + "老人", service,
                                payment, price, placed, volunteer), saves=key))
                 status = self.close_order(key, placed, rng.random())
@@ -428,9 +391,9 @@ class Builder:
         if closed.year > YEAR:
             return "placed"
         if draw < 0.05:
-            self.plan.add(Step(closed.month, 1, key, "cancel_order", (Ref(key), closed.isoformat(), "老人住院")))
+            self.plan.add(step(closed.month, 1, key, "cancel_order", (Ref(key), closed.isoformat(), "老人住院")))
             return "cancelled"
-        self.plan.add(Step(closed.month, 1, key, "deliver_order", (Ref(key), closed.isoformat())))
+        self.plan.add(step(closed.month, 1, key, "deliver_order", (Ref(key), closed.isoformat())))
         return "delivered"
 
     # welfare enterprises ---------------------------------------------------------------------------------
@@ -469,12 +432,12 @@ class Builder:
         name = f"常州市钟楼{self.rng.choice(('福利', '民政福利', '康复福利'))}{TRADES[index % len(TRADES)]}"
         company = {"key": key, "name": name, "area": area, "ownership": ownership, "other": other,
                    "other_from_july": other, "opens": month, "registered": registered, "employees": []}
-        self.plan.add(Step(month, 0, key, "register_enterprise", (area, name, ownership, other, registered),
+        self.plan.add(step(month, 0, key, "register_enterprise", (area, name, ownership, other, registered),
                            saves=key, label=name))
         for _ in range(disabled):
-            who = self.people.person(1950, 1987)
+            who = self.person(1950, 1987)
             hired = random_day(self.rng, registered, "2006-12-31") if month == 1 else registered
-            self.plan.add(Step(month, 1, key, "hire_disabled_employee",
+            self.plan.add(step(month, 1, key, "hire_disabled_employee",
                                (Ref(key), who["id_number"], who["name"], hired)))
             company["employees"].append({"person": who, "from": month, "left": None})
         return company
@@ -500,9 +463,9 @@ class Builder:
         """An employee leaves one enterprise in May and joins another in June."""
         employee = source["employees"][-1]
         employee["left"] = 5
-        self.plan.add(Step(5, 1, source["key"], "disabled_employee_left",
+        self.plan.add(step(5, 1, source["key"], "disabled_employee_left",
                            (Ref(source["key"]), employee["person"]["id_number"], day(5, 15), "调往他厂")),
-                      Step(6, 1, target["key"], "hire_disabled_employee",
+                      step(6, 1, target["key"], "hire_disabled_employee",
                            (Ref(target["key"]), employee["person"]["id_number"], employee["person"]["name"],
                             day(6, 1))))
         target["employees"].append({"person": employee["person"], "from": 6, "left": None})
@@ -512,7 +475,7 @@ class Builder:
         disabled = len(self.counted_after(company, 7))
         most = int(Decimal(disabled) / (rule.min_share + Decimal("0.02"))) - disabled
         company["other_from_july"] = max(0, min(most, company["other"] + self.rng.randint(-2, 3)))
-        self.plan.add(Step(7, 1, company["key"], "report_staff",
+        self.plan.add(step(7, 1, company["key"], "report_staff",
                            (Ref(company["key"]), company["other_from_july"], day(7, 1))))
 
     def fall_below_share(self, company: dict, rule) -> None:
@@ -522,7 +485,7 @@ class Builder:
             if not self.compliant(company, 8, rule):
                 break
             employee["left"] = 8
-            self.plan.add(Step(8, 1, company["key"], "disabled_employee_left",
+            self.plan.add(step(8, 1, company["key"], "disabled_employee_left",
                                (Ref(company["key"]), employee["person"]["id_number"], day(8, 15), "退休")))
         company["falls"] = 8
 
@@ -532,7 +495,7 @@ class Builder:
         self.plan.must_restructure += 1
         on = day(self.rng.randint(2, 6), self.rng.randint(1, 28))
         self.plan.restructured_on_time += int(on <= self.rules.restructuring_deadline)
-        self.plan.add(Step(int(on[5:7]), 1, company["key"], "restructure",
+        self.plan.add(step(int(on[5:7]), 1, company["key"], "restructure",
                            (Ref(company["key"]), on, self.rng.choice(FORMS))))
 
     def wages_and_rebates(self, company: dict, rule) -> None:
@@ -545,13 +508,13 @@ class Builder:
                       "wage": str(minimum + rng.randrange(0, 260, 10)),
                       "social_insurance": str((minimum * Decimal("0.2")).quantize(Decimal(1)))}
                      for e in self.paid_in(company, month)]
-            self.plan.add(Step(month, 1, company["key"], "record_wages",
+            self.plan.add(step(month, 1, company["key"], "record_wages",
                                (Ref(company["key"]), month_str(month), lines)))
             if self.compliant(company, month, rule):
                 amount = (Decimal(len(lines)) * Decimal(rng.randint(1800, 2900))).quantize(
                     Decimal("1"), ROUND_HALF_UP)
                 self.plan.rebates_yuan += amount
-                self.plan.add(Step(month, 1, company["key"], "grant_rebate",
+                self.plan.add(step(month, 1, company["key"], "grant_rebate",
                                    (Ref(company["key"]), month_str(month), str(amount), day(month, 25))))
 
     # bad commands ----------------------------------------------------------------------------------------
@@ -560,14 +523,14 @@ class Builder:
         full = next(i for i in self.all_institutions() if i["full"])
         resident = full["residents"][0]["person"]
         other = next(i for i in self.all_institutions() if not i["full"] and i["opens"] == 1)
-        intruder = self.people.person(1920, 1940)
+        intruder = self.person(1920, 1940)
         living_in = next(key for i in self.all_institutions() for key, admission in i.get("supported", [])
                          if any(r["key"] == admission and r["admitted"] < day(1, 2) and "discharged" not in r
                                 for r in i["residents"]))
         urban_only = next(a["code"] for a in self.areas if not a.get("rural_population"))
         falling = next(c for c in self.companies if c.get("falls"))
         steady = next(c for c in self.companies if not c.get("falls") and c["opens"] == 1)
-        valid = self.people.person(1960, 1970)["id_number"]
+        valid = self.person(1960, 1970)["id_number"]
         bad_number = valid[:17] + ("0" if valid[17] != "0" else "1")      # a wrong check digit
         area = self.areas[0]["code"]
         underpaid = {"id_number": self.paid_in(steady, 11)[0]["person"]["id_number"],
@@ -598,152 +561,82 @@ class Builder:
              "InvalidInput", "a wage below the minimum wage"),
         ]
         for month, phase, method, args, expect, label in bad:
-            self.plan.add(Step(month, phase, f"bad-{label}", method, args, expect=expect, label=label))
+            self.plan.add(step(month, phase, f"bad-{label}", method, args, expect=expect, label=label))
 
 
-def build_plan(rng: random.Random, directory: Path | None = None) -> Plan:
-    """The year, a pure function of the generator's state and the reference data."""
+MIN_SCALE = 0.08     # below it the year loses its shape (a full private home, a centralized person)
+
+
+def build_plan(rng: random.Random, directory: Path | None = None, scale: float = 1.0, run: int = 1) -> Plan:
+    """The year, a pure function of the generator's state, the scale, the run number and the
+    reference data."""
     areas, rules = load_reference(directory)
-    return Builder(rng, areas, rules).build()
+    return Builder(rng, areas, rules, max(MIN_SCALE, scale), run).build()
 
 
-# --- running it ---------------------------------------------------------------------------------------
+# --- the scenario's interface (shared/demo_kit.py) --------------------------------------------------
 
-class Runner(RetryingCalls):
-    """Executes a plan through `welfare` RPC, one proxy per worker thread."""
+def plan(seed: int, size: float = 1.0, run: int = 1, reference: Path | None = None) -> Plan:
+    return build_plan(random.Random(seed), reference, size, run)
 
-    def __init__(self, plan: Plan, rpc_factory: Callable, concurrency: int = 8,
-                 progress: Callable[[str, int, int], None] | None = None):
-        import warnings
-        warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
-        from shared import errors
-        self.errors = errors
-        self.plan, self.rpc_factory = plan, rpc_factory
-        self.concurrency, self.progress = concurrency, progress
-        self.infra = infrastructure_errors()
-        self.local = threading.local()
-        self.lock = threading.Lock()
-        self.proxies = ExitStack()
-        self.ids: dict[str, str] = {}
-        self.done: Counter = Counter()              # method -> commands accepted
-        self.bad: list[tuple[str, str, str]] = []   # (label, expected, got)
-        self.unexpected: list[str] = []
-        self.faults: list[str] = []
-        self.skipped: list[str] = []
-        self.version_retries = 0
-        self.aborted: str | None = None
 
-    def _proxy(self):
-        proxy = getattr(self.local, "proxy", None)
-        if proxy is None:
-            try:
-                with self.lock:
-                    proxy = self.local.proxy = self.proxies.enter_context(self.rpc_factory())
-            except self.infra as error:
-                raise Unreachable(f"cannot reach RabbitMQ: {error!r}") from None
-        return proxy
+def run(plan: Plan, kit: Kit) -> Outcome:
+    """Drive the year through `kit` (service `welfare`), print the summary to `kit.out`.
+    Raises Unreachable if the bus or the service does not answer."""
+    ids: dict[str, str] = {}
+    for month in range(1, 13):
+        steps = plan.month(month)
+        with kit.bar(f"welfare {month_str(month)}", len(steps)) as bar:
+            for phase in (0, 1):
+                lanes: dict[str, list[Step]] = defaultdict(list)
+                for s in steps:
+                    if s.phase == phase:
+                        lanes[s.lane].append(s)
+                kit.lanes(list(lanes.values()), ids, bar)
+            for s in steps:
+                if s.phase == 2:
+                    kit.step(s, ids)
+                    bar.update(1)
+    outcome = Outcome(summarise(plan, kit.tally), kit.tally)
+    print_summary(outcome.summary, kit.out)
+    kit.tally.print(kit.out)
+    return outcome
 
-    def close(self) -> None:
-        try:
-            self.proxies.close()
-        except Exception:  # noqa: BLE001  (closing a broken connection must not hide the cause)
-            pass
 
-    def call(self, method: str, args: tuple):
-        return self._call_service("welfare", method, args)
+def drive(rpc_factory: Callable, rng: random.Random, progress: bool = True, out=sys.stdout,
+          concurrency: int = 8, run_number: int = 1) -> Outcome:
+    """The year planned with `rng`, driven through `rpc_factory()` proxies (e.g.
+    `functools.partial(shared.rpc.cluster, amqp_uri, timeout=60)`)."""
+    kit = Kit("welfare", rpc_factory, concurrency=concurrency, progress=progress, out=out)
+    try:
+        return run(build_plan(rng, run=run_number), kit)
+    finally:
+        kit.close()
 
-    def resolve(self, value):
-        if isinstance(value, Ref):
-            return self.ids[value.key]
-        if isinstance(value, (list, tuple)):
-            return type(value)(self.resolve(v) for v in value)
-        return value
 
-    def step(self, step: Step) -> None:
-        try:
-            args = self.resolve(step.args)
-        except KeyError as missing:
-            with self.lock:
-                self.skipped.append(f"{step.method} {step.label}: {missing} was not created")
-            return
-        try:
-            result = self.call(step.method, args)
-            outcome = "ACCEPTED"
-        except Unreachable:
-            raise
-        except self.errors.DomainError as error:
-            result, outcome = None, type(error).__name__
-            if step.expect is None:
-                with self.lock:
-                    self.unexpected.append(f"{step.method} {step.label}: {outcome} "
-                                           f"({error.field}: {error.rule})")
-        except Exception as error:  # noqa: BLE001  (a service fault is reported, not fatal)
-            result, outcome = None, f"fault {type(error).__name__}"
-            with self.lock:
-                self.faults.append(f"{step.method} {step.label}: {error!r}")
-        with self.lock:
-            if step.expect is not None:
-                self.bad.append((step.label, step.expect, outcome))
-            elif outcome == "ACCEPTED":
-                self.done[step.method] += 1
-                if step.saves:
-                    self.ids[step.saves] = result
-        return None
-
-    def lane(self, steps: list[Step], tick) -> None:
-        for step in steps:
-            self.step(step)
-            tick()
-
-    def run(self) -> None:
-        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="welfare") as pool:
-            for month in range(1, 13):
-                self.run_month(pool, month)
-
-    def run_month(self, pool: ThreadPoolExecutor, month: int) -> None:
-        steps = self.plan.month(month)
-        done = [0]
-        label = month_str(month)
-
-        def tick():
-            with self.lock:
-                done[0] += 1
-            if self.progress:
-                self.progress(label, done[0], len(steps))
-        for phase in (0, 1, 2):
-            lanes: dict[str, list[Step]] = defaultdict(list)
-            for step in steps:
-                if step.phase == phase:
-                    lanes[step.lane].append(step)
-            if phase == 2:
-                self.lane([s for lane in lanes.values() for s in lane], tick)
-                continue
-            futures = [pool.submit(self.lane, lane, tick) for lane in lanes.values()]
-            for future in futures:
-                future.result()
-
-    def summary(self) -> dict:
-        plan = self.plan
-        return {
-            "accepted": dict(self.done), "commands": sum(self.done.values()),
-            "bad_commands": [{"label": label, "expected": expected, "got": got}
-                             for label, expected, got in self.bad],
-            "unexpected": list(self.unexpected), "faults": list(self.faults),
-            "skipped": list(self.skipped), "version_retries": self.version_retries,
-            "planned": {
-                "beds_per_1000_aged_60_plus": {a: round(plan.beds_per_1000(a), 2) for a in sorted(plan.beds)},
-                "areas_below_target": areas_below_target(plan),
-                "beds": sum(plan.beds.values()), "residents": sum(plan.residents.values()),
-                "care_workers": plan.workers, "trained": plan.trained,
-                "training_ratio": round(plan.trained / plan.workers, 3),
-                "special_support": dict(plan.supported), "arranged": dict(plan.arranged),
-                "three_no_dispersed_without_medical_care": plan.without_medical_care,
-                "home_care_orders": dict(plan.orders), "enterprises": plan.enterprises,
-                "restructured_on_time": plan.restructured_on_time, "must_restructure": plan.must_restructure,
-                "flagged_enterprises": plan.flagged, "rebates_yuan": str(plan.rebates_yuan)},
-            "problems": bool(self.unexpected or self.faults or self.skipped
-                             or any(got != expected for _, expected, got in self.bad)),
-        }
+def summarise(plan: Plan, tally: Tally) -> dict:
+    accepted = {method: c["ok"] for method, c in tally.counts.items() if c["ok"]}
+    skipped = [p for p in tally.problems if " skipped, " in p]
+    return {
+        "accepted": accepted, "commands": sum(accepted.values()),
+        "bad_commands": [{"label": label, "expected": expected, "got": got}
+                         for label, expected, got in tally.refusals],
+        "unexpected": [p for p in tally.problems if p not in skipped and " failed: " not in p],
+        "faults": [p for p in tally.problems if " failed: " in p],
+        "skipped": skipped, "version_retries": tally.version_retries,
+        "planned": {
+            "beds_per_1000_aged_60_plus": {a: round(plan.beds_per_1000(a), 2) for a in sorted(plan.beds)},
+            "areas_below_target": areas_below_target(plan),
+            "beds": sum(plan.beds.values()), "residents": sum(plan.residents.values()),
+            "care_workers": plan.workers, "trained": plan.trained,
+            "training_ratio": round(plan.trained / plan.workers, 3),
+            "special_support": dict(plan.supported), "arranged": dict(plan.arranged),
+            "three_no_dispersed_without_medical_care": plan.without_medical_care,
+            "home_care_orders": dict(plan.orders), "enterprises": plan.enterprises,
+            "restructured_on_time": plan.restructured_on_time, "must_restructure": plan.must_restructure,
+            "flagged_enterprises": plan.flagged, "rebates_yuan": str(plan.rebates_yuan)},
+        "problems": not tally.ok,
+    }
 
 
 def areas_below_target(plan: Plan) -> list[str] | None:
@@ -761,32 +654,14 @@ def areas_below_target(plan: Plan) -> list[str] | None:
 
 @dataclass
 class Outcome:
-    """What `run()` did: `summary` (see `Runner.summary`); `ok` is False if a planned command was
+    """What `run()` did: `summary` (see `summarise`); `ok` is False if a planned command was
     refused, a bad one was not refused as expected, a step was skipped or the service faulted."""
     summary: dict
+    tally: Tally | None = None
 
     @property
     def ok(self) -> bool:
         return not self.summary["problems"]
-
-
-def run(rpc_factory: Callable, rng: random.Random,
-        progress: bool | Callable[[str, int, int], None] = True, out=sys.stdout,
-        concurrency: int = 8) -> Outcome:
-    """Plan the welfare year with `rng`, drive it through `rpc_factory()` proxies (e.g.
-    `functools.partial(shared.rpc.cluster, amqp_uri, timeout=60)`), print the summary to `out`.
-    `progress`: True for tqdm bars (on stderr), False for none, or a callback (label, done,
-    total). Raises Unreachable if the bus or the service does not answer."""
-    if progress is True:
-        progress = tqdm_progress()
-    runner = Runner(build_plan(rng), rpc_factory, concurrency, progress or None)
-    try:
-        runner.run()
-    finally:
-        runner.close()
-    outcome = Outcome(runner.summary())
-    print_summary(outcome.summary, out)
-    return outcome
 
 
 def print_summary(summary: dict, out=sys.stdout) -> None:
@@ -808,49 +683,15 @@ def print_summary(summary: dict, out=sys.stdout) -> None:
     for bad in summary["bad_commands"]:
         mark = "ok" if bad["got"] == bad["expected"] else "!!"
         p(f"  {mark} refused command: {bad['label']}: expected {bad['expected']}, got {bad['got']}")
-    for kind in ("unexpected", "faults", "skipped"):
-        for line in summary[kind][:10]:
-            p(f"  ! {kind}: {line}")
 
 
-def tqdm_progress(out=sys.stderr) -> Callable[[str, int, int], None]:
-    """A progress callback drawing one tqdm bar per month."""
-    from tqdm import tqdm
-    bars: dict[str, tqdm] = {}
-    lock = threading.Lock()
-
-    def progress(label: str, done: int, total: int) -> None:
-        with lock:
-            bar = bars.get(label)
-            if bar is None:
-                for old in bars.values():
-                    old.close()
-                bar = bars[label] = tqdm(total=total, desc=f"welfare {label}", unit="cmd", file=out,
-                                         dynamic_ncols=True)
-            bar.update(done - bar.n)
-            if done >= total:
-                bar.close()
-    return progress
+def report_ready(section: dict | None, plan: Plan, outcome: Outcome) -> bool:
+    metrics = (section or {}).get("district", {}).get("metrics", {})
+    return (metrics.get("beds") or {}).get("value", 0) >= sum(plan.beds.values())
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m deploy.demo_welfare",
-                                     description="The demo's social welfare year, on its own.")
-    parser.add_argument("--seed", type=int, default=YEAR, help=f"random seed (default {YEAR})")
-    parser.add_argument("--amqp-uri",
-                        default=os.environ.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/"))
-    parser.add_argument("--concurrency", type=int, default=8, help="RPC calls in flight (default 8)")
-    parser.add_argument("--no-progress", action="store_true")
-    args = parser.parse_args(argv)
-    from shared.rpc import cluster
-    try:
-        outcome = run(functools.partial(cluster, args.amqp_uri, timeout=60), random.Random(args.seed),
-                      progress=not args.no_progress, concurrency=args.concurrency)
-    except Unreachable as error:
-        print(f"demo: {error}\ndemo: start the platform with `make run` in another shell", file=sys.stderr)
-        return 2
-    return 0 if outcome.ok else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def print_report(section: dict | None, plan: Plan, outcome: Outcome, out=sys.stdout) -> None:
+    planned = {"beds_per_1000_aged_60_plus": "/".join(
+        f"{v:g}" for v in outcome.summary["planned"]["beds_per_1000_aged_60_plus"].values()) + " by area",
+        "training_ratio": f"{outcome.summary['planned']['training_ratio']:.1%} this run"}
+    print_targets("social welfare targets", section, planned, out)
