@@ -61,7 +61,7 @@ unit: install
 	$(PY) -m pytest -q tests/unit
 
 demo: install
-	set -a; . ./.env.local; set +a; $(PY) -m deploy.demo
+	set -a; . ./.env.local; set +a; $(PY) -m deploy.demo $(DEMO_ARGS)
 
 bench: install tools
 	$(PY) -m bench --wait-quiet 10 $(BENCH_ARGS)

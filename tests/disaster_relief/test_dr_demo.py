@@ -1,4 +1,4 @@
-"""Unit tier: the demo's disaster relief year (deploy/demo_disaster_relief.py), run against the
+"""Unit tier: the demo's disaster relief year (services/disaster_relief/demo.py), run against the
 real application on in-memory persistence in place of the RPC proxy (same method names and
 arguments), so every planned command is checked by the domain without RabbitMQ."""
 import io
@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from deploy.demo_disaster_relief import build_plan, run
+from services.disaster_relief.demo import build_plan, drive as run, plan
 from tests.disaster_relief.dr_support import memory_app
 
 
@@ -58,3 +58,26 @@ def test_other_seeds_run_clean_too(seed):
     result = run(in_process, random.Random(seed), progress=False, out=io.StringIO())
     assert result.unexpected == []
     assert {r["area"] for r in result.reserves if r["below_floor"]} == {"xinzha"}
+
+
+def test_the_plan_is_pure_and_a_second_run_meets_other_people():
+    from shared.demo_kit import run_of
+    first, second = plan(2007, 1.0, 1), plan(2007, 1.0, 2)
+    assert plan(2007, 1.0, 1) == first and first != second
+
+    def numbers(p):
+        return {s.args[2] for s in p.steps if s.method == "add_to_roster"}
+    assert numbers(first) and not numbers(first) & numbers(second)
+    assert {run_of(n) for n in numbers(first)} == {1} and {run_of(n) for n in numbers(second)} == {2}
+
+
+def test_a_second_run_on_the_same_application_is_clean_too():
+    app = memory_app()
+
+    @contextmanager
+    def same():
+        yield SimpleNamespace(disaster_relief=app)
+    assert run(same, random.Random(2007), progress=False, out=io.StringIO()).unexpected == []
+    again = run(same, random.Random(2007), progress=False, out=io.StringIO(), run_number=2)
+    assert again.unexpected == [] and again.refused == {"Conflict": 5, "InvalidInput": 2}
+    assert len(app.list_incidents(2007)) == 6

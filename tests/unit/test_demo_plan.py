@@ -1,4 +1,4 @@
-"""Unit tier: the demo's plan of the year (deploy/demo.py), a pure function of the seed.
+"""Unit tier: the demo's plan of the year (services/social_assistance/demo.py), a pure function of the seed.
 
 No RabbitMQ, no PostgreSQL, no services: only what the runner would send."""
 from collections import Counter
@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from deploy.demo import (DONATION_MONTH, MERGE, MONTHS, RAISE, YEAR, Standards, build_plan,
-                         load_reference, month_str)
+from services.social_assistance.demo import (DONATION_MONTH, MERGE, MONTHS, RAISE, YEAR, Standards,
+                                             build_plan, load_reference, month_str, plan as plan_of)
 from shared import identity
 from shared.errors import InvalidInput
 
@@ -176,3 +176,13 @@ def test_the_check_digit_bad_command_really_is_invalid(plan):
 def test_too_few_households_are_refused():
     with pytest.raises(ValueError):
         build_plan(seed=1, households=50)
+
+
+def test_the_run_number_keys_the_people_and_sizes_scale_the_households():
+    from shared.demo_kit import run_of
+    first, second = plan_of(7, 0.03, 1), plan_of(7, 0.03, 2)
+    assert plan_of(7, 0.03, 2) == second and len(first.households) == 100 == len(second.households)
+    numbers = [{m.id_number for h in p.households for m in h.members} for p in (first, second)]
+    assert not numbers[0] & numbers[1]
+    assert {run_of(n) for n in numbers[0]} == {1} and {run_of(n) for n in numbers[1]} == {2}
+    assert len(plan_of(7, 0.1, 1).households) == 300

@@ -1,4 +1,4 @@
-"""Unit tier: the demo's welfare year (deploy/demo_welfare.py): the plan, a pure function of the
+"""Unit tier: the demo's welfare year (services/welfare/demo.py): the plan, a pure function of the
 seed, and the whole plan driven through the real application on in-memory persistence (the
 runner's proxy calls the application's methods instead of RPC)."""
 from __future__ import annotations
@@ -11,7 +11,8 @@ from datetime import date
 
 import pytest
 
-from deploy.demo_welfare import Ref, build_plan, run
+from services.welfare.demo import build_plan, drive as run, plan as plan_of
+from shared.demo_kit import Ref, run_of
 from tests.welfare.welfare_support import memory_welfare
 
 
@@ -58,8 +59,8 @@ def test_every_reference_is_to_an_id_an_earlier_step_saves(plan):
 
 
 def test_the_bad_commands_expect_typed_errors(plan):
-    bad = [s for s in plan.steps if s.expect]
-    assert Counter(s.expect for s in bad) == {"Conflict": 4, "InvalidInput": 5}
+    bad = [s for s in plan.steps if s.expect.error]
+    assert Counter(s.expect.error for s in bad) == {"Conflict": 4, "InvalidInput": 5}
 
 
 class Proxy:
@@ -85,9 +86,38 @@ def test_the_whole_year_runs_through_the_application(plan):
     assert summary["unexpected"] == [] and summary["faults"] == [] and summary["skipped"] == []
     assert all(b["got"] == b["expected"] for b in summary["bad_commands"]), summary["bad_commands"]
     assert summary["problems"] is False
-    assert summary["commands"] == sum(1 for s in plan.steps if not s.expect)
+    assert summary["commands"] == sum(1 for s in plan.steps if not s.expect.error)
     events = Counter(type(app.mapper.to_domain_event(n)).__qualname__
                      for n in app.recorder.select_notifications(start=1, limit=100_000))
     assert events["WelfareEnterprise.Flagged"] >= 12          # every enterprise at registration + one
     assert events["SupportedPerson.ArrangementEnded"] == 1
     assert events["Institution.BedsChanged"] == 1
+
+
+def identity_numbers(p) -> set[str]:
+    return {a for s in p.steps for a in s.args if isinstance(a, str) and len(a) == 18 and a[:6] == "320404"}
+
+
+def test_a_second_run_plans_other_people_and_a_small_size_a_smaller_year(plan):
+    second = plan_of(2007, 1.0, 2)
+    assert plan_of(2007, 1.0, 2) == second
+    assert identity_numbers(plan) and not identity_numbers(plan) & identity_numbers(second)
+    assert {run_of(n) for n in identity_numbers(second)} == {2}
+    small = plan_of(2007, 0.03, 1)
+    assert len(small.steps) < len(plan.steps) / 3 and sum(small.beds.values()) < sum(plan.beds.values()) / 5
+
+
+@pytest.mark.parametrize("seed", [2007, 3])
+def test_two_small_runs_on_one_application_are_clean(seed):
+    app = memory_welfare(today=date(2008, 1, 31))
+
+    @contextmanager
+    def factory():
+        yield Proxy(app)
+    from shared.demo_kit import Kit
+    from services.welfare.demo import run as run_plan
+    for number in (1, 2):
+        kit = Kit("welfare", factory, concurrency=4, progress=False, out=io.StringIO())
+        outcome = run_plan(plan_of(seed, 0.03, number), kit)
+        kit.close()
+        assert outcome.ok, outcome.summary
