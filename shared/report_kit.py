@@ -259,6 +259,11 @@ def read_sections(conn, ctx: Context,
     return built, missing
 
 
+def read_section(conn, ctx: Context, section: Section) -> dict:
+    """One section alone, from a snapshot of its own (a domain's tests)."""
+    return read_sections(conn, ctx, {"section": section})[0]["section"]
+
+
 def declared_twice(sections: Mapping[str, Section], own: Metrics = {}) -> dict[str, list[str]]:
     """Exposed metric names declared by more than one section (or by a section and `own`)."""
     owners: dict[str, list[str]] = {}
