@@ -168,6 +168,16 @@ class Families:
         if value is not None:
             self._family(name, labels).add_metric([str(v) for v in labels.values()], float(value))
 
+    def fill(self, sources: Mapping[str, str], entries: dict, **labels) -> None:
+        """Samples read from a section's entries by path: metric name -> "key" (the entry's
+        value), "key.field", or "key.met" (the verdict as 0/1). Each metric takes the labels it
+        declares out of `labels`."""
+        for name, path in sources.items():
+            key, _, part = path.partition(".")
+            value = entries[key][part or "value"]
+            self.add(name, {k: labels[k] for k in self.metrics[name][1]},
+                     flag(value) if part == "met" else value)
+
     def info(self, name: str, labels: dict) -> None:
         """The sample of an info metric (always 1)."""
         self._check(name, labels, info=True)

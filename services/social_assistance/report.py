@@ -333,7 +333,7 @@ def families(section: dict | None, ctx: Context) -> list[Metric]:
     add("dibao_year_end_extra_target_ratio", {}, district["year_end_extra_ratio"]["target"])
     add("dibao_marginal_relief_target_ratio", {}, district["marginal_relief_ratio"]["target"])
     for code, area in section["areas"].items():
-        _area(add, code, year, schemes, area["metrics"])
+        _area(out, code, year, schemes, area["metrics"])
     for scheme in schemes:
         cov = district["coverage_ratio"][scheme]
         add("dibao_district_coverage_ratio", {"scheme": scheme}, cov["value"])
@@ -347,33 +347,32 @@ def families(section: dict | None, ctx: Context) -> list[Metric]:
     return out.collect()
 
 
-def _area(add, code: str, year: str, schemes: list[str], m: dict) -> None:
-    a, ay = {"area": code}, {"area": code, "year": year}
-    add("dibao_active_cases", a, m["active_cases"]["value"])
-    add("dibao_pending_cases", a, m["pending_cases"]["value"])
-    add("dibao_suspended_cases", a, m["suspended_cases"]["value"])
-    add("dibao_monthly_allowance_yuan", a, m["monthly_allowance_yuan"]["value"])
+# metric -> where its value is in an area's (or the district's) metrics (Families.fill)
+AREA_SAMPLES = {
+    "dibao_active_cases": "active_cases", "dibao_pending_cases": "pending_cases",
+    "dibao_suspended_cases": "suspended_cases", "dibao_monthly_allowance_yuan": "monthly_allowance_yuan",
+    "dibao_year_end_extra_paid_cases": "year_end_extra_ratio.paid_cases",
+    "dibao_year_end_extra_ratio": "year_end_extra_ratio",
+    "dibao_year_end_extra_target_met": "year_end_extra_ratio.met",
+    "dibao_marginal_households": "marginal_households",
+    "dibao_marginal_relieved_households": "marginal_relief_ratio.relieved",
+    "dibao_marginal_relief_ratio": "marginal_relief_ratio",
+    "dibao_marginal_relief_target_met": "marginal_relief_ratio.met",
+    "dibao_marginal_relief_yuan": "marginal_relief_yuan",
+    "charity_donations_yuan": "donations_yuan", "charity_donations": "donations_yuan.donations",
+}
+
+
+def _area(out: Families, code: str, year: str, schemes: list[str], m: dict) -> None:
+    out.fill(AREA_SAMPLES, m, area=code, year=year)
     for scheme in schemes:
-        s = {"area": code, "scheme": scheme}
-        cov = m["coverage_ratio"][scheme]
-        add("dibao_persons_covered", s, m["persons_covered"]["by_scheme"][scheme])
-        add("dibao_population", s, m["population"][scheme]["value"])
-        add("dibao_coverage_ratio", s, cov["value"])
-        add("dibao_coverage_target_met", s, flag(cov["met"]))
+        s, cov = {"area": code, "scheme": scheme}, m["coverage_ratio"][scheme]
+        out.add("dibao_persons_covered", s, m["persons_covered"]["by_scheme"][scheme])
+        out.add("dibao_population", s, m["population"][scheme]["value"])
+        out.add("dibao_coverage_ratio", s, cov["value"])
+        out.add("dibao_coverage_target_met", s, flag(cov["met"]))
     for row in m["payments_yuan"]["by_month"]:
         p = {"area": code, "month": row["month"], "kind": row["kind"]}
-        add("dibao_payments_yuan", p, row["amount_yuan"])
-        add("dibao_back_pay_yuan", p, row["back_pay_yuan"])
-        add("dibao_paid_cases", p, row["payments"])
-    ye = m["year_end_extra_ratio"]
-    add("dibao_year_end_extra_paid_cases", ay, ye["paid_cases"])
-    add("dibao_year_end_extra_ratio", ay, ye["value"])
-    add("dibao_year_end_extra_target_met", ay, flag(ye["met"]))
-    relief = m["marginal_relief_ratio"]
-    add("dibao_marginal_households", a, m["marginal_households"]["value"])
-    add("dibao_marginal_relieved_households", ay, relief["relieved"])
-    add("dibao_marginal_relief_ratio", ay, relief["value"])
-    add("dibao_marginal_relief_target_met", ay, flag(relief["met"]))
-    add("dibao_marginal_relief_yuan", ay, m["marginal_relief_yuan"]["value"])
-    add("charity_donations_yuan", ay, m["donations_yuan"]["value"])
-    add("charity_donations", ay, m["donations_yuan"]["donations"])
+        out.add("dibao_payments_yuan", p, row["amount_yuan"])
+        out.add("dibao_back_pay_yuan", p, row["back_pay_yuan"])
+        out.add("dibao_paid_cases", p, row["payments"])

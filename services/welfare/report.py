@@ -365,7 +365,7 @@ def families(section: dict | None, ctx: Context) -> list[Metric]:
     add("welfare_read_model_initialised", {}, 1 if section["read_model"]["initialised"] else 0)
     _targets(add, section["district"]["metrics"])
     for code, area in section["areas"].items():
-        _area(add, code, year, area["metrics"])
+        _area(out, code, year, area["metrics"])
     _district(add, section["district"]["metrics"])
     return out.collect()
 
@@ -378,59 +378,52 @@ def _targets(add, m: dict) -> None:
     add("welfare_enterprises_restructured_target_ratio", {}, m["enterprises_restructured_ratio"]["target"])
 
 
-def _area(add, code: str, year: str, m: dict) -> None:
-    a, ay = {"area": code}, {"area": code, "year": year}
+# metric -> where its value is in an area's metrics (Families.fill)
+AREA_SAMPLES = {
+    "welfare_elderly_care_beds": "beds", "welfare_elderly_care_residents": "residents",
+    "welfare_population_aged_60_plus": "population_60_plus",
+    "welfare_elderly_care_beds_per_1000_aged_60_plus": "beds_per_1000_aged_60_plus",
+    "welfare_elderly_care_beds_target_met": "beds_per_1000_aged_60_plus.met",
+    "welfare_elderly_care_occupancy_ratio": "occupancy_ratio",
+    "welfare_elderly_care_admissions": "admissions", "welfare_elderly_care_discharges": "discharges",
+    "welfare_care_workers": "care_workers", "welfare_care_workers_trained": "care_workers_trained",
+    "welfare_care_worker_training_ratio": "training_ratio",
+    "welfare_care_worker_training_target_met": "training_ratio.met",
+    "welfare_three_no_dispersed_without_medical_care": "three_no_dispersed_without_medical_care",
+    "welfare_enterprises": "enterprises", "welfare_enterprises_flagged": "enterprises_flagged",
+    "welfare_enterprises_restructuring_required": "enterprises_restructured_ratio.restructuring_required",
+    "welfare_enterprises_restructured": "enterprises_restructured_ratio.restructured",
+    "welfare_enterprises_restructured_on_time": "enterprises_restructured_ratio.restructured_on_time",
+    "welfare_enterprises_restructured_ratio": "enterprises_restructured_ratio",
+    "welfare_enterprises_restructured_target_met": "enterprises_restructured_ratio.met",
+    "welfare_enterprise_disabled_employees": "disabled_employees",
+    "welfare_enterprise_staff": "enterprise_staff", "welfare_enterprise_wages_yuan": "wages_yuan",
+    "welfare_enterprise_social_insurance_yuan": "social_insurance_yuan",
+    "welfare_enterprise_tax_rebates_yuan": "tax_rebates_yuan",
+    "welfare_enterprise_tax_rebates": "tax_rebates_yuan.rebates",
+}
+
+
+def _area(out: Families, code: str, year: str, m: dict) -> None:
     for kind, n in m["institutions"]["by_kind"].items():
-        add("welfare_elderly_care_institutions", {"area": code, "kind": kind}, n)
-    add("welfare_elderly_care_beds", a, m["beds"]["value"])
-    add("welfare_elderly_care_residents", a, m["residents"]["value"])
-    add("welfare_population_aged_60_plus", a, m["population_60_plus"]["value"])
-    beds = m["beds_per_1000_aged_60_plus"]
-    add("welfare_elderly_care_beds_per_1000_aged_60_plus", a, beds["value"])
-    add("welfare_elderly_care_beds_target_met", a, flag(beds["met"]))
-    add("welfare_elderly_care_occupancy_ratio", a, m["occupancy_ratio"]["value"])
-    add("welfare_elderly_care_admissions", ay, m["admissions"]["value"])
-    add("welfare_elderly_care_discharges", ay, m["discharges"]["value"])
-    add("welfare_care_workers", a, m["care_workers"]["value"])
-    add("welfare_care_workers_trained", a, m["care_workers_trained"]["value"])
-    add("welfare_care_worker_training_ratio", a, m["training_ratio"]["value"])
-    add("welfare_care_worker_training_target_met", a, flag(m["training_ratio"]["met"]))
+        out.add("welfare_elderly_care_institutions", {"area": code, "kind": kind}, n)
+    out.fill(AREA_SAMPLES, m, area=code, year=year)
     for category, s in m["special_support"].items():
         ac = {"area": code, "category": category}
-        add("welfare_special_support_persons", ac, s["persons"])
+        out.add("welfare_special_support_persons", ac, s["persons"])
         for mode, n in s["by_mode"].items():
-            add("welfare_special_support_arranged_persons", dict(ac, mode=mode), n)
-        add("welfare_special_support_ratio", ac, s["value"])
-        add("welfare_special_support_target_met", ac, flag(s["met"]))
-    add("welfare_three_no_dispersed_without_medical_care", a,
-        m["three_no_dispersed_without_medical_care"]["value"])
+            out.add("welfare_special_support_arranged_persons", dict(ac, mode=mode), n)
+        out.add("welfare_special_support_ratio", ac, s["value"])
+        out.add("welfare_special_support_target_met", ac, flag(s["met"]))
     charges: dict[tuple, Decimal] = defaultdict(Decimal)
     for o in m["home_care_orders"]["by_kind"]:
-        add("welfare_home_care_orders", {"area": code, "service": o["service"], "payment": o["payment"],
-                                         "status": o["status"], "year": year}, o["orders"])
+        out.add("welfare_home_care_orders", {"area": code, "service": o["service"], "payment": o["payment"],
+                                             "status": o["status"], "year": year}, o["orders"])
         if o["status"] == "delivered":
             charges[(o["service"], o["payment"])] += Decimal(o["amount_yuan"])
     for (service, payment), total in sorted(charges.items()):
-        add("welfare_home_care_charges_yuan", {"area": code, "service": service, "payment": payment,
-                                               "year": year}, total)
-    _area_enterprises(add, a, ay, m)
-
-
-def _area_enterprises(add, a: dict, ay: dict, m: dict) -> None:
-    restructured = m["enterprises_restructured_ratio"]
-    add("welfare_enterprises", a, m["enterprises"]["value"])
-    add("welfare_enterprises_flagged", a, m["enterprises_flagged"]["value"])
-    add("welfare_enterprises_restructuring_required", a, restructured["restructuring_required"])
-    add("welfare_enterprises_restructured", a, restructured["restructured"])
-    add("welfare_enterprises_restructured_on_time", a, restructured["restructured_on_time"])
-    add("welfare_enterprises_restructured_ratio", a, restructured["value"])
-    add("welfare_enterprises_restructured_target_met", a, flag(restructured["met"]))
-    add("welfare_enterprise_disabled_employees", a, m["disabled_employees"]["value"])
-    add("welfare_enterprise_staff", a, m["enterprise_staff"]["value"])
-    add("welfare_enterprise_wages_yuan", ay, m["wages_yuan"]["value"])
-    add("welfare_enterprise_social_insurance_yuan", ay, m["social_insurance_yuan"]["value"])
-    add("welfare_enterprise_tax_rebates_yuan", ay, m["tax_rebates_yuan"]["value"])
-    add("welfare_enterprise_tax_rebates", ay, m["tax_rebates_yuan"]["rebates"])
+        out.add("welfare_home_care_charges_yuan", {"area": code, "service": service, "payment": payment,
+                                                   "year": year}, total)
 
 
 def _district(add, m: dict) -> None:
