@@ -91,6 +91,7 @@ def test_healthz(service):
     health = json.loads(body)
     assert health["status"] == "ok" and health["service"] == "reporting" and health["year"] == 2007
     assert health["read_model"]["initialised"] is True
+    assert health["read_model"]["domains"]["social_assistance"] == {"initialised": True, "missing": []}
 
 
 def test_report_over_http(service):
@@ -98,6 +99,7 @@ def test_report_over_http(service):
     assert status == 200 and content_type.startswith("application/json")
     report = json.loads(body)
     assert report["year"] == 2007
+    assert {"social_assistance", "disaster_relief", "welfare"} <= set(report["domains"]) <= set(report)
     beigang = report["social_assistance"]["areas"]["beigang"]["metrics"]
     assert beigang["persons_covered"]["by_scheme"]["urban"] == 6
     assert beigang["coverage_ratio"]["urban"]["value"] == pytest.approx(6 / 45000)
