@@ -1,11 +1,13 @@
 """Interface layer of reporting: the Nameko service. It only translates and delegates.
 
-The district dibao dashboard, computed from the projection's read model (schema `read_model`)
-on every request or scrape, against the year's targets file (data/targets/<year>.json).
+The district measured against the year's targets file (data/targets/<year>.json): every
+registered domain's report section (application.py), computed from the projection's read model
+(schema `read_model`) on every request or scrape.
 
-RPC: `reporting.report(year=None)` → the report dict (docs/reporting.md).
-HTTP: GET /report[?year=2007] (JSON), GET /metrics[?year=2007] (Prometheus: the dibao metrics
-plus the process's entrypoint metrics), GET /healthz (200 if the read model database answers).
+RPC: `reporting.report(year=None)` → the report dict, one key per domain (docs/reporting.md).
+HTTP: GET /report[?year=2007] (JSON), GET /metrics[?year=2007] (Prometheus: every section's
+metrics plus the process's entrypoint metrics), GET /healthz (200 if the read model database
+answers, with each domain's section initialised or missing).
 Run: WEB_SERVER_ADDRESS=0.0.0.0:8003 nameko run --config deploy/nameko.yml services.reporting.service
 Environment: POSTGRES_* (shared.config), REPORT_YEAR (default 2007), REPORTING_POOL_SIZE (2),
 REPORTING_DB_TIMEOUT seconds (5), READ_MODEL_SCHEMA (read_model).
@@ -24,13 +26,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry
 from psycopg_pool import ConnectionPool, PoolTimeout
 from werkzeug.wrappers import Response
 
-from services.reporting import welfare as welfare_report
-from services.reporting.disaster_relief import DisasterReliefSection
-from services.reporting.metrics import DibaoCollector, render
-from services.reporting.queries import PooledConnections
-from services.reporting.report import DEFAULT_SCHEMA, Reporting, default_year, parse_year
+from services.reporting.application import (ReportCollector, Reporting, default_year, parse_year,
+                                            render)
+from services.reporting.connections import PooledConnections
 from shared.config import settings
 from shared.errors import DomainError
+from shared.report_kit import DEFAULT_SCHEMA
 
 assert nameko_support
 
@@ -61,11 +62,7 @@ class ReportingProvider(DependencyProvider):
     def setup(self):
         self.pool, self.reporting = build_reporting()
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(DibaoCollector(self.reporting.report, lambda: self.reporting.year))
-        self.disaster_relief = DisasterReliefSection(self.reporting.connect, self.reporting.schema)
-        self.registry.register(self.disaster_relief.collector(lambda: self.reporting.year))
-        self.registry.register(welfare_report.WelfareCollector(
-            lambda: welfare_report.from_reporting(self.reporting, self.reporting.year)))
+        self.registry.register(ReportCollector(self.reporting, lambda: self.reporting.year))
 
     def start(self):
         self.pool.open(wait=False)  # the service starts even while PostgreSQL is down
@@ -84,19 +81,11 @@ class ReportingProvider(DependencyProvider):
         if year is None or year == self.reporting.year:
             return self.registry
         registry = CollectorRegistry(auto_describe=False)
-        registry.register(DibaoCollector(lambda: self.reporting.report(year), lambda: year))
-        registry.register(self.disaster_relief.collector(lambda: year))
-        registry.register(welfare_report.WelfareCollector(
-            lambda: welfare_report.from_reporting(self.reporting, year)))
+        registry.register(ReportCollector(self.reporting, lambda: year))
         return registry
 
     def report(self, year=None) -> dict:
-        """The dibao report with the disaster relief section under `disaster_relief` and the
-        social welfare section under `welfare`."""
-        body = self.reporting.report(year)
-        body["disaster_relief"] = self.disaster_relief.report(body["year"])
-        body["welfare"] = welfare_report.from_reporting(self.reporting, body["year"])
-        return body
+        return self.reporting.report(year)
 
 
 def _unavailable(error: Exception) -> Response:

@@ -61,7 +61,7 @@ def test_commands_flow_to_the_read_model_and_reporting_even_across_a_relay_kill(
 
 
 def district(report: dict) -> dict:
-    return report["district"]["metrics"]
+    return report["social_assistance"]["district"]["metrics"]
 
 
 def test_every_process_serves_metrics_that_promtool_accepts(platform):

@@ -9,13 +9,17 @@ from pathlib import Path
 import promql_parser
 import pytest
 
-from services.reporting.metrics import INFO_LABELS, INFO_NAME, LABELS
+from services.reporting.application import METRICS as OWN
+from services.reporting.application import registered_sections
+from shared.report_kit import exposed_labels
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "dibao.json"
 # Metrics of the default registry that every Nameko service of the platform serves.
 ENTRYPOINT_LABELS = {"entrypoint_calls_total": ("service", "entrypoint"),
                      "entrypoint_errors_total": ("service", "entrypoint", "kind")}
-KNOWN = {**LABELS, f"{INFO_NAME}_info": INFO_LABELS, **ENTRYPOINT_LABELS}
+KNOWN = {**exposed_labels(OWN), **ENTRYPOINT_LABELS,
+         **{name: labels for section in registered_sections().values()
+            for name, labels in exposed_labels(section.METRICS).items()}}
 # What Grafana substitutes before the query reaches Prometheus.
 VARIABLES = {"$__rate_interval": "5m", "$year": "2007", "$area": ".*"}
 REQUIRED_PANELS = ["Urban coverage vs target, per area", "Rural coverage vs target, per area",

@@ -91,6 +91,7 @@ def test_healthz(service):
     health = json.loads(body)
     assert health["status"] == "ok" and health["service"] == "reporting" and health["year"] == 2007
     assert health["read_model"]["initialised"] is True
+    assert health["read_model"]["domains"]["social_assistance"] == {"initialised": True, "missing": []}
 
 
 def test_report_over_http(service):
@@ -98,13 +99,14 @@ def test_report_over_http(service):
     assert status == 200 and content_type.startswith("application/json")
     report = json.loads(body)
     assert report["year"] == 2007
-    beigang = report["areas"]["beigang"]["metrics"]
+    assert {"social_assistance", "disaster_relief", "welfare"} <= set(report["domains"]) <= set(report)
+    beigang = report["social_assistance"]["areas"]["beigang"]["metrics"]
     assert beigang["persons_covered"]["by_scheme"]["urban"] == 6
     assert beigang["coverage_ratio"]["urban"]["value"] == pytest.approx(6 / 45000)
     assert beigang["coverage_ratio"]["urban"]["met"] is False
-    assert report["district"]["metrics"]["year_end_extra_ratio"]["value"] == 0.5
+    assert report["social_assistance"]["district"]["metrics"]["year_end_extra_ratio"]["value"] == 0.5
     status, _, body = get(service["base"] + "/report?year=2006")
-    assert status == 200 and json.loads(body)["district"]["metrics"]["donations_yuan"]["value"] == "30.00"
+    assert status == 200 and json.loads(body)["social_assistance"]["district"]["metrics"]["donations_yuan"]["value"] == "30.00"
     status, _, body = get(service["base"] + "/report?year=abc")
     assert status == 400 and json.loads(body)["field"] == "year"
 
@@ -131,7 +133,7 @@ def test_report_over_rpc(service):
     from shared.errors import InvalidInput
     with ClusterRpcProxy({"AMQP_URI": service["amqp"]}, timeout=30) as cluster:
         report = cluster.reporting.report(2007)
-        assert report["areas"]["beigang"]["metrics"]["active_cases"]["value"] == 4
+        assert report["social_assistance"]["areas"]["beigang"]["metrics"]["active_cases"]["value"] == 4
         assert cluster.reporting.report()["year"] == 2007
         with pytest.raises(InvalidInput) as refused:
             cluster.reporting.report("nope")
@@ -148,9 +150,9 @@ def test_before_the_projection_created_the_database(amqp, tmp_path):
         assert time.monotonic() - started < 4
         assert status == 200
         report = json.loads(body)
-        assert report["note"] == "read model not initialised; start the projection"
-        assert report["read_model"]["missing"] == [f"database {dbname}"]
-        assert report["district"]["metrics"]["active_cases"]["value"] == 0
+        assert report["social_assistance"]["note"] == "read model not initialised; start the projection"
+        assert report["social_assistance"]["read_model"]["missing"] == [f"database {dbname}"]
+        assert report["social_assistance"]["district"]["metrics"]["active_cases"]["value"] == 0
         status, _, body = get(base + "/healthz")
         assert status == 200 and json.loads(body)["read_model"]["initialised"] is False
         status, _, body = get(base + "/metrics")

@@ -10,10 +10,11 @@ import pytest
 
 from services.welfare import readmodel as welfare_source
 from services.projection.readmodel import ReadModel
-from services.reporting import welfare as welfare_report
+from services.welfare import report as welfare_report
 from shared import feed
 from shared.errors import Conflict
 from shared.referencedata import ReferenceData
+from shared.report_kit import Context, Targets, read_section
 from tests.support import drop_schemas
 from tests.welfare.welfare_support import (READ_MODEL, admit, check_with_promtool,
                                            drive_welfare_year, person, postgres_welfare,
@@ -162,7 +163,11 @@ def test_applying_in_one_batch_gives_the_same_rows_as_batches_with_redeliveries(
 @pytest.fixture
 def report(projected, database):
     with psycopg.connect(database.pg_conninfo()) as conn:
-        return welfare_report.report(conn, READ_MODEL, 2007, ReferenceData.load(), welfare_targets())
+        return read_section(conn, context(READ_MODEL, welfare_targets()), welfare_report)
+
+
+def context(schema: str, targets: dict | None) -> Context:
+    return Context(2007, ReferenceData.load(), Targets(2007, targets), schema=schema)
 
 
 def test_the_report_measures_the_year_against_the_targets(report):
@@ -203,7 +208,7 @@ def test_the_metric_families_pass_promtool(report):
 
 def test_an_uninitialised_read_model_reports_zeros(database, fresh_welfare):
     with psycopg.connect(database.pg_conninfo()) as conn:
-        empty = welfare_report.report(conn, "no_such_schema", 2007, ReferenceData.load(), None)
+        empty = read_section(conn, context("no_such_schema", None), welfare_report)
     assert empty["read_model"]["initialised"] is False
     beigang = empty["areas"]["beigang"]["metrics"]
     assert (beigang["beds"]["value"], beigang["beds_per_1000_aged_60_plus"]["value"]) == (0, 0.0)
@@ -211,8 +216,18 @@ def test_an_uninitialised_read_model_reports_zeros(database, fresh_welfare):
     check_with_promtool(exposition(empty))
 
 
+class Section:
+    """A collector of the welfare section's families."""
+
+    def __init__(self, found: dict):
+        self.found = found
+
+    def collect(self):
+        return welfare_report.families(self.found, context(READ_MODEL, welfare_targets()))
+
+
 def exposition(found: dict) -> bytes:
     from prometheus_client import CollectorRegistry, generate_latest
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(welfare_report.WelfareCollector(lambda: found))
+    registry.register(Section(found))
     return generate_latest(registry)

@@ -1,4 +1,4 @@
-"""Unit tier: the welfare report (services/reporting/welfare.py) from a snapshot of read-model
+"""Unit tier: the welfare report section (services/welfare/report.py) from a snapshot of read-model
 numbers, without a database: exact comparison with the targets, ratios without a denominator,
 metric families with their declared labels, and every metric documented in docs/welfare.md."""
 from __future__ import annotations
@@ -8,16 +8,24 @@ from pathlib import Path
 
 import pytest
 
-from services.reporting.welfare import (METRICS, AreaWelfare, Snapshot, Support, build_report,
-                                        families)
+from services.welfare.report import METRICS, AreaWelfare, Snapshot, Support, build, families
 from shared.referencedata import ReferenceData
+from shared.report_kit import Context, Targets
 from tests.welfare.welfare_support import welfare_targets
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "welfare.md"
 
 
+def context(targets: dict | None) -> Context:
+    return Context(2007, ReferenceData.load(), Targets(2007, targets))
+
+
+def build_report(snap: Snapshot | None, targets: dict | None, missing=()) -> dict:
+    return build(snap, context(targets), list(missing))
+
+
 def snapshot() -> Snapshot:
-    snap = Snapshot(year=2007, initialised=True)
+    snap = Snapshot(year=2007)
     beigang = snap.areas["beigang"]                   # 9,200 aged 60+
     beigang.institutions, beigang.beds, beigang.residents = {"public": 1, "private": 1}, 156, 120
     beigang.workers, beigang.trained = 10, 8
@@ -35,7 +43,7 @@ def snapshot() -> Snapshot:
 
 @pytest.fixture(scope="module")
 def report():
-    return build_report(snapshot(), ReferenceData.load(), welfare_targets())
+    return build_report(snapshot(), welfare_targets())
 
 
 def test_beds_per_1000_aged_60_plus_are_compared_exactly(report):
@@ -43,9 +51,9 @@ def test_beds_per_1000_aged_60_plus_are_compared_exactly(report):
     assert (beigang["value"], beigang["met"]) == (pytest.approx(156_000 / 9200), False)
     xinzha = report["areas"]["xinzha"]["metrics"]["beds_per_1000_aged_60_plus"]
     assert xinzha["met"] is False                        # 168 beds: 16.97 per 1,000
-    exact = Snapshot(year=2007, initialised=True)
+    exact = Snapshot(year=2007)
     exact.areas["beigang"].beds = 9200 * 17 // 1000 + 1  # 157 beds: 17.07
-    assert build_report(exact, ReferenceData.load(), welfare_targets())[
+    assert build_report(exact, welfare_targets())[
         "areas"]["beigang"]["metrics"]["beds_per_1000_aged_60_plus"]["met"] is True
 
 
@@ -66,7 +74,7 @@ def test_district_sums_the_areas(report):
 
 
 def test_families_carry_the_declared_labels_and_skip_values_that_do_not_exist(report):
-    found = {f.name: f for f in families(report)}
+    found = {f.name: f for f in families(report, context(welfare_targets()))}
     for name, family in found.items():
         for sample in family.samples:
             assert tuple(sample.labels) == METRICS[name][1], name
@@ -78,8 +86,8 @@ def test_families_carry_the_declared_labels_and_skip_values_that_do_not_exist(re
 
 
 def test_without_targets_no_target_samples():
-    plain = build_report(snapshot(), ReferenceData.load(), None)
-    names = {f.name for f in families(plain)}
+    plain = build_report(snapshot(), None)
+    names = {f.name for f in families(plain, context(None))}
     assert not any(name.endswith(("_target", "_target_ratio", "_target_met")) for name in names)
     assert plain["district"]["metrics"]["training_ratio"]["met"] is None
 
@@ -91,9 +99,8 @@ def test_every_metric_is_documented():
 
 
 def test_an_uninitialised_snapshot_reports_zeros():
-    empty = build_report(Snapshot(year=2007, initialised=False, missing=["wf_institutions"]),
-                         ReferenceData.load(), None)
+    empty = build_report(None, None, missing=["wf_institutions"])
     assert empty["read_model"] == {"initialised": False, "missing": ["wf_institutions"]}
-    found = {f.name: f for f in families(empty)}
+    found = {f.name: f for f in families(empty, context(None))}
     assert found["welfare_read_model_initialised"].samples[0].value == 0
     assert AreaWelfare().beds == 0

@@ -21,13 +21,14 @@ import psycopg
 import pytest
 
 from deploy import demo_welfare
-from services.reporting import welfare as welfare_report
+from services.welfare import report as welfare_report
 from services.welfare.application import Welfare
 from shared import contract, feed, schemas
 from shared.bus import AmqpAddress, declare_events_exchange
 from shared.config import settings
 from shared.errors import Conflict, InvalidInput
 from shared.referencedata import ReferenceData
+from shared.report_kit import Context, Targets, read_section
 from shared.relay import Relay
 from shared.rpc import cluster
 from tests.welfare.welfare_support import READ_MODEL, person, read_model, welfare_targets
@@ -176,4 +177,5 @@ def project_and_report(app, model, database) -> dict:
     while page := feed.page(app, model.position("welfare"), 1000)["events"]:
         model.apply_batch("welfare", page)
     with psycopg.connect(database.pg_conninfo()) as conn:
-        return welfare_report.report(conn, READ_MODEL, 2007, ReferenceData.load(), welfare_targets())
+        ctx = Context(2007, ReferenceData.load(), Targets(2007, welfare_targets()), schema=READ_MODEL)
+        return read_section(conn, ctx, welfare_report)

@@ -1,9 +1,10 @@
-"""Application layer of reporting: the social welfare dashboard (社会福利), self-contained.
+"""The social welfare (社会福利) report section, read from the projection's `wf_` tables and views
+(readmodel.py).
 
-`report(conn, schema, year, reference, targets)` reads the projection's `wf_` tables and views in
-one read-only REPEATABLE READ transaction and returns the JSON-ready dict; `families(report)`
-renders that dict as Prometheus metric families; `WelfareCollector` does both on each scrape.
-No Nameko here. Definitions and metric names: docs/welfare.md.
+One report section (shared/report_kit.py `Section`): `read` runs the queries inside the report's
+one snapshot, `build` makes the JSON section (`report["welfare"]`), `families` renders that same
+dict as Prometheus metric families. No Nameko, no eventsourcing. Definitions and metric names:
+docs/welfare.md.
 
 - elderly-care beds per 1,000 aged 60+ = beds of the area's institutions × 1000 / the area's
   `population_60_plus` (data/areas.json); per area only where that population > 0;
@@ -18,22 +19,15 @@ TARGETS) come from the year's targets file; a missing key gives `target`/`met` n
 """
 from __future__ import annotations
 
-import logging
-import operator
 from collections import defaultdict
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from fractions import Fraction
 
-from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
+from prometheus_client.core import Metric
 
-from services.reporting.queries import fetch, snapshot_cursor
+from shared.report_kit import (ZERO, Context, Families, Targets, amount, count, fetch, flag, level,
+                               money, ratio)
 
-log = logging.getLogger(__name__)
-
-ZERO = Decimal("0.00")
 CATEGORIES = ("five_guarantee", "three_no")     # always reported, even with no person yet
 MODES = ("centralized", "dispersed")
 BEDS_TARGET = "elderly_care_beds_per_1000_aged_60_plus"
@@ -46,8 +40,6 @@ RELATIONS = ("wf_institutions", "wf_admissions", "wf_care_workers", "wf_training
              "wf_enterprise_employees", "wf_enterprise_wages", "wf_enterprise_rebates",
              "wf_area_elderly_care", "wf_area_care_workers", "wf_area_special_support",
              "wf_area_enterprises")
-OPS: dict[str, Callable] = {">=": operator.ge, ">": operator.gt, "<=": operator.le,
-                            "<": operator.lt, "==": operator.eq}
 
 
 # --- what the read model holds ------------------------------------------------------------------
@@ -88,19 +80,14 @@ class AreaWelfare:
 @dataclass
 class Snapshot:
     year: int
-    initialised: bool
-    missing: list[str] = field(default_factory=list)
     areas: dict[str, AreaWelfare] = field(default_factory=lambda: defaultdict(AreaWelfare))
 
 
-def read_snapshot(conn, schema: str, year: int) -> Snapshot:
-    """The report's queries, in one read-only REPEATABLE READ transaction (the connection must
-    not be in a transaction)."""
-    with snapshot_cursor(conn, schema, RELATIONS) as (curs, missing):
-        snapshot = Snapshot(year=year, initialised=not missing, missing=missing)
-        if curs is not None:
-            _read(curs, schema, snapshot)
-        return snapshot
+def read(curs, ctx: Context) -> Snapshot:
+    """The section's queries, on the report's snapshot cursor."""
+    snapshot = Snapshot(year=ctx.year)
+    _read(curs, ctx.schema, snapshot)
+    return snapshot
 
 
 def _read(curs, schema: str, snap: Snapshot) -> None:
@@ -160,42 +147,9 @@ def _read_enterprises(curs, schema: str, snap: Snapshot, year: dict) -> None:
         snap.areas[row["area"]].rebates_amount = Decimal(row["amount"])
 
 
-# --- the report ---------------------------------------------------------------------------------------
+# --- the section ------------------------------------------------------------------------------------
 
-def money(value: Decimal) -> str:
-    return str(Decimal(value).quantize(Decimal("0.01")))
-
-
-def ratio(numerator: int, denominator: int) -> Fraction | None:
-    return Fraction(numerator, denominator) if denominator else None
-
-
-def count(value: int, unit: str, **extra) -> dict:
-    return {"value": int(value), "unit": unit, "target": None, "op": None, "met": None, **extra}
-
-
-def amount(value: Decimal, **extra) -> dict:
-    return {"value": money(value), "unit": "yuan", "target": None, "op": None, "met": None, **extra}
-
-
-def measure(targets: dict, key: str, value: Fraction | None, unit: str = "ratio", **extra) -> dict:
-    """A value against the target `key` of the targets file: met is compared exactly."""
-    target = targets.get(key)
-    met = None
-    if target is not None and value is not None:
-        met = bool(OPS[target.get("op", ">=")](value, Fraction(str(target["value"]))))
-    return {"value": None if value is None else float(value), "unit": unit,
-            "target": None if target is None else float(target["value"]),
-            "op": None if target is None else target.get("op", ">="),
-            "target_key": key, "met": met, **extra}
-
-
-def plain_ratio(value: Fraction | None, **extra) -> dict:
-    return {"value": None if value is None else float(value), "unit": "ratio", "target": None,
-            "op": None, "met": None, **extra}
-
-
-def area_metrics(counts: AreaWelfare, aged: int, targets: dict) -> dict:
+def area_metrics(counts: AreaWelfare, aged: int, targets: Targets) -> dict:
     categories = sorted(set(CATEGORIES) | set(counts.support))
     support = {c: counts.support.get(c) or Support() for c in categories}
     return {
@@ -204,18 +158,18 @@ def area_metrics(counts: AreaWelfare, aged: int, targets: dict) -> dict:
         "beds": count(counts.beds, "beds"),
         "residents": count(counts.residents, "persons"),
         "population_60_plus": count(aged, "persons"),
-        "beds_per_1000_aged_60_plus": measure(
-            targets, BEDS_TARGET, ratio(counts.beds * 1000, aged), "beds per 1,000 aged 60+",
+        "beds_per_1000_aged_60_plus": targets.measure(
+            BEDS_TARGET, ratio(counts.beds * 1000, aged), "beds per 1,000 aged 60+",
             beds=counts.beds, population_60_plus=aged),
-        "occupancy_ratio": plain_ratio(ratio(counts.residents, counts.beds),
+        "occupancy_ratio": level(ratio(counts.residents, counts.beds),
                                        residents=counts.residents, beds=counts.beds),
         "admissions": count(counts.admissions, "admissions"),
         "discharges": count(counts.discharges, "discharges"),
         "care_workers": count(counts.workers, "persons"),
         "care_workers_trained": count(counts.trained, "persons"),
-        "training_ratio": measure(targets, TRAINING_TARGET, ratio(counts.trained, counts.workers),
+        "training_ratio": targets.measure(TRAINING_TARGET, ratio(counts.trained, counts.workers),
                                   trained=counts.trained, workers=counts.workers),
-        "special_support": {c: measure(targets, SUPPORT_TARGET, ratio(s.arranged, s.persons),
+        "special_support": {c: targets.measure(SUPPORT_TARGET, ratio(s.arranged, s.persons),
                                        persons=s.persons, arranged=s.arranged,
                                        by_mode={m: s.by_mode.get(m, 0) for m in MODES},
                                        dispersed_without_medical_care=s.without_medical_care)
@@ -228,8 +182,8 @@ def area_metrics(counts: AreaWelfare, aged: int, targets: dict) -> dict:
                                             "amount_yuan": money(o["amount"])} for o in counts.orders]),
         "enterprises": count(counts.enterprises, "enterprises"),
         "enterprises_flagged": count(counts.flagged, "enterprises"),
-        "enterprises_restructured_ratio": measure(
-            targets, RESTRUCTURED_TARGET, ratio(counts.restructured_on_time, counts.restructuring_required),
+        "enterprises_restructured_ratio": targets.measure(
+            RESTRUCTURED_TARGET, ratio(counts.restructured_on_time, counts.restructuring_required),
             restructured_on_time=counts.restructured_on_time, restructured=counts.restructured,
             restructuring_required=counts.restructuring_required),
         "disabled_employees": count(counts.disabled_employees, "persons"),
@@ -264,10 +218,11 @@ def _add(total: AreaWelfare, counts: AreaWelfare) -> None:
     total.orders = [merged[k] for k in sorted(merged)]
 
 
-def build_report(snapshot: Snapshot, reference, targets_document: dict | None) -> dict:
-    """The dict of the JSON report. `reference` is a shared.referencedata.ReferenceData (areas
-    with `population_60_plus`); `targets_document` the year's targets file, or None."""
-    targets = (targets_document or {}).get("targets", {})
+def build(snapshot: Snapshot | None, ctx: Context, missing: list[str]) -> dict:
+    """The JSON section (None: read model not initialised, all zeros). Areas and their
+    `population_60_plus` come from the reference data, targets from the year's targets file."""
+    snapshot = snapshot or Snapshot(year=ctx.year)
+    reference, targets = ctx.reference, ctx.targets
     codes = sorted(set(reference.areas) | set(snapshot.areas))
     district, district_aged, areas = AreaWelfare(), 0, {}
     for code in codes:
@@ -279,32 +234,11 @@ def build_report(snapshot: Snapshot, reference, targets_document: dict | None) -
                        "metrics": area_metrics(counts, aged, targets)}
         _add(district, counts)
         district_aged += aged
-    return {"section": "welfare", "year": snapshot.year,
-            "read_model": {"initialised": snapshot.initialised, "missing": snapshot.missing},
-            "targets": {key: targets.get(key) for key in TARGETS},
+    return {"section": "welfare", "year": ctx.year,
+            "read_model": {"initialised": not missing, "missing": list(missing)},
+            "targets": {key: targets.entries.get(key) for key in TARGETS},
             "district": {"metrics": area_metrics(district, district_aged, targets)},
             "areas": areas}
-
-
-def report(conn, schema: str, year: int, reference, targets_document: dict | None) -> dict:
-    """Read the welfare read model on `conn` and build the report of `year`."""
-    return build_report(read_snapshot(conn, schema, year), reference, targets_document)
-
-
-def from_reporting(reporting, year: int) -> dict:
-    """The welfare report through the reporting service's `Reporting` object (report.py): its
-    connections, read-model schema, reference data and targets directory. A database the
-    projection has not created yet gives the uninitialised (all zero) report; an unreachable one
-    raises psycopg's error, as `Reporting.report` does."""
-    from services.reporting.queries import DatabaseMissing
-    from services.reporting.report import Targets
-    targets = Targets.load(year, reporting.reference_dir).document or None
-    try:
-        with reporting.connect() as conn:
-            return report(conn, reporting.schema, year, reporting.reference, targets)
-    except DatabaseMissing as missing:
-        empty = Snapshot(year=year, initialised=False, missing=[f"database {missing.dbname}"])
-        return build_report(empty, reporting.reference, targets)
 
 
 # --- Prometheus -----------------------------------------------------------------------------------------
@@ -420,31 +354,20 @@ METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-def families(report_: dict) -> list[Metric]:
-    """The report dict as metric families (gauges), in the order of METRICS."""
-    out: dict[str, GaugeMetricFamily] = {}
-
-    def add(name, labels: dict, value):
-        documentation, names = METRICS[name]
-        if tuple(labels) != names:
-            raise RuntimeError(f"{name}: labels {tuple(labels)} are not the declared {names}")
-        if value is None:
-            return
-        if name not in out:
-            out[name] = GaugeMetricFamily(name, documentation, labels=list(names))
-        out[name].add_metric([str(v) for v in labels.values()], float(value))
-
-    year = str(report_["year"])
-    add("welfare_read_model_initialised", {}, 1 if report_["read_model"]["initialised"] else 0)
-    _targets(add, report_["district"]["metrics"])
-    for code, area in report_["areas"].items():
-        _area(add, code, year, area["metrics"])
-    _district(add, report_["district"]["metrics"])
-    return [out[name] for name in METRICS if name in out]
-
-
-def _flag(met):
-    return None if met is None else int(met)
+def families(section: dict | None, ctx: Context) -> list[Metric]:
+    """The section dict as metric families (gauges), in the order of METRICS; none when the
+    database could not be read."""
+    if section is None:
+        return []
+    out = Families(METRICS)
+    add = out.add
+    year = str(section["year"])
+    add("welfare_read_model_initialised", {}, 1 if section["read_model"]["initialised"] else 0)
+    _targets(add, section["district"]["metrics"])
+    for code, area in section["areas"].items():
+        _area(out, code, year, area["metrics"])
+    _district(add, section["district"]["metrics"])
+    return out.collect()
 
 
 def _targets(add, m: dict) -> None:
@@ -455,90 +378,64 @@ def _targets(add, m: dict) -> None:
     add("welfare_enterprises_restructured_target_ratio", {}, m["enterprises_restructured_ratio"]["target"])
 
 
-def _area(add, code: str, year: str, m: dict) -> None:
-    a, ay = {"area": code}, {"area": code, "year": year}
+# metric -> where its value is in an area's metrics (Families.fill)
+AREA_SAMPLES = {
+    "welfare_elderly_care_beds": "beds", "welfare_elderly_care_residents": "residents",
+    "welfare_population_aged_60_plus": "population_60_plus",
+    "welfare_elderly_care_beds_per_1000_aged_60_plus": "beds_per_1000_aged_60_plus",
+    "welfare_elderly_care_beds_target_met": "beds_per_1000_aged_60_plus.met",
+    "welfare_elderly_care_occupancy_ratio": "occupancy_ratio",
+    "welfare_elderly_care_admissions": "admissions", "welfare_elderly_care_discharges": "discharges",
+    "welfare_care_workers": "care_workers", "welfare_care_workers_trained": "care_workers_trained",
+    "welfare_care_worker_training_ratio": "training_ratio",
+    "welfare_care_worker_training_target_met": "training_ratio.met",
+    "welfare_three_no_dispersed_without_medical_care": "three_no_dispersed_without_medical_care",
+    "welfare_enterprises": "enterprises", "welfare_enterprises_flagged": "enterprises_flagged",
+    "welfare_enterprises_restructuring_required": "enterprises_restructured_ratio.restructuring_required",
+    "welfare_enterprises_restructured": "enterprises_restructured_ratio.restructured",
+    "welfare_enterprises_restructured_on_time": "enterprises_restructured_ratio.restructured_on_time",
+    "welfare_enterprises_restructured_ratio": "enterprises_restructured_ratio",
+    "welfare_enterprises_restructured_target_met": "enterprises_restructured_ratio.met",
+    "welfare_enterprise_disabled_employees": "disabled_employees",
+    "welfare_enterprise_staff": "enterprise_staff", "welfare_enterprise_wages_yuan": "wages_yuan",
+    "welfare_enterprise_social_insurance_yuan": "social_insurance_yuan",
+    "welfare_enterprise_tax_rebates_yuan": "tax_rebates_yuan",
+    "welfare_enterprise_tax_rebates": "tax_rebates_yuan.rebates",
+}
+
+
+def _area(out: Families, code: str, year: str, m: dict) -> None:
     for kind, n in m["institutions"]["by_kind"].items():
-        add("welfare_elderly_care_institutions", {"area": code, "kind": kind}, n)
-    add("welfare_elderly_care_beds", a, m["beds"]["value"])
-    add("welfare_elderly_care_residents", a, m["residents"]["value"])
-    add("welfare_population_aged_60_plus", a, m["population_60_plus"]["value"])
-    beds = m["beds_per_1000_aged_60_plus"]
-    add("welfare_elderly_care_beds_per_1000_aged_60_plus", a, beds["value"])
-    add("welfare_elderly_care_beds_target_met", a, _flag(beds["met"]))
-    add("welfare_elderly_care_occupancy_ratio", a, m["occupancy_ratio"]["value"])
-    add("welfare_elderly_care_admissions", ay, m["admissions"]["value"])
-    add("welfare_elderly_care_discharges", ay, m["discharges"]["value"])
-    add("welfare_care_workers", a, m["care_workers"]["value"])
-    add("welfare_care_workers_trained", a, m["care_workers_trained"]["value"])
-    add("welfare_care_worker_training_ratio", a, m["training_ratio"]["value"])
-    add("welfare_care_worker_training_target_met", a, _flag(m["training_ratio"]["met"]))
+        out.add("welfare_elderly_care_institutions", {"area": code, "kind": kind}, n)
+    out.fill(AREA_SAMPLES, m, area=code, year=year)
     for category, s in m["special_support"].items():
         ac = {"area": code, "category": category}
-        add("welfare_special_support_persons", ac, s["persons"])
+        out.add("welfare_special_support_persons", ac, s["persons"])
         for mode, n in s["by_mode"].items():
-            add("welfare_special_support_arranged_persons", dict(ac, mode=mode), n)
-        add("welfare_special_support_ratio", ac, s["value"])
-        add("welfare_special_support_target_met", ac, _flag(s["met"]))
-    add("welfare_three_no_dispersed_without_medical_care", a,
-        m["three_no_dispersed_without_medical_care"]["value"])
+            out.add("welfare_special_support_arranged_persons", dict(ac, mode=mode), n)
+        out.add("welfare_special_support_ratio", ac, s["value"])
+        out.add("welfare_special_support_target_met", ac, flag(s["met"]))
     charges: dict[tuple, Decimal] = defaultdict(Decimal)
     for o in m["home_care_orders"]["by_kind"]:
-        add("welfare_home_care_orders", {"area": code, "service": o["service"], "payment": o["payment"],
-                                         "status": o["status"], "year": year}, o["orders"])
+        out.add("welfare_home_care_orders", {"area": code, "service": o["service"], "payment": o["payment"],
+                                             "status": o["status"], "year": year}, o["orders"])
         if o["status"] == "delivered":
             charges[(o["service"], o["payment"])] += Decimal(o["amount_yuan"])
     for (service, payment), total in sorted(charges.items()):
-        add("welfare_home_care_charges_yuan", {"area": code, "service": service, "payment": payment,
-                                               "year": year}, total)
-    _area_enterprises(add, a, ay, m)
-
-
-def _area_enterprises(add, a: dict, ay: dict, m: dict) -> None:
-    restructured = m["enterprises_restructured_ratio"]
-    add("welfare_enterprises", a, m["enterprises"]["value"])
-    add("welfare_enterprises_flagged", a, m["enterprises_flagged"]["value"])
-    add("welfare_enterprises_restructuring_required", a, restructured["restructuring_required"])
-    add("welfare_enterprises_restructured", a, restructured["restructured"])
-    add("welfare_enterprises_restructured_on_time", a, restructured["restructured_on_time"])
-    add("welfare_enterprises_restructured_ratio", a, restructured["value"])
-    add("welfare_enterprises_restructured_target_met", a, _flag(restructured["met"]))
-    add("welfare_enterprise_disabled_employees", a, m["disabled_employees"]["value"])
-    add("welfare_enterprise_staff", a, m["enterprise_staff"]["value"])
-    add("welfare_enterprise_wages_yuan", ay, m["wages_yuan"]["value"])
-    add("welfare_enterprise_social_insurance_yuan", ay, m["social_insurance_yuan"]["value"])
-    add("welfare_enterprise_tax_rebates_yuan", ay, m["tax_rebates_yuan"]["value"])
-    add("welfare_enterprise_tax_rebates", ay, m["tax_rebates_yuan"]["rebates"])
+        out.add("welfare_home_care_charges_yuan", {"area": code, "service": service, "payment": payment,
+                                                   "year": year}, total)
 
 
 def _district(add, m: dict) -> None:
     beds = m["beds_per_1000_aged_60_plus"]
     add("welfare_district_elderly_care_beds_per_1000_aged_60_plus", {}, beds["value"])
-    add("welfare_district_elderly_care_beds_target_met", {}, _flag(beds["met"]))
+    add("welfare_district_elderly_care_beds_target_met", {}, flag(beds["met"]))
     add("welfare_district_elderly_care_occupancy_ratio", {}, m["occupancy_ratio"]["value"])
     add("welfare_district_care_worker_training_ratio", {}, m["training_ratio"]["value"])
-    add("welfare_district_care_worker_training_target_met", {}, _flag(m["training_ratio"]["met"]))
+    add("welfare_district_care_worker_training_target_met", {}, flag(m["training_ratio"]["met"]))
     for category, s in m["special_support"].items():
         add("welfare_district_special_support_ratio", {"category": category}, s["value"])
-        add("welfare_district_special_support_target_met", {"category": category}, _flag(s["met"]))
+        add("welfare_district_special_support_target_met", {"category": category}, flag(s["met"]))
     restructured = m["enterprises_restructured_ratio"]
     add("welfare_district_enterprises_restructured_ratio", {}, restructured["value"])
-    add("welfare_district_enterprises_restructured_target_met", {}, _flag(restructured["met"]))
-
-
-class WelfareCollector(Collector):
-    """Calls `source()` (→ the welfare report dict) on every scrape and renders it. A failing
-    source yields no welfare samples (the dibao collector reports `reporting_read_model_up`)."""
-
-    def __init__(self, source: Callable[[], dict]):
-        self.source = source
-
-    def describe(self) -> list:
-        return []  # registering must not query the database
-
-    def collect(self) -> Iterator[Metric]:
-        try:
-            found = self.source()
-        except Exception as error:  # noqa: BLE001 — a scrape must still answer
-            log.warning("reporting: the welfare read model could not be read: %r", error)
-            return
-        yield from families(found)
+    add("welfare_district_enterprises_restructured_target_met", {}, flag(restructured["met"]))

@@ -1,12 +1,11 @@
-"""Reporting of disaster relief: the relief reserves against the plan's floor, report timeliness,
-relief rosters and aid, read from the projection's `dr_` tables (services/projection/disaster_relief.py).
+"""The disaster relief (救灾应急) report section: the relief reserves against the plan's floor,
+report timeliness, relief rosters and aid, read from the projection's `dr_` tables (readmodel.py).
 
-Self-contained: `DisasterReliefSection(connect)` gives the JSON section (`report(year)`) and a
-prometheus_client collector (`collector(year)`) rendering that same dict, so the two never
-disagree. `section(conn, year, ...)` is the one function underneath: one read-only REPEATABLE
-READ transaction on a psycopg connection (not in a transaction), the reference data (areas) and
-the floor of services/disaster_relief/reference/reserve.json. No Nameko here; the clock is only used to tell
-which deadlines have passed without their report (`overdue`), and it is injectable.
+One report section (shared/report_kit.py `Section`): `read` runs QUERIES inside the report's one
+snapshot, `build` makes the JSON section (`report["disaster_relief"]`) with the reference data
+(areas) and the floor of services/disaster_relief/reference/reserve.json, `families` renders that
+same dict as Prometheus metrics. No Nameko, no eventsourcing; the report's clock (`ctx.now`) is
+only used to tell which deadlines have passed without their report (`overdue`).
 
 Conventions as for dibao (docs/reporting.md): every metric is a gauge; money in yuan (`_yuan`);
 ratios 0..1 (`_ratio`); per-area metrics carry `area`; what is measured for a year carries `year`
@@ -16,30 +15,21 @@ are state now and carry no year. A ratio without a denominator has no sample (JS
 from __future__ import annotations
 
 import json
-import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
-from datetime import datetime, timezone
 from decimal import Decimal
-from fractions import Fraction
+from functools import lru_cache
 from pathlib import Path
 
-from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
+from prometheus_client.core import Metric
 
+from services.disaster_relief import DOMAIN
 from services.disaster_relief import readmodel as projection
-from services.reporting.queries import fetch, snapshot_cursor
-from shared import referencedata
-from shared.referencedata import ReferenceData
+from shared.report_kit import ZERO, Context, Families, fetch, money, number, ratio
 
-log = logging.getLogger(__name__)
-
-DEFAULT_SCHEMA = "read_model"
 RELATIONS = tuple([*projection.TABLES, *projection.VIEWS])
+TARGETS: tuple[str, ...] = ()          # the floor is the domain's own reference data, not a target
 STAGES_WITH_DEADLINES = ("initial", "final")
 TIMELINESS = ("on_time", "late", "no_deadline")
-ZERO = Decimal("0.00")
 
 # name -> (help, label names); docs/disaster_relief.md lists the same names.
 METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -83,17 +73,11 @@ METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
 
-
-def money(value) -> str:
-    return str(Decimal(value).quantize(Decimal("0.01")))
-
-
+@lru_cache(maxsize=4)
 def load_floor(directory: Path | None = None) -> Decimal:
-    from services.disaster_relief.rules import REFERENCE_DIR
-    path = Path(directory or REFERENCE_DIR) / "reserve.json"
+    """The floor every town and street's reserve should hold (reference/reserve.json)."""
+    path = Path(directory or DOMAIN.reference_dir) / "reserve.json"
     return Decimal(str(json.loads(path.read_text(encoding="utf-8"))["floor_yuan"])).quantize(Decimal("0.01"))
 
 
@@ -132,27 +116,20 @@ QUERIES = {
 }
 
 
-def read(conn, schema: str, year: int, now: datetime) -> tuple[dict | None, list[str]]:
-    """(every query's rows, missing relations), from one read-only snapshot; no rows when the
-    read model is not initialised."""
-    with snapshot_cursor(conn, schema, RELATIONS) as (curs, missing):
-        if curs is None:
-            return None, missing
-        return {name: fetch(curs, schema, query, {"year": year, "now": now})
-                for name, query in QUERIES.items()}, []
+
+def read(curs, ctx: Context) -> dict:
+    """Every query's rows, on the report's snapshot cursor."""
+    return {name: fetch(curs, ctx.schema, query, {"year": ctx.year, "now": ctx.now})
+            for name, query in QUERIES.items()}
 
 
 # --- the section ------------------------------------------------------------------------------------------
 
-def ratio(numerator: int, denominator: int) -> float | None:
-    return float(Fraction(numerator, denominator)) if denominator else None
-
-
-def build(rows: dict | None, year: int, reference: ReferenceData, floor: Decimal,
-          missing: list[str] | None = None) -> dict:
+def build(rows: dict | None, ctx: Context, missing: list[str]) -> dict:
     """The JSON section from the query rows (None: read model not initialised, all zeros)."""
+    floor = load_floor()
     rows = rows or {name: [] for name in QUERIES}
-    codes = sorted(set(reference.areas) | {r["area"] for r in rows["reserves"]})
+    codes = sorted(set(ctx.reference.areas) | {r["area"] for r in rows["reserves"]})
     reserves = {code: {"balance_yuan": "0.00", "floor_yuan": money(floor), "below_floor": floor > 0,
                        "opened": False, "deposits_in_year_yuan": "0.00",
                        "disbursements_in_year_yuan": "0.00"} for code in codes}
@@ -162,7 +139,7 @@ def build(rows: dict | None, year: int, reference: ReferenceData, floor: Decimal
     for row in rows["movements"]:
         key = "deposits_in_year_yuan" if row["kind"] == "deposit" else "disbursements_in_year_yuan"
         reserves[row["area"]][key] = money(row["amount"])
-    return {"year": year, "initialised": not missing, "missing": missing or [],
+    return {"year": ctx.year, "initialised": not missing, "missing": list(missing),
             "floor_yuan": money(floor),
             "reserves": reserves,
             "reserves_below_floor": sum(1 for r in reserves.values() if r["below_floor"]),
@@ -180,11 +157,11 @@ def _reports(rows: dict) -> dict:
     for row in rows["overdue"]:
         stages[row["stage"]]["overdue"] = int(row["incidents"])
     for counts in stages.values():
-        counts["on_time_ratio"] = ratio(counts["on_time"], counts["on_time"] + counts["late"])
+        counts["on_time_ratio"] = number(ratio(counts["on_time"], counts["on_time"] + counts["late"]))
     on_time = sum(s["on_time"] for s in stages.values())
     late = sum(s["late"] for s in stages.values())
     return {"by_stage": stages, "on_time": on_time, "late": late,
-            "on_time_ratio": ratio(on_time, on_time + late)}
+            "on_time_ratio": number(ratio(on_time, on_time + late))}
 
 
 def _incidents(rows: dict) -> list[dict]:
@@ -224,32 +201,24 @@ def _areas(rows: dict, codes: list[str]) -> dict:
     return dict(sorted(areas.items()))
 
 
-def families(report: dict) -> list[Metric]:
-    """The section as Prometheus gauge families."""
-    found: dict[str, GaugeMetricFamily] = {}
-
-    def add(name: str, labels: dict, value) -> None:
-        if value is None:
-            return
-        documentation, names = METRICS[name]
-        if tuple(labels) != names:
-            raise RuntimeError(f"{name}: labels {tuple(labels)} are not the declared {names}")
-        if name not in found:
-            found[name] = GaugeMetricFamily(name, documentation, labels=list(names))
-        found[name].add_metric([str(v) for v in labels.values()], float(value))
-
-    year = str(report["year"])
-    add("disaster_relief_read_model_initialised", {}, int(report["initialised"]))
-    add("disaster_relief_reserve_floor_yuan", {}, report["floor_yuan"])
-    add("disaster_relief_reserves_below_floor", {}, report["reserves_below_floor"])
-    for code, reserve in report["reserves"].items():
+def families(section: dict | None, ctx: Context) -> list[Metric]:
+    """The section as Prometheus gauge families (none when the database could not be read)."""
+    if section is None:
+        return []
+    out = Families(METRICS)
+    add = out.add
+    year = str(section["year"])
+    add("disaster_relief_read_model_initialised", {}, int(section["initialised"]))
+    add("disaster_relief_reserve_floor_yuan", {}, section["floor_yuan"])
+    add("disaster_relief_reserves_below_floor", {}, section["reserves_below_floor"])
+    for code, reserve in section["reserves"].items():
         add("disaster_relief_reserve_balance_yuan", {"area": code}, reserve["balance_yuan"])
         add("disaster_relief_reserve_below_floor", {"area": code}, int(reserve["below_floor"]))
         add("disaster_relief_reserve_deposits_yuan", {"area": code, "year": year}, reserve["deposits_in_year_yuan"])
         add("disaster_relief_reserve_disbursements_yuan", {"area": code, "year": year},
             reserve["disbursements_in_year_yuan"])
     counted: dict[tuple, int] = defaultdict(int)
-    for incident in report["incidents"]:
+    for incident in section["incidents"]:
         counted[(incident["incident_type"], incident["level"] or "none", incident["status"])] += 1
         add("disaster_relief_incident_aid_yuan",
             {"incident": incident["incident_id"], "incident_type": incident["incident_type"],
@@ -257,14 +226,14 @@ def families(report: dict) -> list[Metric]:
     for (kind, level, status), number in sorted(counted.items()):
         add("disaster_relief_incidents", {"incident_type": kind, "level": level, "status": status, "year": year},
             number)
-    for stage, counts in report["reports"]["by_stage"].items():
+    for stage, counts in section["reports"]["by_stage"].items():
         for timeliness in TIMELINESS:
             add("disaster_relief_reports", {"stage": stage, "timeliness": timeliness, "year": year},
                 counts[timeliness])
         add("disaster_relief_reports_on_time_ratio", {"stage": stage, "year": year}, counts["on_time_ratio"])
         add("disaster_relief_reports_overdue", {"stage": stage, "year": year}, counts["overdue"])
-    add("disaster_relief_all_reports_on_time_ratio", {"year": year}, report["reports"]["on_time_ratio"])
-    for code, area in report["areas"].items():
+    add("disaster_relief_all_reports_on_time_ratio", {"year": year}, section["reports"]["on_time_ratio"])
+    for code, area in section["areas"].items():
         labels = {"area": code, "year": year}
         add("disaster_relief_roster_households", labels, area["roster_households"])
         add("disaster_relief_roster_persons", labels, area["roster_persons"])
@@ -273,61 +242,4 @@ def families(report: dict) -> list[Metric]:
         for item, given in sorted(area["in_kind"].items()):
             add("disaster_relief_in_kind_aid_quantity",
                 {"area": code, "item": item, "unit": given["unit"], "year": year}, given["quantity"])
-    return list(found.values())
-
-
-def section(conn, year: int, schema: str = DEFAULT_SCHEMA, reference: ReferenceData | None = None,
-            floor: Decimal | None = None, now: datetime | None = None) -> tuple[dict, list[Metric]]:
-    """The disaster relief section for a year: (JSON-ready dict, Prometheus metric families)."""
-    reference = reference or ReferenceData.load()
-    floor = load_floor() if floor is None else floor
-    rows, missing = read(conn, schema, year, now or utc_now())
-    report = build(rows, year, reference, floor, missing)
-    return report, families(report)
-
-
-# --- what the reporting service holds ----------------------------------------------------------------------
-
-class DisasterReliefSection:
-    """`connect()` returns a context manager yielding a psycopg connection not in a transaction
-    (the reporting service's `Reporting.connect`)."""
-
-    def __init__(self, connect: Callable[[], AbstractContextManager], schema: str = DEFAULT_SCHEMA,
-                 reference_dir: Path | None = None, now: Callable[[], datetime] = utc_now):
-        self.connect = connect
-        self.schema = schema
-        self.reference = ReferenceData.load(reference_dir)
-        self.floor = load_floor(reference_dir)
-        self.now = now
-
-    def read(self, year: int) -> tuple[dict, list[Metric]]:
-        from services.reporting.queries import DatabaseMissing
-        try:
-            with self.connect() as conn:
-                return section(conn, year, self.schema, self.reference, self.floor, self.now())
-        except DatabaseMissing as missing:
-            report = build(None, year, self.reference, self.floor, missing=[f"database {missing.dbname}"])
-            return report, families(report)
-
-    def report(self, year: int) -> dict:
-        return self.read(year)[0]
-
-    def collector(self, year: Callable[[], int]) -> Collector:
-        return _Collector(self, year)
-
-
-class _Collector(Collector):
-    def __init__(self, section_: DisasterReliefSection, year: Callable[[], int]):
-        self.section = section_
-        self.year = year
-
-    def describe(self) -> list:
-        return []  # registering must not query the database
-
-    def collect(self) -> Iterator[Metric]:
-        try:
-            _report, found = self.section.read(self.year())
-        except Exception as error:  # noqa: BLE001 — a scrape must still answer (reporting_read_model_up says why)
-            log.warning("reporting: the disaster relief read model could not be read: %r", error)
-            return
-        yield from found
+    return out.collect()
