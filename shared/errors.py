@@ -11,9 +11,10 @@ from __future__ import annotations
 class DomainError(Exception):
     """Base of every expected, user-facing error. Nothing is stored when one is raised."""
 
-    def __init__(self, field: str, rule: str, message: str | None = None):
+    def __init__(self, field: str, rule: str, message: str | None = None, *, code: str | None = None):
         self.field = field
         self.rule = rule
+        self.code = code
         self.message = message or f"{field}: {rule}"
         super().__init__(field, rule, self.message)
 
@@ -22,7 +23,7 @@ class DomainError(Exception):
 
     def as_dict(self) -> dict:
         return {"error": type(self).__name__, "field": self.field, "rule": self.rule,
-                "message": self.message}
+                "code": self.code, "message": self.message}
 
 
 class InvalidInput(DomainError):
