@@ -7,7 +7,9 @@ eventlet (psycopg detects gevent, not eventlet; its C wait would block the whole
 - `metrics_response()`: the Prometheus text page for an `@http('GET', '/metrics')` entrypoint.
 - `json_response()`: JSON bodies for HTTP entrypoints, with domain errors mapped to 4xx.
 - domain errors registered with Nameko, so RPC callers get `InvalidInput`/`Conflict`/`NotFound`
-  back with field and rule, instead of a generic RemoteError.
+  back with field, rule and code, instead of a generic RemoteError.
+- `domain_service(domain, build_application)`: the service class, its RPC methods generated
+  from the domain's declared commands (`services/<domain>/commands.py`, `shared.commands`).
 - the `application/cloudevents+json` serializer, so a plain `@event_handler` can consume the
   relay's messages (see `NAMEKO_SERIALIZERS`).
 """
@@ -24,6 +26,7 @@ import warnings  # noqa: E402
 warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
 
 from nameko.exceptions import deserialize_to_instance  # noqa: E402
+from nameko.rpc import Rpc  # noqa: E402
 from nameko.web.handlers import http  # noqa: E402
 from nameko.extensions import DependencyProvider  # noqa: E402
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest  # noqa: E402
@@ -31,8 +34,10 @@ from werkzeug.wrappers import Response  # noqa: E402
 
 from shared import errors  # noqa: E402
 
+# DomainError keeps its code in `args` (shared/errors.py): Nameko's serialisation carries it.
 for _error in errors.ALL:
     deserialize_to_instance(_error)
+
 
 CALLS = Counter("entrypoint_calls_total", "Entrypoint calls handled", ["service", "entrypoint"])
 FAILURES = Counter("entrypoint_errors_total",
@@ -137,3 +142,53 @@ class EventStoreEndpoints:
                                            request.args.get("limit", "500")))
         except errors.DomainError as error:
             return error_response(error)
+
+
+# --- RPC methods generated from a domain's declared commands ----------------------------------------
+
+class DeclaredRpc(Rpc):
+    """An RPC entrypoint whose arguments the command's declaration binds and checks (in the
+    worker, so the caller gets `InvalidInput` naming the field, with a code such as
+    `input.unknown_field`, `input.required` or `input.too_many_arguments`), instead of nameko's
+    generic `IncorrectSignature` before the worker starts. Failures are counted by
+    `EntrypointMetrics` like any refused command."""
+
+    def check_signature(self, args, kwargs):
+        return None
+
+
+declared_rpc = DeclaredRpc.decorator
+
+
+def _rpc_method(command):
+    def method(self, *args, **kwargs):
+        return command.invoke(self.app, command.bind(args, kwargs))
+    method.__name__ = method.__qualname__ = command.name
+    method.__doc__ = command.doc
+    method.__signature__ = command.signature()   # what inspect (and the gateway) shows
+    method.command = command
+    return declared_rpc(expected_exceptions=(errors.DomainError,))(method)
+
+
+def domain_service(domain, build_application, *, commands=None):
+    """The Nameko service class of a domain: `name` is the domain's name, `app` its
+    application (built once per container by `build_application`), one RPC method per declared
+    command (`domain.load("commands").COMMANDS` unless given), the HTTP endpoints of
+    `EventStoreEndpoints` and `EntrypointMetrics`. Subclass it in the service module, so that
+    `nameko run <module>` finds exactly one service there:
+
+        class WelfareService(nameko_support.domain_service(DOMAIN, build_application)):
+            "Generated from services/welfare/commands.py."
+    """
+    from shared.commands import by_name
+    declared = by_name(commands if commands is not None else domain.load("commands").COMMANDS)
+    clashes = sorted(set(declared) & {n for n in dir(EventStoreEndpoints) if not n.startswith("__")}
+                     | set(declared) & {"name", "app", "metrics", "commands"})
+    if clashes:
+        raise ValueError(f"{domain.name}: commands named like the service's own attributes: {clashes}")
+    namespace = {"name": domain.name, "app": ApplicationProvider(build_application),
+                 "metrics": EntrypointMetrics(), "commands": declared,
+                 "__doc__": f"The {domain.name} Nameko service, generated from its declared commands."}
+    namespace.update({name: _rpc_method(command) for name, command in declared.items()})
+    base_name = "".join(part.title() for part in domain.name.split("_")) + "DeclaredService"
+    return type(base_name, (EventStoreEndpoints,), namespace)
