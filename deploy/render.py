@@ -5,6 +5,7 @@
     python -m deploy.render --out DIR     write the rendering under DIR instead of the checkout
     python -m deploy.render env           shell lines exporting the `make run` ports and URLs
     python -m deploy.render banner        what `make run` started, and where (reads the ports)
+    python -m deploy.render supervisord   the supervisord.conf of the registered domains, to stdout
 
 Rendered: deploy/supervisord.conf (`make run`), docker-compose.yml, k8s/base/<slug>.yaml and
 <slug>-relay.yaml per domain, k8s/base/projection.yaml, reporting.yaml, kustomization.yaml,
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -657,7 +657,6 @@ def shell_env(found: tuple[Domain, ...] | None = None) -> str:
         variable = url_variable(domain)
         lines.append(f': "${{{variable}:=http://127.0.0.1:${domain.name.upper()}_PORT}}"; export {variable}')
     lines.append(': "${REPORTING_URL:=http://127.0.0.1:$REPORTING_PORT}"; export REPORTING_URL')
-    lines.append(f"export PLATFORM_PROGRAMS={shlex.quote(','.join(p.program for p in processes(found)))}")
     return "\n".join(lines) + "\n"
 
 
@@ -689,7 +688,7 @@ def banner(environ=None, found: tuple[Domain, ...] | None = None) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy.render", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", nargs="?", default="write", choices=["write", "env", "banner"])
+    parser.add_argument("command", nargs="?", default="write", choices=["write", "env", "banner", "supervisord"])
     parser.add_argument("--check", action="store_true",
                         help="write nothing; exit 1 listing the files that differ from the rendering")
     parser.add_argument("--out", type=Path, default=None,
@@ -700,6 +699,9 @@ def main(argv=None) -> int:
         return 0
     if args.command == "banner":
         sys.stdout.write(banner())
+        return 0
+    if args.command == "supervisord":
+        sys.stdout.write(supervisord_conf(domains.registered()))
         return 0
     if args.check:
         differ = differences(args.out or ROOT)
