@@ -14,13 +14,14 @@ cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 export PATH="$PWD/$VENV/bin:$PATH"
 ENV_FILE=${ENV_FILE:-.env.local}
+case "$ENV_FILE" in /*) ;; *) ENV_FILE="./$ENV_FILE" ;; esac
 if [ ! -f "$ENV_FILE" ]; then
   echo "CIPHER_KEY=$(python -m shared.keys)" > "$ENV_FILE"
   echo "POSTGRES_DBNAME=${POSTGRES_DBNAME:-civil_affairs}" >> "$ENV_FILE"
   echo "run: wrote $ENV_FILE with a new CIPHER_KEY (back it up: the event store is encrypted with it)"
 fi
 AMQP_URI_GIVEN=${AMQP_URI:-}
-set -a; . "./$ENV_FILE"; set +a
+set -a; . "$ENV_FILE"; set +a
 # An AMQP_URI in the caller's environment wins over the file's.
 if [ -n "$AMQP_URI_GIVEN" ]; then AMQP_URI=$AMQP_URI_GIVEN; fi
 : "${POSTGRES_DBNAME:=civil_affairs}"
