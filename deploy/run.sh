@@ -52,14 +52,10 @@ case "$AMQP_HOST" in
     if [ "$AMQP_VHOST" != "/" ]; then
       if ! command -v rabbitmqctl >/dev/null 2>&1; then
         echo "run: rabbitmqctl not found, so the RabbitMQ vhost '$AMQP_VHOST' cannot be created here; $vhost_help" >&2
-      elif rabbitmqctl -q list_vhosts name 2>/dev/null | grep -qxF "$AMQP_VHOST"; then
-        rabbitmqctl -q set_permissions -p "$AMQP_VHOST" "$AMQP_USER" '.*' '.*' '.*' >/dev/null \
-          || echo "run: could not set $AMQP_USER's permissions on vhost '$AMQP_VHOST'; $vhost_help" >&2
-      elif rabbitmqctl -q add_vhost "$AMQP_VHOST" >/dev/null \
-           && rabbitmqctl -q set_permissions -p "$AMQP_VHOST" "$AMQP_USER" '.*' '.*' '.*' >/dev/null; then
-        echo "run: created the RabbitMQ vhost '$AMQP_VHOST' for user $AMQP_USER"
-      else
-        echo "run: rabbitmqctl could not create the RabbitMQ vhost '$AMQP_VHOST'; $vhost_help" >&2
+      elif ! ctl_out=$( { rabbitmqctl -q list_vhosts name | grep -xF "$AMQP_VHOST" >/dev/null \
+                            || rabbitmqctl -q add_vhost "$AMQP_VHOST"; } 2>&1 \
+                        && rabbitmqctl -q set_permissions -p "$AMQP_VHOST" "$AMQP_USER" '.*' '.*' '.*' 2>&1); then
+        echo "run: rabbitmqctl could not create the RabbitMQ vhost '$AMQP_VHOST' (${ctl_out%%$'\n'*}); $vhost_help" >&2
       fi
     fi ;;
 esac
