@@ -70,7 +70,10 @@ soak: install tools
 	$(PY) -m bench soak --minutes 10 $(SOAK_ARGS)
 
 rebuild: install
-	set -a; . ./.env.local; set +a; SOCIAL_ASSISTANCE_URL=$${SOCIAL_ASSISTANCE_URL:-http://127.0.0.1:8001} DISASTER_RELIEF_URL=$${DISASTER_RELIEF_URL:-http://127.0.0.1:8004} WELFARE_URL=$${WELFARE_URL:-http://127.0.0.1:8005} $(PY) -m services.projection rebuild
+	set -a; . ./.env.local; set +a; eval "$$($(PY) -m deploy.render env)"; $(PY) -m services.projection rebuild
+
+render: install
+	$(PY) -m deploy.render
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -1,42 +1,98 @@
 #!/usr/bin/env bash
 # Starts the whole platform on this machine: schemas, then every process under supervisord,
-# which restarts any process that dies.
+# which restarts any process that dies. The processes and their ports come from the registry
+# (services/registry.py, through `python -m deploy.render env`); any port can be overridden by
+# its variable (SOCIAL_ASSISTANCE_PORT, RELAY_SOCIAL_ASSISTANCE_PORT, PROJECTION_PORT, ...).
 # Reads .env.local (made on first run with a fresh CIPHER_KEY; keep it: the event store is
 # encrypted with that key).
+# The broker: a RabbitMQ virtual host of its own, named after the database (POSTGRES_DBNAME),
+# so that two platforms on one broker never share queues. Unless AMQP_URI is set, run.sh creates
+# it on the local broker with rabbitmqctl and writes AMQP_URI into .env.local (so that `make demo`
+# and `make rebuild`, which read .env.local, use the same one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 export PATH="$PWD/$VENV/bin:$PATH"
 ENV_FILE=${ENV_FILE:-.env.local}
+case "$ENV_FILE" in /*) ;; *) ENV_FILE="./$ENV_FILE" ;; esac
 if [ ! -f "$ENV_FILE" ]; then
   echo "CIPHER_KEY=$(python -m shared.keys)" > "$ENV_FILE"
-  echo "POSTGRES_DBNAME=civil_affairs" >> "$ENV_FILE"
+  echo "POSTGRES_DBNAME=${POSTGRES_DBNAME:-civil_affairs}" >> "$ENV_FILE"
   echo "run: wrote $ENV_FILE with a new CIPHER_KEY (back it up: the event store is encrypted with it)"
 fi
-set -a; . "./$ENV_FILE"; set +a
-: "${SOCIAL_ASSISTANCE_PORT:=8001}" "${REPORTING_PORT:=8003}" "${RELAY_SOCIAL_ASSISTANCE_PORT:=9101}" "${PROJECTION_PORT:=9102}"
-: "${DISASTER_RELIEF_PORT:=8004}" "${RELAY_DISASTER_RELIEF_PORT:=9104}"
-: "${WELFARE_PORT:=8005}" "${RELAY_WELFARE_PORT:=9105}"
-export SOCIAL_ASSISTANCE_PORT REPORTING_PORT RELAY_SOCIAL_ASSISTANCE_PORT PROJECTION_PORT DISASTER_RELIEF_PORT RELAY_DISASTER_RELIEF_PORT
-export WELFARE_PORT RELAY_WELFARE_PORT
-export SOCIAL_ASSISTANCE_URL=${SOCIAL_ASSISTANCE_URL:-http://127.0.0.1:$SOCIAL_ASSISTANCE_PORT}
-export DISASTER_RELIEF_URL=${DISASTER_RELIEF_URL:-http://127.0.0.1:$DISASTER_RELIEF_PORT}
-export WELFARE_URL=${WELFARE_URL:-http://127.0.0.1:$WELFARE_PORT}
+AMQP_URI_GIVEN=${AMQP_URI:-}
+set -a; . "$ENV_FILE"; set +a
+# An AMQP_URI in the caller's environment wins over the file's.
+if [ -n "$AMQP_URI_GIVEN" ]; then AMQP_URI=$AMQP_URI_GIVEN; fi
+: "${POSTGRES_DBNAME:=civil_affairs}"
+export POSTGRES_DBNAME
+
+# --- the broker's virtual host ---------------------------------------------------------------
+if [ -z "${AMQP_URI:-}" ]; then
+  VHOST_PATH=$(python -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$POSTGRES_DBNAME")
+  AMQP_URI="amqp://guest:guest@127.0.0.1:5672/$VHOST_PATH"
+  echo "AMQP_URI=$AMQP_URI" >> "$ENV_FILE"
+  echo "run: wrote AMQP_URI=$AMQP_URI to $ENV_FILE (the vhost of database $POSTGRES_DBNAME)"
+fi
+export AMQP_URI
+# host, vhost and user of AMQP_URI (py-amqp's reading: an empty path is the default vhost "/").
+read -r AMQP_HOST AMQP_VHOST AMQP_USER < <(python - "$AMQP_URI" <<'PY'
+import sys, urllib.parse
+url = urllib.parse.urlsplit(sys.argv[1])
+vhost = urllib.parse.unquote(url.path[1:]) if len(url.path) > 1 else "/"
+print(url.hostname or "localhost", vhost, urllib.parse.unquote(url.username or "guest"))
+PY
+)
+vhost_help="create it once on the broker's host:
+    rabbitmqctl add_vhost '$AMQP_VHOST'
+    rabbitmqctl set_permissions -p '$AMQP_VHOST' '$AMQP_USER' '.*' '.*' '.*'
+(rabbitmqctl needs root or the rabbitmq user: sudo), or set AMQP_URI in $ENV_FILE to a vhost you may use"
+case "$AMQP_HOST" in
+  127.0.0.1|localhost|::1)
+    if [ "$AMQP_VHOST" != "/" ]; then
+      if ! command -v rabbitmqctl >/dev/null 2>&1; then
+        echo "run: rabbitmqctl not found, so the RabbitMQ vhost '$AMQP_VHOST' cannot be created here; $vhost_help" >&2
+      elif ! ctl_out=$( { rabbitmqctl -q list_vhosts name | grep -xF "$AMQP_VHOST" >/dev/null \
+                            || rabbitmqctl -q add_vhost "$AMQP_VHOST"; } 2>&1 \
+                        && rabbitmqctl -q set_permissions -p "$AMQP_VHOST" "$AMQP_USER" '.*' '.*' '.*' 2>&1); then
+        echo "run: rabbitmqctl could not create the RabbitMQ vhost '$AMQP_VHOST' (${ctl_out%%$'\n'*}); $vhost_help" >&2
+      fi
+    fi ;;
+esac
+# Fail now, with the reason, rather than every process retrying forever.
+if ! python - "$AMQP_URI" <<'PY'
+import sys
+from kombu import Connection
+try:
+    with Connection(sys.argv[1], connect_timeout=5) as conn:
+        conn.ensure_connection(max_retries=1)
+except Exception as error:
+    print(f"run: cannot open the broker at AMQP_URI={sys.argv[1]} ({type(error).__name__}: {error})",
+          file=sys.stderr)
+    sys.exit(1)
+PY
+then
+  echo "run: is RabbitMQ running and does the vhost '$AMQP_VHOST' exist? If not, $vhost_help" >&2
+  exit 1
+fi
+
+# --- ports and URLs of every registered domain ----------------------------------------------
+eval "$(python -m deploy.render env)"
 export PSYCOPG_WAIT_FUNC=wait_select  # only the Nameko processes need it; harmless elsewhere
 export PYTHONUNBUFFERED=1
-
 mkdir -p .run  # supervisord socket, pid and log
+# supervisord.conf is rendered from the registry: refuse a stale one rather than start a platform
+# that misses a domain. With PLATFORM_EXTRA_DOMAINS (a test's own domain), run a rendering that
+# includes them (same socket, so `supervisorctl -c deploy/supervisord.conf` still reaches it).
+CONF=deploy/supervisord.conf
+if [ -n "${PLATFORM_EXTRA_DOMAINS:-}" ]; then
+  CONF=.run/supervisord.conf
+  python -m deploy.render supervisord > "$CONF"
+elif ! python -m deploy.render supervisord | cmp -s - "$CONF"; then
+  echo "run: $CONF differs from the registry's rendering; run \`python -m deploy.render\` (and commit)" >&2
+  exit 1
+fi
+
 python -m shared.setup
-cat <<MSG
-run: starting the platform (Ctrl-C stops every process)
-  social_assistance   RPC over AMQP ${AMQP_URI:-amqp://guest:guest@127.0.0.1:5672/} (service social_assistance)
-                      http://127.0.0.1:$SOCIAL_ASSISTANCE_PORT/metrics  /healthz  /events?after=0&limit=100
-  relay               http://127.0.0.1:$RELAY_SOCIAL_ASSISTANCE_PORT/metrics  -> exchange social_assistance.events
-  welfare             RPC (service welfare)  http://127.0.0.1:$WELFARE_PORT/metrics  /healthz  /events?after=0&limit=100
-  relay_welfare       http://127.0.0.1:$RELAY_WELFARE_PORT/metrics  -> exchange welfare.events
-  projection          http://127.0.0.1:$PROJECTION_PORT/metrics  -> PostgreSQL schema read_model
-  reporting           http://127.0.0.1:$REPORTING_PORT/report  http://127.0.0.1:$REPORTING_PORT/metrics
-  then, in another shell: make demo
-  one process: supervisorctl -c deploy/supervisord.conf status | restart relay_social_assistance
-MSG
-exec supervisord -c deploy/supervisord.conf
+python -m deploy.render banner
+exec supervisord -c "$CONF"

@@ -25,6 +25,10 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
+from deploy import render as renderer
+from shared import domains
+from shared.domains import RELAY_PORT, SERVICE_PORT
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
@@ -54,46 +58,28 @@ def _nameko(module):
     return ["nameko", "run", "--config", NAMEKO_CONFIG, module]
 
 
-# The event sources: process name -> (module under services/, HTTP port, relay metrics port).
+# The event sources, from the registry (shared.domains.registered()): process name -> domain.
 # Each is a Nameko service with an /events feed plus its single ordered relay, and the
-# projection catches up from every one of them through <MODULE>_URL (shared.config.service_url).
-SOURCES = {
-    "social-assistance": ("social_assistance", 8001, 9101),
-    "disaster-relief": ("disaster_relief", 8004, 9104),
-    "welfare": ("welfare", 8005, 9105),
-}
+# projection catches up from every one of them through <NAME>_URL (shared.config.service_url).
+SOURCES = {domain.slug: domain for domain in domains.registered()}
 
 
 def source_url_variable(name: str) -> str:
-    return f"{SOURCES[name][0].upper()}_URL"
+    return renderer.url_variable(SOURCES[name])
 
 
-def _source_processes(name: str, module: str, http: int, metrics: int) -> dict:
-    """A source's Nameko service and its relay."""
-    return {
-        name: {
-            "command": _nameko(f"services.{module}.service"),
-            "env": {"WEB_SERVER_ADDRESS": f"0.0.0.0:{http}", "PSYCOPG_WAIT_FUNC": "wait_select"},
-            "port": http, "health": "/healthz"},
-        f"{name}-relay": {
-            "command": ["python", "-m", "shared.relay", module],
-            "env": {"METRICS_PORT": str(metrics)},
-            "port": metrics, "health": "/metrics"},
-    }
-
-
-# name -> command, extra environment (value or None for "any value"), port, health path.
+# name -> command, extra environment (value or None for "any value"), port in the container,
+# port published on the host (compose), health path. From the registry through deploy.render:
+# inside a container every service listens on SERVICE_PORT, every relay on RELAY_PORT.
 PROCESSES = {
-    **{key: value for name, ports in SOURCES.items()
-       for key, value in _source_processes(name, *ports).items()},
-    "projection": {
-        "command": ["python", "-m", "services.projection"],
-        "env": {"METRICS_PORT": "9102", **{source_url_variable(name): None for name in SOURCES}},
-        "port": 9102, "health": "/metrics"},
-    "reporting": {
-        "command": _nameko("services.reporting.service"),
-        "env": {"WEB_SERVER_ADDRESS": "0.0.0.0:8003", "PSYCOPG_WAIT_FUNC": "wait_select"},
-        "port": 8003, "health": "/healthz"},
+    process.name: {
+        "command": list(process.command),
+        "env": {**dict([process.listen_env(process.container_port)]),
+                **({"PSYCOPG_WAIT_FUNC": "wait_select"} if process.http else {}),
+                **({source_url_variable(name): None for name in SOURCES}
+                   if process.role == "projection" else {})},
+        "port": process.container_port, "host_port": process.host_port, "health": process.health}
+    for process in renderer.processes()
 }
 SETUP_COMMAND = ["python", "-m", "shared.setup"]
 # Single ordered publishers / consumer: more than one copy breaks event order.
@@ -253,12 +239,13 @@ def compose_problems(model: dict, cipher_key: str) -> list[str]:
         if f"{spec['port']}{spec['health']}" not in test:
             problems.append(f"{name} healthcheck must probe :{spec['port']}{spec['health']}")
         published = {(int(p["target"]), int(p.get("published") or 0)) for p in service.get("ports", [])}
-        if (spec["port"], spec["port"]) not in published:
-            problems.append(f"{name} must publish port {spec['port']}")
+        if (spec["port"], spec["host_port"]) not in published:
+            problems.append(f"{name} must publish port {spec['port']} on host port {spec['host_port']}")
         if int(service.get("mem_limit") or 0) > MEMORY_LIMIT or not service.get("mem_limit"):
             problems.append(f"{name} needs a memory limit of at most 256 MiB")
     projection = services.get("projection", {})
-    for source, (_, port, _) in SOURCES.items():
+    for source in SOURCES:
+        port = SERVICE_PORT
         variable = source_url_variable(source)
         url = (projection.get("environment") or {}).get(variable) or ""
         if urlparse(url).hostname != source or urlparse(url).port != port:
@@ -426,7 +413,8 @@ def workload_problems(docs: list[dict]) -> list[str]:
     projection = deployments.get("projection")
     if projection is not None:
         _, values = container_env(projection["spec"]["template"]["spec"]["containers"][0], configmaps)
-        for source, (_, port, _) in SOURCES.items():
+        for source in SOURCES:
+            port = SERVICE_PORT
             variable = source_url_variable(source)
             url = urlparse(values.get(variable) or "")
             target = services.get(url.hostname or "")
@@ -618,7 +606,7 @@ def test_compose_rules_catch_a_missing_setting(compose_model, cipher_key):
     del model["services"]["reporting"]["environment"]["PSYCOPG_WAIT_FUNC"]
     del model["services"]["welfare"]["environment"]["PSYCOPG_WAIT_FUNC"]
     del model["services"]["disaster-relief-relay"]["environment"]["CIPHER_KEY"]
-    model["services"]["welfare-relay"]["environment"]["METRICS_PORT"] = "9101"
+    model["services"]["welfare-relay"]["environment"]["METRICS_PORT"] = str(RELAY_PORT + 1)
     model["services"]["reporting"]["environment"]["CIPHER_KEY"] = cipher_key
     problems = compose_problems(model, cipher_key)
     assert any("reporting must not get CIPHER_KEY" in p for p in problems), problems
@@ -628,7 +616,7 @@ def test_compose_rules_catch_a_missing_setting(compose_model, cipher_key):
     assert any("reporting needs PSYCOPG_WAIT_FUNC" in p for p in problems), problems
     assert any("welfare needs PSYCOPG_WAIT_FUNC" in p for p in problems), problems
     assert any("disaster-relief-relay lacks environment ['CIPHER_KEY']" in p for p in problems), problems
-    assert any("welfare-relay needs METRICS_PORT=9105" in p for p in problems), problems
+    assert any(f"welfare-relay needs METRICS_PORT={RELAY_PORT}" in p for p in problems), problems
 
 
 def test_compose_rules_catch_a_missing_process(compose_model, cipher_key):
@@ -679,7 +667,7 @@ def test_workload_rules_catch_missing_settings_of_the_new_sources():
     docs = copy.deepcopy(render(ROOT / "k8s" / "base"))
     configmap = next(iter(by_kind(docs, "ConfigMap").values()))
     del configmap["data"]["WELFARE_URL"]
-    configmap["data"]["DISASTER_RELIEF_URL"] = "http://social-assistance:8001"
+    configmap["data"]["DISASTER_RELIEF_URL"] = f"http://social-assistance:{SERVICE_PORT}"
     deployments = by_kind(docs, "Deployment")
     welfare = deployments["welfare"]["spec"]["template"]["spec"]["containers"][0]
     welfare["env"] = [e for e in welfare["env"] if e["name"] != "CIPHER_KEY"]
@@ -691,11 +679,12 @@ def test_workload_rules_catch_missing_settings_of_the_new_sources():
     docs = [d for d in docs if not (d["kind"] == "Service" and d["metadata"]["name"] == "welfare-relay")]
     problems = workload_problems(docs)
     assert any("projection needs WELFARE_URL" in p for p in problems), problems
-    assert any("DISASTER_RELIEF_URL 'http://social-assistance:8001' must reach" in p for p in problems), problems
+    assert any(f"DISASTER_RELIEF_URL 'http://social-assistance:{SERVICE_PORT}' must reach" in p
+               for p in problems), problems
     assert any("welfare/welfare lacks" in p and "CIPHER_KEY" in p for p in problems), problems
     assert any("projection/projection must not get CIPHER_KEY" in p for p in problems), problems
-    assert any("disaster-relief-relay needs METRICS_PORT=9104" in p for p in problems), problems
-    assert any("welfare-relay needs a Service on port 9105" in p for p in problems), problems
+    assert any(f"disaster-relief-relay needs METRICS_PORT={RELAY_PORT}" in p for p in problems), problems
+    assert any(f"welfare-relay needs a Service on port {RELAY_PORT}" in p for p in problems), problems
 
 
 def test_dockerfile_rules_catch_root_and_missing_data():

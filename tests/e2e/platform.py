@@ -1,6 +1,12 @@
 """Starts the platform's processes the way `make run` does: `python -m shared.setup`, then each
-program of deploy/supervisord.conf, each in a process group of its own so that one can be
-SIGKILLed and started again (under `make run`, supervisord restarts it by itself)."""
+program of deploy/supervisord.conf (as `python -m deploy.render` renders it for the registered
+domains, PLATFORM_EXTRA_DOMAINS included; tests/deploy/test_rendered.py keeps the committed file
+equal to it), each in a process group of its own so that one can be SIGKILLed and started again
+(under `make run`, supervisord restarts it by itself).
+
+Ports are free ones, under the names `make run` reads: `<NAME>_PORT` and `RELAY_<NAME>_PORT` of
+every registered domain (SOCIAL_ASSISTANCE_PORT, RELAY_WELFARE_PORT, ...), PROJECTION_PORT and
+REPORTING_PORT; `<NAME>_URL` points at each domain's service."""
 from __future__ import annotations
 
 import configparser
@@ -27,8 +33,10 @@ def free_port() -> int:
 
 def programs(env: dict) -> dict[str, tuple[str, dict]]:
     """{name: (command, environment)} of deploy/supervisord.conf, with %(ENV_X)s expanded."""
+    from deploy import render
+    from shared import domains
     config = configparser.RawConfigParser()
-    config.read(ROOT / "deploy" / "supervisord.conf")
+    config.read_string(render.supervisord_conf(domains.registered()))
 
     def expand(text: str) -> str:
         return re.sub(r"%\(ENV_(\w+)\)s", lambda m: env[m.group(1)], text)
@@ -43,16 +51,15 @@ def programs(env: dict) -> dict[str, tuple[str, dict]]:
 
 class Platform:
     def __init__(self, amqp_uri: str, logs: Path):
-        self.ports = {"SOCIAL_ASSISTANCE_PORT": free_port(), "REPORTING_PORT": free_port(),
-                      "RELAY_SOCIAL_ASSISTANCE_PORT": free_port(), "PROJECTION_PORT": free_port(),
-                      "DISASTER_RELIEF_PORT": free_port(), "RELAY_DISASTER_RELIEF_PORT": free_port(),
-                      "WELFARE_PORT": free_port(), "RELAY_WELFARE_PORT": free_port()}
+        from deploy import render
+        from shared import domains
+        self.ports = {process.port_variable: free_port() for process in render.processes()}
+        urls = {render.url_variable(domain): f"http://127.0.0.1:{self.ports[render.domain_processes(domain)[0].port_variable]}"
+                for domain in domains.registered()}
         self.env = dict(os.environ, AMQP_URI=amqp_uri, PYTHONUNBUFFERED="1",
                         PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-                        SOCIAL_ASSISTANCE_URL=f"http://127.0.0.1:{self.ports['SOCIAL_ASSISTANCE_PORT']}",
-                        DISASTER_RELIEF_URL=f"http://127.0.0.1:{self.ports['DISASTER_RELIEF_PORT']}",
-                        WELFARE_URL=f"http://127.0.0.1:{self.ports['WELFARE_PORT']}",
-                        **{k: str(v) for k, v in self.ports.items()})
+                        REPORTING_URL=f"http://127.0.0.1:{self.ports['REPORTING_PORT']}",
+                        **urls, **{k: str(v) for k, v in self.ports.items()})
         self.logs = logs
         self.processes: dict[str, subprocess.Popen] = {}
         self.restarts: list[str] = []

@@ -1,0 +1,173 @@
+"""The deployment files are rendered from the registry (deploy/render.py) and committed: what is
+committed must equal what the registry renders, and a domain added to the registry must show up
+in every deployment (`make run`, docker-compose, Kubernetes, the docs' ports table).
+
+The added domain is tests/deploy/sample_domain, registered for the test only through
+PLATFORM_EXTRA_DOMAINS and rendered into a temporary directory.
+"""
+from __future__ import annotations
+
+import configparser
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from deploy import render
+from shared import domains
+from shared.domains import EXTRA_ENV, RELAY_PORT, SERVICE_PORT
+from tests.deploy import test_manifests as manifests
+
+ROOT = render.ROOT
+SAMPLE = "tests.deploy.sample_domain"
+
+
+@pytest.fixture
+def registry_only(monkeypatch):
+    """The registry's domains, without any a test session added through the environment."""
+    monkeypatch.delenv(EXTRA_ENV, raising=False)
+    return domains.registered()
+
+
+@pytest.fixture
+def with_sample(monkeypatch):
+    monkeypatch.setenv(EXTRA_ENV, SAMPLE)
+    found = domains.registered()
+    assert found[-1].package == SAMPLE
+    return found
+
+
+def test_what_is_committed_is_what_the_registry_renders(registry_only):
+    assert render.differences(ROOT, registry_only) == [], \
+        "run `python -m deploy.render` and commit the result"
+    assert render.stale_manifests(ROOT, registry_only) == []
+
+
+def test_check_exits_1_listing_the_file_that_differs(tmp_path, registry_only):
+    shutil.copytree(ROOT / "k8s", tmp_path / "k8s")
+    shutil.copytree(ROOT / "deploy", tmp_path / "deploy")
+    shutil.copytree(ROOT / "docs", tmp_path / "docs")
+    shutil.copy(ROOT / "docker-compose.yml", tmp_path)
+    assert render.main(["--check", "--out", str(tmp_path)]) == 0
+    manifest = tmp_path / "k8s" / "base" / "welfare-relay.yaml"
+    manifest.write_text(manifest.read_text().replace(f"containerPort: {RELAY_PORT}", "containerPort: 9105"))
+    (tmp_path / "k8s" / "base" / "retired-domain.yaml").write_text("{}\n")
+    result = subprocess.run([sys.executable, "-m", "deploy.render", "--check", "--out", str(tmp_path)],
+                            cwd=ROOT, capture_output=True, text=True, env=_env_without_extra())
+    assert result.returncode == 1
+    assert "k8s/base/welfare-relay.yaml" in result.stdout
+    assert "k8s/base/retired-domain.yaml" in result.stdout
+    assert "python -m deploy.render" in result.stderr
+
+
+def _env_without_extra() -> dict:
+    import os
+    return {k: v for k, v in os.environ.items() if k != EXTRA_ENV}
+
+
+def test_inside_containers_every_service_and_every_relay_listen_on_the_same_port(registry_only):
+    for process in render.processes(registry_only):
+        assert process.container_port == (SERVICE_PORT if process.http else RELAY_PORT)
+    # ... and on one host each has its own, taken from the domain's declaration.
+    hosts = [p.host_port for p in render.processes(registry_only)]
+    assert len(set(hosts)) == len(hosts)
+    for domain in registry_only:
+        service, relay = render.domain_processes(domain)
+        assert (service.host_port, relay.host_port) == (domain.http_port, domain.relay_port)
+
+
+def test_an_added_domain_shows_up_in_every_rendering(tmp_path, with_sample):
+    sample = with_sample[-1]
+    service, relay = sample.slug, f"{sample.slug}-relay"
+    written = render.write(tmp_path, with_sample)
+    assert f"k8s/base/{service}.yaml" in written and f"k8s/base/{relay}.yaml" in written
+
+    # make run: two supervisord programs, in the group, with their ports from the environment.
+    config = configparser.RawConfigParser()
+    config.read(tmp_path / "deploy" / "supervisord.conf")
+    assert config[f"program:{sample.name}"]["command"] == \
+        f"nameko run --config deploy/nameko.yml {sample.service}"
+    assert "%(ENV_SAMPLE_REGISTER_PORT)s" in config[f"program:{sample.name}"]["environment"]
+    assert config[f"program:relay_{sample.name}"]["command"] == f"python -m shared.relay {sample.name}"
+    assert "%(ENV_RELAY_SAMPLE_REGISTER_PORT)s" in config[f"program:relay_{sample.name}"]["environment"]
+    group = config["group:platform"]["programs"].split(",")
+    assert {sample.name, f"relay_{sample.name}", "projection", "reporting"} <= set(group)
+    env = render.shell_env(with_sample)
+    for line in (': "${SAMPLE_REGISTER_PORT:=8099}"', ': "${RELAY_SAMPLE_REGISTER_PORT:=9199}"',
+                 ': "${SAMPLE_REGISTER_URL:=http://127.0.0.1:$SAMPLE_REGISTER_PORT}"'):
+        assert line in env
+    assert f"{sample.name} " in render.banner({}, with_sample)
+
+    # docker-compose: service and relay on the shared container ports, published on the domain's
+    # host ports; the projection reads its feed and waits for it.
+    result = manifests.compose(["config", "--format", "json"],
+                               manifests.compose_env(tmp_path, CIPHER_KEY=manifests.made_up_key()),
+                               file=tmp_path / "docker-compose.yml")
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    assert services[service]["command"] == ["nameko", "run", "--config", "deploy/nameko.yml", sample.service]
+    assert services[service]["environment"]["WEB_SERVER_ADDRESS"] == f"0.0.0.0:{SERVICE_PORT}"
+    assert {(int(p["target"]), int(p["published"])) for p in services[service]["ports"]} == \
+        {(SERVICE_PORT, sample.http_port)}
+    assert services[relay]["environment"]["METRICS_PORT"] == str(RELAY_PORT)
+    assert "CIPHER_KEY" in services[relay]["environment"]
+    assert {(int(p["target"]), int(p["published"])) for p in services[relay]["ports"]} == \
+        {(RELAY_PORT, sample.relay_port)}
+    projection = services["projection"]
+    assert projection["environment"]["SAMPLE_REGISTER_URL"] == f"http://{service}:{SERVICE_PORT}"
+    assert projection["depends_on"][service]["condition"] == "service_healthy"
+
+    # Kubernetes: both overlays render, with a Deployment and a Service each, the projection's
+    # URL in the ConfigMap, and the service (not its relay) scaled and budgeted in production.
+    for name in ("namespace.yaml", "setup-job.yaml"):
+        shutil.copy(ROOT / "k8s" / "base" / name, tmp_path / "k8s" / "base" / name)
+    base = manifests.render(tmp_path / "k8s" / "base")
+    deployments = manifests.by_kind(base, "Deployment")
+    assert {service, relay} <= set(deployments)
+    assert deployments[relay]["spec"]["strategy"]["type"] == "Recreate"
+    container = deployments[relay]["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"] == ["python", "-m", "shared.relay", sample.name]
+    assert {service, relay} <= set(manifests.by_kind(base, "Service"))
+    configmap = next(iter(manifests.by_kind(base, "ConfigMap").values()))
+    assert configmap["data"]["SAMPLE_REGISTER_URL"] == f"http://{service}:{SERVICE_PORT}"
+    production = manifests.render(tmp_path / "k8s" / "overlays" / "production")
+    deployments = manifests.by_kind(production, "Deployment")
+    assert deployments[service]["spec"]["replicas"] == 2
+    assert deployments[relay]["spec"]["replicas"] == 1
+    budgets = {b["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"]
+               for b in manifests.by_kind(production, "PodDisruptionBudget").values()}
+    assert service in budgets and relay not in budgets
+
+    # The docs' ports table.
+    docs = (tmp_path / "docs" / "deployment.md").read_text()
+    assert f"| {service} | `nameko run --config deploy/nameko.yml {sample.service}` | {SERVICE_PORT} | 8099 |" in docs
+    assert f"| {relay} | `python -m shared.relay {sample.name}` | {RELAY_PORT} | 9199 |" in docs
+
+
+def test_the_e2e_platform_starts_every_registered_domain(with_sample):
+    from tests.e2e.platform import Platform, programs
+    platform = Platform("amqp://guest:guest@127.0.0.1:5672/unused", logs=ROOT)
+    for name in ("SOCIAL_ASSISTANCE_PORT", "RELAY_SOCIAL_ASSISTANCE_PORT", "PROJECTION_PORT",
+                 "REPORTING_PORT", "WELFARE_PORT", "SAMPLE_REGISTER_PORT", "RELAY_SAMPLE_REGISTER_PORT"):
+        assert name in platform.ports
+    assert platform.env["SAMPLE_REGISTER_URL"] == f"http://127.0.0.1:{platform.ports['SAMPLE_REGISTER_PORT']}"
+    found = programs(platform.env)
+    assert found["relay_sample_register"] == (
+        "python -m shared.relay sample_register",
+        {"METRICS_PORT": str(platform.ports["RELAY_SAMPLE_REGISTER_PORT"])})
+
+
+def test_a_port_taken_twice_is_refused(registry_only):
+    import dataclasses
+    clash = dataclasses.replace(registry_only[0], name="clash", http_port=registry_only[1].http_port)
+    with pytest.raises(domains.RegistryError, match="host port"):
+        render.processes((*registry_only, clash))
+
+
+def test_rendered_yaml_parses(registry_only):
+    for path, text in render.files(registry_only).items():
+        if path.endswith(".yaml") or path.endswith(".yml"):
+            assert list(yaml.safe_load_all(text)), path
