@@ -75,7 +75,7 @@ def test_commands_over_rpc_and_refusals_come_back_typed(service, amqp_uri):
         with pytest.raises(InvalidInput) as refused:
             dr.report(incident, "follow_up", figures(deaths=-1), "2007-07-06T06:00", "officer-li")
         assert (refused.value.field, refused.value.code) == ("figures.deaths", "input.below_minimum")
-        assert refused.value.rule == "must not be negative"  # the English, intact over RPC
+        assert refused.value.rule == "must be at least 0"  # the English, intact over RPC
         with pytest.raises(NotFound) as missing:
             dr.get_incident("00000000-0000-4000-8000-000000000000")
         assert (missing.value.field, missing.value.code) == ("incident_id", "store.not_found")
