@@ -1,7 +1,9 @@
 """Composition support: what a domain (one line of the bureau's work) declares about itself, once.
 
-Each domain package (`services/<name>/`) defines `DOMAIN = Domain(...)` in its `__init__.py`,
-naming its parts by import path, so that declaring a domain imports nothing heavy. The list of
+Each domain package (`services/<name>/`) defines `DOMAIN = Domain.in_package(__name__, ...)` in
+its `__init__.py`: its parts are the modules of the usual names found in its folder (readmodel,
+report, demo, commands, service), named by import path, so that declaring a domain imports
+nothing heavy. The list of
 registered domains is `services/registry.py` (one entry per domain); every generic runner takes it
 from `registered()`: set-up, the relay (`python -m shared.relay <domain>`), the projection,
 reporting, the demo, the deployment renderer, the fault suite and the test fixtures.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -22,6 +25,7 @@ REGISTRY_MODULE = "services.registry"
 EXTRA_ENV = "PLATFORM_EXTRA_DOMAINS"
 SERVICE_PORT = 8000   # every service's HTTP interface, inside a container
 RELAY_PORT = 9100     # every relay's /metrics, inside a container
+PARTS = ("readmodel", "report", "demo", "commands", "service")
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,19 @@ class Domain:
         module, _, attribute = path.partition(":")
         loaded = importlib.import_module(module)
         return getattr(loaded, attribute) if attribute else loaded
+
+    @classmethod
+    def in_package(cls, package: str, *, application: str, title: str, http_port: int,
+                   relay_port: int, prepare: str | None = None, **parts) -> "Domain":
+        """The usual declaration: named after the package, the application class of its
+        `application.py`, and each part whose module (`<part>.py`) is in the folder."""
+        folder = Path(sys.modules[package].__file__).resolve().parent
+        found = {part: f"{package}.{part}" for part in PARTS if (folder / f"{part}.py").is_file()}
+        if "readmodel" not in {**found, **parts}:
+            raise RegistryError(f"{package} has no readmodel.py: every domain has a read model")
+        return cls(name=package.rsplit(".", 1)[-1], title=title, package=package,
+                   application=f"{package}.application:{application}", prepare=prepare,
+                   http_port=http_port, relay_port=relay_port, **{**found, **parts})
 
     def build_application(self, env=None):
         """A new instance of the domain's application (opens its event store)."""

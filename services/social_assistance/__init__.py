@@ -5,17 +5,5 @@ The domain's one declaration (shared/domains.py); registered in services/registr
 """
 from shared.domains import Domain
 
-DOMAIN = Domain(
-    name="social_assistance",
-    title="social assistance (低保)",
-    package="services.social_assistance",
-    application="services.social_assistance.application:SocialAssistance",
-    readmodel="services.social_assistance.readmodel",
-    report="services.social_assistance.report",
-    demo="services.social_assistance.demo",
-    commands="services.social_assistance.commands",
-    service="services.social_assistance.service",
-    prepare="load_reference_standards",
-    http_port=8001,
-    relay_port=9101,
-)
+DOMAIN = Domain.in_package(__name__, title="social assistance (低保)", application="SocialAssistance",
+                           http_port=8001, relay_port=9101, prepare="load_reference_standards")

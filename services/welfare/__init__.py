@@ -5,17 +5,5 @@ The domain's one declaration (shared/domains.py); registered in services/registr
 """
 from shared.domains import Domain
 
-DOMAIN = Domain(
-    name="welfare",
-    title="social welfare (社会福利)",
-    package="services.welfare",
-    application="services.welfare.application:Welfare",
-    readmodel="services.welfare.readmodel",
-    report="services.welfare.report",
-    demo="services.welfare.demo",
-    commands="services.welfare.commands",
-    service="services.welfare.service",
-    prepare=None,
-    http_port=8005,
-    relay_port=9105,
-)
+DOMAIN = Domain.in_package(__name__, title="social welfare (社会福利)", application="Welfare",
+                           http_port=8005, relay_port=9105)
