@@ -545,3 +545,15 @@ def by_name(commands) -> dict[str, Command]:
             raise ValueError(f"command {command.name} is declared twice")
         table[command.name] = command
     return table
+
+
+# --- argument types every domain uses, bounded once ---------------------------------------------
+AREA = Text(40, 1, pattern=r"[a-z][a-z0-9_]*")       # an area code of data/areas.json
+PERSON_NAME = Text(50, 1)
+OFFICER_NAME = Text(50, 1)                            # the acting officer
+REASON = Text(500, 1, multiline=True)
+
+
+def roles(domain: str, *names: str) -> tuple[str, ...]:
+    """A domain's department roles, e.g. roles("welfare", "officer", "reader")."""
+    return tuple(f"{domain}.{name}" for name in names)

@@ -447,11 +447,6 @@ def _width(text: str) -> int:
 
 # --- the report ----------------------------------------------------------------------------------
 
-def old_shape(report: dict) -> bool:
-    """The /report of before one key per domain (dibao at the top level)."""
-    return "district" in report and "social_assistance" not in report
-
-
 def fetch_report(url: str, year: int, ready: Callable[[dict], bool] = lambda r: True,
                  wait_seconds: float = 60, out=sys.stdout) -> dict | None:
     """The reporting service's /report (one key per domain), once `ready(report)` (the read
@@ -465,10 +460,6 @@ def fetch_report(url: str, year: int, ready: Callable[[dict], bool] = lambda r: 
             print(f"\nreporting service not reachable at {url}/report ({error}): is `make run` running?",
                   file=out)
             return None
-        if old_shape(report):
-            print("\n(reporting serves the report of before one key per domain: the dibao part is "
-                  "at its top level, not under 'social_assistance')", file=out)
-            return report
         if ready(report):
             return report
         if time.monotonic() > deadline:

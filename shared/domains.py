@@ -74,14 +74,15 @@ class Domain:
 
     @classmethod
     def in_package(cls, package: str, *, application: str, title: str, http_port: int,
-                   relay_port: int, prepare: str | None = None, **parts) -> "Domain":
-        """The usual declaration: named after the package, the application class of its
+                   relay_port: int, prepare: str | None = None, name: str | None = None,
+                   **parts) -> "Domain":
+        """The usual declaration: named after the package (unless `name`), the application class of its
         `application.py`, and each part whose module (`<part>.py`) is in the folder."""
         folder = Path(sys.modules[package].__file__).resolve().parent
         found = {part: f"{package}.{part}" for part in PARTS if (folder / f"{part}.py").is_file()}
         if "readmodel" not in {**found, **parts}:
             raise RegistryError(f"{package} has no readmodel.py: every domain has a read model")
-        return cls(name=package.rsplit(".", 1)[-1], title=title, package=package,
+        return cls(name=name or package.rsplit(".", 1)[-1], title=title, package=package,
                    application=f"{package}.application:{application}", prepare=prepare,
                    http_port=http_port, relay_port=relay_port, **{**found, **parts})
 

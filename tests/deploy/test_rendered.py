@@ -2,7 +2,7 @@
 committed must equal what the registry renders, and a domain added to the registry must show up
 in every deployment (`make run`, docker-compose, Kubernetes, the docs' ports table).
 
-The added domain is tests/deploy/sample_domain, registered for the test only through
+The added domain is tests/sample_domain, registered for the test only through
 PLATFORM_EXTRA_DOMAINS and rendered into a temporary directory.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ from shared.domains import EXTRA_ENV, RELAY_PORT, SERVICE_PORT
 from tests.deploy import test_manifests as manifests
 
 ROOT = render.ROOT
-SAMPLE = "tests.deploy.sample_domain"
+SAMPLE = "tests.sample_domain"
 
 
 @pytest.fixture
@@ -90,14 +90,14 @@ def test_an_added_domain_shows_up_in_every_rendering(tmp_path, with_sample):
     config.read(tmp_path / "deploy" / "supervisord.conf")
     assert config[f"program:{sample.name}"]["command"] == \
         f"nameko run --config deploy/nameko.yml {sample.service}"
-    assert "%(ENV_SAMPLE_REGISTER_PORT)s" in config[f"program:{sample.name}"]["environment"]
+    assert "%(ENV_VOLUNTEERING_PORT)s" in config[f"program:{sample.name}"]["environment"]
     assert config[f"program:relay_{sample.name}"]["command"] == f"python -m shared.relay {sample.name}"
-    assert "%(ENV_RELAY_SAMPLE_REGISTER_PORT)s" in config[f"program:relay_{sample.name}"]["environment"]
+    assert "%(ENV_RELAY_VOLUNTEERING_PORT)s" in config[f"program:relay_{sample.name}"]["environment"]
     group = config["group:platform"]["programs"].split(",")
     assert {sample.name, f"relay_{sample.name}", "projection", "reporting"} <= set(group)
     env = render.shell_env(with_sample)
-    for line in (': "${SAMPLE_REGISTER_PORT:=8099}"', ': "${RELAY_SAMPLE_REGISTER_PORT:=9199}"',
-                 ': "${SAMPLE_REGISTER_URL:=http://127.0.0.1:$SAMPLE_REGISTER_PORT}"'):
+    for line in (': "${VOLUNTEERING_PORT:=8091}"', ': "${RELAY_VOLUNTEERING_PORT:=9191}"',
+                 ': "${VOLUNTEERING_URL:=http://127.0.0.1:$VOLUNTEERING_PORT}"'):
         assert line in env
     assert f"{sample.name} " in render.banner({}, with_sample)
 
@@ -117,7 +117,7 @@ def test_an_added_domain_shows_up_in_every_rendering(tmp_path, with_sample):
     assert {(int(p["target"]), int(p["published"])) for p in services[relay]["ports"]} == \
         {(RELAY_PORT, sample.relay_port)}
     projection = services["projection"]
-    assert projection["environment"]["SAMPLE_REGISTER_URL"] == f"http://{service}:{SERVICE_PORT}"
+    assert projection["environment"]["VOLUNTEERING_URL"] == f"http://{service}:{SERVICE_PORT}"
     assert projection["depends_on"][service]["condition"] == "service_healthy"
 
     # Kubernetes: both overlays render, with a Deployment and a Service each, the projection's
@@ -132,7 +132,7 @@ def test_an_added_domain_shows_up_in_every_rendering(tmp_path, with_sample):
     assert container["command"] == ["python", "-m", "shared.relay", sample.name]
     assert {service, relay} <= set(manifests.by_kind(base, "Service"))
     configmap = next(iter(manifests.by_kind(base, "ConfigMap").values()))
-    assert configmap["data"]["SAMPLE_REGISTER_URL"] == f"http://{service}:{SERVICE_PORT}"
+    assert configmap["data"]["VOLUNTEERING_URL"] == f"http://{service}:{SERVICE_PORT}"
     production = manifests.render(tmp_path / "k8s" / "overlays" / "production")
     deployments = manifests.by_kind(production, "Deployment")
     assert deployments[service]["spec"]["replicas"] == 2
@@ -143,21 +143,21 @@ def test_an_added_domain_shows_up_in_every_rendering(tmp_path, with_sample):
 
     # The docs' ports table.
     docs = (tmp_path / "docs" / "deployment.md").read_text()
-    assert f"| {service} | `nameko run --config deploy/nameko.yml {sample.service}` | {SERVICE_PORT} | 8099 |" in docs
-    assert f"| {relay} | `python -m shared.relay {sample.name}` | {RELAY_PORT} | 9199 |" in docs
+    assert f"| {service} | `nameko run --config deploy/nameko.yml {sample.service}` | {SERVICE_PORT} | 8091 |" in docs
+    assert f"| {relay} | `python -m shared.relay {sample.name}` | {RELAY_PORT} | 9191 |" in docs
 
 
 def test_the_e2e_platform_starts_every_registered_domain(with_sample):
     from tests.e2e.platform import Platform, programs
     platform = Platform("amqp://guest:guest@127.0.0.1:5672/unused", logs=ROOT)
     for name in ("SOCIAL_ASSISTANCE_PORT", "RELAY_SOCIAL_ASSISTANCE_PORT", "PROJECTION_PORT",
-                 "REPORTING_PORT", "WELFARE_PORT", "SAMPLE_REGISTER_PORT", "RELAY_SAMPLE_REGISTER_PORT"):
+                 "REPORTING_PORT", "WELFARE_PORT", "VOLUNTEERING_PORT", "RELAY_VOLUNTEERING_PORT"):
         assert name in platform.ports
-    assert platform.env["SAMPLE_REGISTER_URL"] == f"http://127.0.0.1:{platform.ports['SAMPLE_REGISTER_PORT']}"
+    assert platform.env["VOLUNTEERING_URL"] == f"http://127.0.0.1:{platform.ports['VOLUNTEERING_PORT']}"
     found = programs(platform.env)
-    assert found["relay_sample_register"] == (
-        "python -m shared.relay sample_register",
-        {"METRICS_PORT": str(platform.ports["RELAY_SAMPLE_REGISTER_PORT"])})
+    assert found["relay_volunteering"] == (
+        "python -m shared.relay volunteering",
+        {"METRICS_PORT": str(platform.ports["RELAY_VOLUNTEERING_PORT"])})
 
 
 def test_a_port_taken_twice_is_refused(registry_only):
