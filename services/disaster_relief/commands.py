@@ -23,16 +23,13 @@ Bounds, and why:
 from __future__ import annotations
 
 from shared.commands import (
-    QUERY, Amount, Arg, Bool, Choice, Command, Date, DateTime, IdNumber, Integer, ListOf,
-    Optional, Record, Text, Uuid, Year)
+    AREA, OFFICER_NAME, QUERY, Amount, Arg, Bool, Choice, Command, Date, DateTime, IdNumber,
+    Integer, ListOf, Optional, Record, Text, Uuid, Year, roles)
 from services.disaster_relief.domain import STAGES
 
-OFFICER, FINANCE, READER = (f"disaster_relief.{r}" for r in ("officer", "finance", "reader"))
-ROLES = (OFFICER, FINANCE, READER)
+ROLES = OFFICER, FINANCE, READER = roles("disaster_relief", "officer", "finance", "reader")
 
-AREA = Text(40, 1, pattern=r"[a-z][a-z0-9_]*")
 KEY = Text(40, 1, pattern=r"[a-z][a-z0-9_]*")       # a name in the reference data (incident type, need, item)
-OFFICER_NAME = Text(50, 1)
 HOUSEHOLD_ID = Text(64, 1)                           # the household's id where it is registered
 PEOPLE = Integer(0, 1_000_000)
 FIGURES = Record(

@@ -25,19 +25,15 @@ from datetime import date
 
 from services.social_assistance.domain import REGISTRATIONS
 from shared.commands import (
-    QUERY, Amount, Arg, Bool, Choice, Command, Date, IdNumber, ListOf, Month, Optional, Record,
-    Text, Uuid, Year)
+    AREA, OFFICER_NAME, PERSON_NAME, QUERY, REASON, Amount, Arg, Bool, Choice, Command, Date,
+    IdNumber, ListOf, Month, Optional, Record, Text, Uuid, Year, roles)
 
-OFFICER, APPROVER, FINANCE, READER = (f"social_assistance.{r}" for r in
-                                      ("officer", "approver", "finance", "reader"))
-ROLES = (OFFICER, APPROVER, FINANCE, READER)
+ROLES = OFFICER, APPROVER, FINANCE, READER = roles("social_assistance", "officer", "approver",
+                                                   "finance", "reader")
 
-AREA = Text(40, 1, pattern=r"[a-z][a-z0-9_]*")
 AREA_OR_DISTRICT = Text(40, 1, pattern=r"\*|[a-z][a-z0-9_]*")   # "*": every area of the district
 REGISTRATION = Choice(REGISTRATIONS)
-NAME = Text(50, 1)
-OFFICER_NAME = Text(50, 1)
-REASON = Text(500, 1, multiline=True)
+NAME = PERSON_NAME
 INCOME = Amount(ceiling=10_000_000)
 MEMBER = Record(
     Arg("id_number", IdNumber(), doc="resident identity number (GB 11643-1999)"),

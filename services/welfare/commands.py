@@ -27,17 +27,13 @@ from datetime import date
 from services.welfare.domain import (
     CATEGORIES, CENTRALIZED, DISPERSED, INSTITUTION_KINDS, OWNERSHIPS, PAYMENTS)
 from shared.commands import (
-    QUERY, Amount, Arg, Bool, Choice, Command, Date, IdNumber, Integer, ListOf, Month, Optional,
-    Record, Text, Uuid)
+    AREA, PERSON_NAME, QUERY, REASON, Amount, Arg, Bool, Choice, Command, Date, IdNumber,
+    Integer, ListOf, Month, Optional, Record, Text, Uuid, roles)
 
-OFFICER, ENTERPRISES, FINANCE, READER = (f"welfare.{r}" for r in
-                                         ("officer", "enterprises", "finance", "reader"))
-ROLES = (OFFICER, ENTERPRISES, FINANCE, READER)
+ROLES = OFFICER, ENTERPRISES, FINANCE, READER = roles("welfare", "officer", "enterprises",
+                                                      "finance", "reader")
 
-AREA = Text(40, 1, pattern=r"[a-z][a-z0-9_]*")
-PERSON_NAME = Text(50, 1)
 ORG_NAME = Text(100, 1)
-REASON = Text(500, 1, multiline=True)
 BIRTH_DATE = Date(earliest=date(1880, 1, 1))
 BEDS = Integer(1, 10_000)
 STAFF = Integer(0, 100_000)

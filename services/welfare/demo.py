@@ -7,7 +7,7 @@ Two halves, kept apart (the scenario interface of shared/demo_kit.py):
 - `plan(seed, size, run)` is a pure function of the seed, the size (a scale of the beds, the
   persons under special support and the home-care orders), the run number (which keys the
   people drawn, so a second run on one database meets new people) and the reference data
-  (data/areas.json, data/welfare/*.json): elderly-care institutions and beds per area near the
+  (data/areas.json, services/welfare/reference/*.json): elderly-care institutions and beds per area near the
   target of 17 per 1,000 aged 60+ (two areas a little below), residents carried over from 2006,
   admissions and discharges; care workers, about 85% trained by the city's April and September
   courses; three-no (urban) and five-guarantee (rural) persons, all with an arrangement, the

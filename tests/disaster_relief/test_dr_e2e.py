@@ -12,7 +12,7 @@ from functools import partial
 
 import pytest
 
-from deploy.demo_disaster_relief import build_plan, run
+from services.disaster_relief.demo import build_plan, drive as run
 from shared.rpc import cluster
 from tests.e2e.platform import Platform, programs
 

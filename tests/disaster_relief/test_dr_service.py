@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from deploy.demo_disaster_relief import run
+from services.disaster_relief.demo import drive as run
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.rpc import cluster
 from tests.disaster_relief.dr_support import figures

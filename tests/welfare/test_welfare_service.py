@@ -20,7 +20,7 @@ import amqp
 import psycopg
 import pytest
 
-from deploy import demo_welfare
+from services.welfare import demo as demo_welfare
 from services.welfare import report as welfare_report
 from services.welfare.application import Welfare
 from shared import contract, feed, schemas
@@ -148,7 +148,7 @@ def test_the_demo_year_through_the_service_reaches_the_report(service, amqp_uri,
     model = read_model(database, READ_MODEL)
     try:
         before = project_and_report(app, model, database)       # what earlier tests left
-        outcome = demo_welfare.run(functools.partial(cluster, amqp_uri, timeout=60),
+        outcome = demo_welfare.drive(functools.partial(cluster, amqp_uri, timeout=60),
                                    random.Random(2007), progress=False, out=io.StringIO())
         after = project_and_report(app, model, database)
     finally:
