@@ -90,6 +90,13 @@ class Domain:
         """A new instance of the domain's application (opens its event store)."""
         return self.load("application")(env)
 
+    def prepared_application(self):
+        """The application of a service process: built, and its `prepare` step run (idempotent)."""
+        app = self.build_application()
+        if self.prepare:
+            getattr(app, self.prepare)()
+        return app
+
 
 class RegistryError(RuntimeError):
     """The registry is inconsistent; the message names the domain and what to fix."""

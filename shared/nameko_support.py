@@ -8,7 +8,7 @@ eventlet (psycopg detects gevent, not eventlet; its C wait would block the whole
 - `json_response()`: JSON bodies for HTTP entrypoints, with domain errors mapped to 4xx.
 - domain errors registered with Nameko, so RPC callers get `InvalidInput`/`Conflict`/`NotFound`
   back with field, rule and code, instead of a generic RemoteError.
-- `domain_service(domain, build_application)`: the service class, its RPC methods generated
+- `domain_service(domain)`: the service class, its RPC methods generated
   from the domain's declared commands (`services/<domain>/commands.py`, `shared.commands`).
 - the `application/cloudevents+json` serializer, so a plain `@event_handler` can consume the
   relay's messages (see `NAMEKO_SERIALIZERS`).
@@ -170,14 +170,15 @@ def _rpc_method(command):
     return declared_rpc(expected_exceptions=(errors.DomainError,))(method)
 
 
-def domain_service(domain, build_application, *, commands=None):
+def domain_service(domain, build_application=None, *, commands=None):
     """The Nameko service class of a domain: `name` is the domain's name, `app` its
-    application (built once per container by `build_application`), one RPC method per declared
+    application (built once per container by `build_application`, by default the domain's
+    application with its `prepare` step run), one RPC method per declared
     command (`domain.load("commands").COMMANDS` unless given), the HTTP endpoints of
     `EventStoreEndpoints` and `EntrypointMetrics`. Subclass it in the service module, so that
     `nameko run <module>` finds exactly one service there:
 
-        class WelfareService(nameko_support.domain_service(DOMAIN, build_application)):
+        class WelfareService(nameko_support.domain_service(DOMAIN)):
             "Generated from services/welfare/commands.py."
     """
     from shared.commands import by_name
@@ -186,7 +187,8 @@ def domain_service(domain, build_application, *, commands=None):
                      | set(declared) & {"name", "app", "metrics", "commands"})
     if clashes:
         raise ValueError(f"{domain.name}: commands named like the service's own attributes: {clashes}")
-    namespace = {"name": domain.name, "app": ApplicationProvider(build_application),
+    namespace = {"name": domain.name,
+                 "app": ApplicationProvider(build_application or domain.prepared_application),
                  "metrics": EntrypointMetrics(), "commands": declared,
                  "__doc__": f"The {domain.name} Nameko service, generated from its declared commands."}
     namespace.update({name: _rpc_method(command) for name, command in declared.items()})

@@ -2,8 +2,7 @@
 from shared import nameko_support  # noqa: I001  (first: sets PSYCOPG_WAIT_FUNC before psycopg loads)
 
 from tests.sample_domain import DOMAIN
-from tests.sample_domain.application import Volunteering
 
 
-class VolunteeringService(nameko_support.domain_service(DOMAIN, Volunteering)):
+class VolunteeringService(nameko_support.domain_service(DOMAIN)):
     """`volunteering`: RPC methods from tests/sample_domain/commands.py."""
