@@ -11,14 +11,12 @@ from shared import contract
 from shared.errors import InvalidInput
 
 MAX_LIMIT = 1000
+MAX_DIGITS = 20  # a notification id fits in 20 digits (the CloudEvents sequence's width)
 HEAD = Gauge("event_store_head", "Highest notification id in the service's event store", ["service"])
 
 
 def page(app, after, limit) -> dict:
-    try:
-        after, limit = int(after), int(limit)
-    except (TypeError, ValueError):
-        raise InvalidInput("after", "after and limit must be integers", code="feed.not_integer") from None
+    after, limit = _integer("after", after), _integer("limit", limit)
     if after < 0:
         raise InvalidInput("after", "must be zero or a positive notification id", code="feed.after_negative")
     if not 0 <= limit <= MAX_LIMIT:
@@ -31,3 +29,11 @@ def page(app, after, limit) -> dict:
 
 def update_head_gauge(app) -> None:
     HEAD.labels(app.name).set(app.recorder.max_notification_id() or 0)
+
+
+def _integer(name: str, value) -> int:
+    """A query argument as an integer, or a typed error naming that argument."""
+    text = str(value).strip()
+    if not text.lstrip("-").isdigit() or len(text) > MAX_DIGITS:
+        raise InvalidInput(name, "must be an integer", code="feed.not_integer")
+    return int(text)
