@@ -58,3 +58,15 @@ def test_the_served_openapi_is_the_committed_file(client):
     assert served["openapi"] == "3.1.0"
     committed = json.loads((ROOT / "docs" / "gateway.openapi.json").read_text())
     assert served == committed, "run: python -m services.gateway openapi > docs/gateway.openapi.json"
+
+
+def test_the_gateway_process_keeps_eventlet_unpatched_and_nameko_support_out():
+    import subprocess
+    import sys
+    code = ("import sys, services.gateway.__main__, services.gateway.app, services.gateway.rpc, "
+            "services.gateway.tokens\n"
+            "from services.gateway.app import create_app; create_app(verifier=object(), rpc=object())\n"
+            "import eventlet.patcher as p\n"
+            "assert 'shared.nameko_support' not in sys.modules and 'shared.rpc' not in sys.modules\n"
+            "assert not any(p.is_monkey_patched(m) for m in ('socket', 'thread', 'time', 'select'))\n")
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
