@@ -21,6 +21,7 @@ import json
 import logging
 import re
 import uuid
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -155,8 +156,14 @@ def _request_id(request: Request) -> str:
 
 def create_app(verifier=None, rpc=None, routes=None) -> FastAPI:
     gateway = Gateway(verifier, rpc, routes)
+
+    @asynccontextmanager
+    async def lifespan(app):
+        yield
+        gateway.close()         # stops every thread's proxy
+
     app = FastAPI(title="Zhonglou District Civil Affairs — HTTP gateway", openapi_url="/openapi.json",
-                  docs_url="/docs", redoc_url=None)
+                  docs_url="/docs", redoc_url=None, lifespan=lifespan)
     app.state.gateway = gateway
     document = openapi.document(gateway.routes)
     app.openapi = lambda: document
@@ -183,10 +190,6 @@ def create_app(verifier=None, rpc=None, routes=None) -> FastAPI:
     @app.get("/healthz", include_in_schema=False)
     def healthz():
         return {"status": "ok", "routes": len(gateway.routes)}
-
-    @app.on_event("shutdown")
-    def close():
-        gateway.close()
 
     for route in gateway.routes:
         app.add_api_route(route.path, _endpoint(gateway, route), methods=[route.method],
