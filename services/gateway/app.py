@@ -213,7 +213,7 @@ def _endpoint(gateway: Gateway, route: routing.Route):
                 raw = await request.body()
                 try:
                     given = json.loads(raw) if raw.strip() else {}
-                except (ValueError, UnicodeDecodeError) as error:
+                except (ValueError, UnicodeDecodeError, RecursionError) as error:
                     raise MalformedBody(f"the body is not JSON: {error}") from None
                 if not isinstance(given, dict):
                     raise InvalidInput("body", "must be a JSON object of the arguments",

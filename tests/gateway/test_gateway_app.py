@@ -195,3 +195,27 @@ def test_one_proxy_per_thread_reused(monkeypatch):
     work()
     assert proxies.started == len(started) == 4     # 3 threads and this one, 20 calls
     proxies.stop()
+
+
+@pytest.mark.parametrize("body", [
+    b"null", b"[]", b'"text"', b"1e400", b'{"household_monthly_income": 1e400}',
+    b'{"household_monthly_income": NaN}', b'{"household_monthly_income": "12.345"}',
+    b'{"household_monthly_income": [[[[]]]]}', b'{"household_monthly_income": {"a": 1}}',
+    b'{"household_monthly_income": "0", "assets": true}', b'{"household_monthly_income": "0\\u0000"}',
+    b'{"household_monthly_income": 1' + b"0" * 5000 + b"}", b"[" * 100000 + b"]" * 100000,
+    "{\"household_monthly_income\": \"\u4e00\"}".encode(), b"\xff\xfe", b'{"x": 1, "x": 2}',
+])
+def test_client_input_is_never_a_500(client, rpc, auth, body):
+    response = client.post(f"/social-assistance/cases/{CASE_ID}/verify", content=body,
+                           headers={**auth(), "Content-Type": "application/json"})
+    assert 400 <= response.status_code < 500, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert "verify" not in rpc.methods()
+
+
+@pytest.mark.parametrize("query", ["year=", "year=1e3", "year=99999999999999999999999", "year=2007&year=2008",
+                                   "year=2007&other=1", "year=%00", "reveal_identity=maybe"])
+def test_bad_query_parameters_are_422(client, rpc, auth, query):
+    response = client.get(f"/social-assistance/donation-totals?{query}", headers=auth(areas="*"))
+    assert response.status_code == 422, response.text
+    assert rpc.calls == []

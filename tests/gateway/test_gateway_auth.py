@@ -89,3 +89,39 @@ def test_the_header_must_be_bearer(header):
     with pytest.raises(Unauthorized) as refused:
         bearer(header)
     assert refused.value.code == "auth.no_token"
+
+
+def test_the_cli_writes_keys_and_issues_a_token_the_jwks_verifies(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2]
+    subprocess.run([sys.executable, "-m", "services.gateway.tokens", "keys", str(tmp_path)],
+                   cwd=root, check=True, capture_output=True)
+    issued = subprocess.run([sys.executable, "-m", "services.gateway.tokens", "issue", "--keys", str(tmp_path),
+                             "--sub", "officer-li", "--roles", "social_assistance.officer",
+                             "--areas", "beigang,xilin"], cwd=root, check=True, capture_output=True, text=True)
+    verifier = Verifier.from_env({"GATEWAY_JWKS": str(tmp_path / "jwks.json")})
+    principal = verifier.verify(issued.stdout.strip())
+    assert (principal.sub, principal.roles, principal.areas) == (
+        "officer-li", ("social_assistance.officer",), ("beigang", "xilin"))
+
+
+def test_the_jwks_can_come_from_a_url(tmp_path, key):
+    import http.server
+    import threading
+    (tmp_path / "jwks.json").write_text(json.dumps(tokens.jwks(key)))
+    handler = lambda *a, **kw: http.server.SimpleHTTPRequestHandler(*a, directory=str(tmp_path), **kw)  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/jwks.json"
+        verifier = Verifier.from_env({"GATEWAY_JWKS": url})
+        assert verifier.verify(tokens.issue(key, "officer-li", [], "*")).sub == "officer-li"
+    finally:
+        server.shutdown()
+
+
+def test_without_gateway_jwks_the_gateway_does_not_start():
+    with pytest.raises(RuntimeError, match="GATEWAY_JWKS"):
+        Verifier.from_env({})
