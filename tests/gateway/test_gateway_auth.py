@@ -108,18 +108,31 @@ def test_the_cli_writes_keys_and_issues_a_token_the_jwks_verifies(tmp_path):
 
 
 def test_the_jwks_can_come_from_a_url(tmp_path, key):
-    import http.server
-    import threading
+    """Served by a separate process: other unit tests may leave eventlet's patches in this one."""
+    import subprocess
+    import sys
+    import time
+    from tests.e2e.platform import free_port
     (tmp_path / "jwks.json").write_text(json.dumps(tokens.jwks(key)))
-    handler = lambda *a, **kw: http.server.SimpleHTTPRequestHandler(*a, directory=str(tmp_path), **kw)  # noqa: E731
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
+                               "--directory", str(tmp_path)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
     try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/jwks.json"
-        verifier = Verifier.from_env({"GATEWAY_JWKS": url})
+        url = f"http://127.0.0.1:{port}/jwks.json"
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                verifier = Verifier.from_env({"GATEWAY_JWKS": url})
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
         assert verifier.verify(tokens.issue(key, "officer-li", [], "*")).sub == "officer-li"
     finally:
-        server.shutdown()
+        server.terminate()
+        server.wait(10)
 
 
 def test_without_gateway_jwks_the_gateway_does_not_start():
