@@ -1,0 +1,242 @@
+"""Interface layer: the gateway's FastAPI app (`create_app()`), its routes built from the
+declarations (`services.gateway.routes`), each request in this order, nothing sent to a service
+before every check passed:
+
+1. the Bearer token verifies (401, `WWW-Authenticate: Bearer`);
+2. the policy table gives one of the token's roles the command's declared role (403);
+3. the body (a JSON object; 400 when not JSON) or the query parameters, with the path ids and
+   `officer` = the token's `sub`, bind to the declaration (`Command.bind`: 422 with the field and
+   code); a client can never name `officer` (422 input.unknown_field);
+4. `reveal_identity=true` needs a role with the reveal right (403);
+5. the area: an area argument must be in the token's areas; an `area_via` id is resolved with the
+   domain's `get_<record>` query over RPC first (404 if there is no such record); district-wide
+   commands and queries need areas "*" (403);
+6. the RPC call; domain errors map to 422/404/409, an unreachable service or timeout to 503.
+
+Errors are RFC 9457 `application/problem+json`; every response carries `X-Request-ID`.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from services.gateway import openapi, policy
+from services.gateway import routes as routing
+from services.gateway.auth import Principal, Unauthorized, Verifier, bearer
+from shared.errors import Conflict, DomainError, InvalidInput, NotFound
+
+log = logging.getLogger("gateway")
+REQUEST_ID = "X-Request-ID"
+_REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+PROBLEM_JSON = "application/problem+json"
+
+
+class Forbidden(Exception):
+    def __init__(self, detail: str, code: str, field: str | None = None):
+        super().__init__(detail)
+        self.detail, self.code, self.field = detail, code, field
+
+
+class MalformedBody(Exception):
+    pass
+
+
+def problem(status: int, title: str, code: str, detail: str = "", field: str | None = None,
+            headers: dict | None = None) -> JSONResponse:
+    body = {"type": openapi.PROBLEM_TYPE + code, "title": title, "status": status,
+            "detail": detail or title, "field": field, "code": code}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _domain_problem(error: DomainError) -> JSONResponse:
+    status, title = {InvalidInput: (422, "Invalid input"), NotFound: (404, "Not found"),
+                     Conflict: (409, "Conflict")}.get(type(error), (422, "Refused"))
+    return problem(status, title, error.code or "input.invalid", error.message, error.field)
+
+
+class Gateway:
+    """What the endpoints share: the verifier (loaded on first use), the RPC proxies, the routes."""
+
+    def __init__(self, verifier=None, rpc=None, routes=None):
+        self._verifier = verifier
+        self._rpc = rpc
+        self.routes = routing.build() if routes is None else routes
+        self.get_queries = {(r.domain, r.command.name): r.command for r in self.routes
+                            if r.command.kind == "query"}
+
+    @property
+    def verifier(self) -> Verifier:
+        if self._verifier is None:
+            self._verifier = Verifier.from_env()
+        return self._verifier
+
+    @property
+    def rpc(self):
+        if self._rpc is None:
+            from services.gateway.rpc import ThreadProxies
+            self._rpc = ThreadProxies()
+        return self._rpc
+
+    def close(self):
+        if self._rpc is not None and hasattr(self._rpc, "stop"):
+            self._rpc.stop()
+
+    # --- one request (runs in the threadpool) --------------------------------------------------
+    def handle(self, route: routing.Route, authorization: str | None, path_params: dict,
+               given: dict, from_query: bool):
+        principal = self.verifier.verify(bearer(authorization))
+        command = route.command
+        if not policy.allowed(principal.roles, route.domain, command):
+            raise Forbidden(f"{route.operation_id} needs the role {command.role}; the token's "
+                            f"roles do not hold it", "gateway.role_not_held")
+        values = self._bind(route, principal, path_params, given, from_query)
+        if values.get(policy.REVEAL_ARGUMENT) and not policy.may_reveal(principal.roles):
+            raise Forbidden("revealing identity numbers needs a role with the reveal right",
+                            "gateway.reveal_not_held", policy.REVEAL_ARGUMENT)
+        self._check_area(route, principal, values)
+        return self.rpc.call(route.domain, command.name, **values)
+
+    def _bind(self, route, principal: Principal, path_params: dict, given: dict, from_query: bool):
+        hidden = set(route.path_args) | {routing.OFFICER}
+        public = {a.name: a for a in route.public_args}
+        kwargs = {}
+        for key, value in given.items():
+            if key in hidden:
+                raise InvalidInput(str(key), "is not a field of this request (ids are in the path; "
+                                   "the officer is the token's subject)", code="input.unknown_field")
+            if from_query and key in public:
+                value = routing.from_query_string(public[key], value)
+            kwargs[key] = value
+        kwargs.update({name: path_params[name] for name in route.path_args})
+        if route.fills_officer:
+            kwargs[routing.OFFICER] = principal.sub
+        return route.command.bind(kwargs=kwargs)
+
+    def _check_area(self, route, principal: Principal, values: dict):
+        command = route.command
+        if principal.areas == "*":
+            return                  # the whole district: nothing to resolve
+        if command.area is None:
+            wanted = ["*"]          # district-wide
+        elif command.area_via is None:
+            value = values[command.area]
+            wanted = list(value) if isinstance(value, (list, tuple)) else [value]
+        else:
+            wanted = self._record_areas(route, values[command.area])
+        if not policy.area_allowed(principal.areas, wanted):
+            where = "the whole district" if wanted == ["*"] else ", ".join(map(str, wanted))
+            raise Forbidden(f"{route.operation_id} acts in {where}, outside the token's areas",
+                            "gateway.area_not_held", command.area)
+
+    def _record_areas(self, route, record_id) -> list:
+        """The areas of the record an `area_via` id names, from the domain's get-query."""
+        query = self.get_queries.get((route.domain, f"get_{route.command.area_via}"))
+        if query is None:
+            return ["*"]            # not resolvable yet: only a whole-district token may act
+        record = self.rpc.call(route.domain, query.name, **{query.args[0].name: record_id})
+        if isinstance(record, dict) and isinstance(record.get("area"), str):
+            return [record["area"]]
+        if isinstance(record, dict) and isinstance(record.get("areas"), list):
+            return list(record["areas"])
+        return ["*"]
+
+
+def _request_id(request: Request) -> str:
+    given = request.headers.get(REQUEST_ID, "")
+    return given if _REQUEST_ID_OK.match(given) else uuid.uuid4().hex
+
+
+def create_app(verifier=None, rpc=None, routes=None) -> FastAPI:
+    gateway = Gateway(verifier, rpc, routes)
+
+    @asynccontextmanager
+    async def lifespan(app):
+        yield
+        gateway.close()         # stops every thread's proxy
+
+    app = FastAPI(title="Zhonglou District Civil Affairs — HTTP gateway", openapi_url="/openapi.json",
+                  docs_url="/docs", redoc_url=None, lifespan=lifespan)
+    app.state.gateway = gateway
+    document = openapi.document(gateway.routes)
+    app.openapi = lambda: document
+
+    @app.middleware("http")
+    async def request_id(request: Request, call_next):
+        rid = _request_id(request)
+        request.state.request_id = rid
+        try:
+            response = await call_next(request)
+        except Exception:  # a real fault: logged, answered as a problem
+            log.exception("unhandled error, request %s %s %s", rid, request.method, request.url.path)
+            response = problem(500, "Internal error", "gateway.internal",
+                               f"an internal error occurred (request {rid})")
+        response.headers[REQUEST_ID] = rid
+        return response
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException):
+        code = {404: "gateway.no_route", 405: "gateway.method_not_allowed"}.get(error.status_code,
+                                                                                 "gateway.http_error")
+        return problem(error.status_code, str(error.detail), code, headers=getattr(error, "headers", None))
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz():
+        return {"status": "ok", "routes": len(gateway.routes)}
+
+    for route in gateway.routes:
+        app.add_api_route(route.path, _endpoint(gateway, route), methods=[route.method],
+                          include_in_schema=False, name=route.operation_id)
+    return app
+
+
+def _endpoint(gateway: Gateway, route: routing.Route):
+    status = openapi.success_status(route)
+
+    async def endpoint(request: Request):
+        try:
+            if route.method == "GET":
+                given, from_query = {}, True
+                for key, value in request.query_params.multi_items():
+                    if key in given:
+                        raise InvalidInput(key, "is given twice", code="input.unknown_field")
+                    given[key] = value
+            else:
+                from_query = False
+                raw = await request.body()
+                try:
+                    given = json.loads(raw) if raw.strip() else {}
+                except (ValueError, UnicodeDecodeError, RecursionError) as error:
+                    raise MalformedBody(f"the body is not JSON: {error}") from None
+                if not isinstance(given, dict):
+                    raise InvalidInput("body", "must be a JSON object of the arguments",
+                                       code="input.not_an_object")
+            result = await run_in_threadpool(gateway.handle, route, request.headers.get("authorization"),
+                                             dict(request.path_params), given, from_query)
+            return JSONResponse({"result": result}, status_code=status)
+        except Unauthorized as error:
+            return problem(401, "Unauthorized", error.code, error.detail,
+                           headers={"WWW-Authenticate": 'Bearer realm="civil-affairs", error="invalid_token"'
+                                    if error.code != "auth.no_token" else 'Bearer realm="civil-affairs"'})
+        except Forbidden as error:
+            return problem(403, "Forbidden", error.code, error.detail, error.field)
+        except MalformedBody as error:
+            return problem(400, "Malformed request", "gateway.malformed_json", str(error))
+        except DomainError as error:
+            return _domain_problem(error)
+        except Exception as error:
+            from services.gateway.rpc import Unavailable
+            if isinstance(error, Unavailable):
+                return problem(503, "Service unavailable", "gateway.service_unavailable", str(error),
+                               headers={"Retry-After": "5"})
+            raise
+
+    endpoint.__name__ = route.operation_id.replace(".", "__")
+    return endpoint

@@ -1,0 +1,81 @@
+"""The OpenAPI 3.1 document of the gateway, generated from the same routes (and so from the
+commands' declarations: request schemas are `Command.schema()` less the path ids and `officer`).
+Committed as docs/gateway.openapi.json (`python -m services.gateway openapi`); a test keeps the
+file equal to what the app serves at /openapi.json. No web framework here."""
+from __future__ import annotations
+
+from services.gateway import routes as routing
+
+PROBLEM_TYPE = "urn:zhonglou-civil-affairs:problem:"
+PROBLEM = {
+    "type": "object",
+    "description": "RFC 9457 problem details; `code` is the stable rule code (docs/errors.md, docs/gateway.md)",
+    "properties": {"type": {"type": "string"}, "title": {"type": "string"},
+                   "status": {"type": "integer"}, "detail": {"type": "string"},
+                   "field": {"type": ["string", "null"]}, "code": {"type": "string"},
+                   "instance": {"type": "string"}},
+    "required": ["type", "title", "status", "code"],
+}
+ERRORS = {
+    "400": "malformed JSON body",
+    "401": "no token, or a token that does not verify (WWW-Authenticate: Bearer)",
+    "403": "the token's roles or areas do not allow this",
+    "404": "no such record",
+    "409": "conflicts with the current state (e.g. dibao.maker_checker)",
+    "422": "input breaks a declared bound or a domain rule",
+    "503": "the service is unreachable or did not answer in time",
+}
+
+
+def success_status(route: routing.Route) -> int:
+    return 201 if route.command.kind == "command" and route.command.name.startswith("register_") else 200
+
+
+def _operation(route: routing.Route) -> dict:
+    command = route.command
+    by_name = {a.name: a for a in command.args}
+    parameters = [{"name": name, "in": "path", "required": True, "schema": by_name[name].type.schema()}
+                  for name in route.path_args]
+    operation = {"operationId": route.operation_id, "tags": [route.domain],
+                 "summary": command.doc or command.name,
+                 "x-command": command.name, "x-role": command.role,
+                 "x-area": command.area, "x-area-via": command.area_via}
+    if route.method == "GET":
+        properties = route.body_schema()["properties"]
+        required = set(route.body_schema()["required"])
+        parameters += [{"name": a.name, "in": "query", "required": a.name in required,
+                        "schema": properties[a.name]} for a in route.public_args]
+    else:
+        operation["requestBody"] = {"required": bool(route.body_schema()["required"]),
+                                    "content": {"application/json": {"schema": route.body_schema()}}}
+    if parameters:
+        operation["parameters"] = parameters
+    ok = str(success_status(route))
+    operation["responses"] = {
+        ok: {"description": "the result", "content": {"application/json": {"schema": {
+            "type": "object", "properties": {"result": {}}, "required": ["result"]}}}},
+        **{status: {"$ref": f"#/components/responses/{status}"} for status in ERRORS
+           if not (status == "400" and route.method == "GET")},
+    }
+    return operation
+
+
+def document(routes=None, version: str = "0.1.0") -> dict:
+    routes = routing.build() if routes is None else routes
+    paths: dict[str, dict] = {}
+    for route in routes:
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Zhonglou District Civil Affairs — HTTP gateway", "version": version,
+                 "description": "Every registered domain's commands (POST) and queries (GET), "
+                                "built from their declarations (docs/gateway.md)."},
+        "security": [{"bearer": []}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+            "schemas": {"Problem": PROBLEM},
+            "responses": {status: {"description": text, "content": {"application/problem+json": {
+                "schema": {"$ref": "#/components/schemas/Problem"}}}} for status, text in ERRORS.items()},
+        },
+    }

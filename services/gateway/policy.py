@@ -1,0 +1,80 @@
+"""The gateway's whole permission policy, as one table (docs/gateway.md shows the same table).
+
+A token carries `roles` (the bureau's roles below) and `areas` (area codes, or "*": the whole
+district). `POLICY` says, for each token role, which declared command roles it holds (the `role`
+of each `Command` in `services/<domain>/commands.py`), which single commands or queries it holds
+besides (`commands`: "domain.command"), whether it holds every query of every domain
+(`all_queries`), and whether it may see identity numbers unmasked (`reveal`: the
+`reveal_identity` argument of the get-queries).
+
+No framework here: `allowed(token_roles, domain, command)` is a pure function of the table, so a
+test can walk every role against every route.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.commands import QUERY, Command
+
+
+@dataclass(frozen=True)
+class Grant:
+    roles: frozenset = frozenset()        # declared command roles held
+    commands: frozenset = frozenset()     # single commands/queries held, as "domain.name"
+    all_queries: bool = False             # every query of every domain
+    reveal: bool = False                  # may pass reveal_identity=true
+
+
+def _grant(*roles, commands=(), all_queries=False, reveal=False) -> Grant:
+    return Grant(frozenset(roles), frozenset(commands), all_queries, reveal)
+
+
+SA, DR, WF = "social_assistance", "disaster_relief", "welfare"
+
+#  token role                     declared command roles held                      extra                reveal
+POLICY: dict[str, Grant] = {
+    # social assistance (dibao)
+    "social_assistance.officer":  _grant(f"{SA}.officer", f"{SA}.reader",                               reveal=True),
+    "social_assistance.approver": _grant(f"{SA}.approver", f"{SA}.reader",                              reveal=True),
+    "social_assistance.finance":  _grant(f"{SA}.finance", f"{SA}.reader"),
+    "social_assistance.reader":   _grant(f"{SA}.reader"),
+    # disaster relief
+    "disaster_relief.officer":    _grant(f"{DR}.officer", f"{DR}.reader",                               reveal=True),
+    "disaster_relief.finance":    _grant(f"{DR}.finance", f"{DR}.reader"),
+    "disaster_relief.reader":     _grant(f"{DR}.reader"),
+    # social welfare
+    "welfare.officer":            _grant(f"{WF}.officer", f"{WF}.reader",                               reveal=True),
+    "welfare.enterprises":        _grant(f"{WF}.enterprises", f"{WF}.reader",                           reveal=True),
+    "welfare.finance":            _grant(f"{WF}.finance", f"{WF}.reader"),
+    "welfare.reader":             _grant(f"{WF}.reader"),
+    # across the bureau
+    "auditor":                    _grant(all_queries=True),                      # every query, no command, masked
+    "administrator":              _grant(commands=(f"{SA}.set_standard", f"{SA}.raise_standards",  # reference data
+                                                   f"{SA}.standard", f"{WF}.rules")),               # and standards
+}
+
+REVEAL_ARGUMENT = "reveal_identity"
+
+
+def grants(token_roles) -> list[Grant]:
+    """The grants of a token's roles (roles the table does not know grant nothing)."""
+    return [POLICY[role] for role in token_roles if role in POLICY]
+
+
+def allowed(token_roles, domain: str, command: Command) -> bool:
+    """Whether a token with these roles may call this command (its area aside)."""
+    qualified = f"{domain}.{command.name}"
+    return any(command.role in g.roles or qualified in g.commands
+               or (g.all_queries and command.kind == QUERY) for g in grants(token_roles))
+
+
+def may_reveal(token_roles) -> bool:
+    return any(g.reveal for g in grants(token_roles))
+
+
+def area_allowed(token_areas, wanted) -> bool:
+    """Whether a token's areas cover every area in `wanted` ("*" in wanted: the whole district,
+    which only a "*" token covers)."""
+    if token_areas == "*":
+        return True
+    return all(area != "*" and area in token_areas for area in wanted)
