@@ -4,19 +4,9 @@ from __future__ import annotations
 
 import io
 
-import pytest
 
 from deploy import demo
 from shared.rpc import cluster
-from tests.e2e.platform import Platform
-
-
-@pytest.fixture
-def platform(fresh_schemas, amqp_uri, tmp_path):
-    running = Platform(amqp_uri, tmp_path)
-    running.start_all()
-    yield running
-    running.stop_all()
 
 
 def test_the_demo_twice_on_one_database_builds_on_the_first_run(platform, amqp_uri):

@@ -8,14 +8,6 @@ from tests.e2e.platform import Platform
 from tests.support import member
 
 
-@pytest.fixture
-def platform(fresh_schemas, amqp_uri, tmp_path):
-    running = Platform(amqp_uri, tmp_path)
-    running.start_all()
-    yield running
-    running.stop_all()
-
-
 def register_and_approve(rpc, count: int, area: str, registration: str) -> list[str]:
     cases = []
     for i in range(count):
