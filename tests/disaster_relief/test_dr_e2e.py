@@ -23,11 +23,13 @@ PROGRAMS = ("disaster_relief", "relay_disaster_relief")
 @pytest.fixture
 def platform(fresh_schemas, amqp_uri, tmp_path):
     running = Platform(amqp_uri, tmp_path)
-    assert set(PROGRAMS) <= set(programs({**running.env, **_ports()})), \
-        "deploy/supervisord.conf must run disaster_relief and relay_disaster_relief"
-    running.start_all()
-    yield running
-    running.stop_all()
+    try:
+        assert set(PROGRAMS) <= set(programs({**running.env, **_ports()})), \
+            "deploy/supervisord.conf must run disaster_relief and relay_disaster_relief"
+        running.start_all()
+        yield running
+    finally:            # also when start-up fails: never leave processes behind
+        running.stop_all()
 
 
 def _ports() -> dict:

@@ -9,6 +9,8 @@ from tests.e2e.platform import Platform
 @pytest.fixture
 def platform(fresh_schemas, amqp_uri, tmp_path):
     running = Platform(amqp_uri, tmp_path)
-    running.start_all()
-    yield running
-    running.stop_all()
+    try:
+        running.start_all()
+        yield running
+    finally:            # also when start-up fails: never leave processes behind
+        running.stop_all()

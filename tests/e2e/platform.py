@@ -49,6 +49,18 @@ def programs(env: dict) -> dict[str, tuple[str, dict]]:
     return found
 
 
+def _stop_group(process: subprocess.Popen, sig) -> None:
+    """Signal the process's group; SIGKILL it when it has not exited within 10 s."""
+    try:
+        os.killpg(process.pid, sig)
+        process.wait(10)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+
+
 class Platform:
     def __init__(self, amqp_uri: str, logs: Path):
         from deploy import render
@@ -64,6 +76,7 @@ class Platform:
         self.processes: dict[str, subprocess.Popen] = {}
         self.restarts: list[str] = []
         self._stopping = False
+        self._lock = threading.RLock()
 
     def url(self, port_name: str, path: str) -> str:
         return f"http://127.0.0.1:{self.ports[port_name]}{path}"
@@ -74,36 +87,49 @@ class Platform:
     def start(self, name: str) -> None:
         log = open(self.logs / f"{name}.log", "ab")
         command, extra = programs(self.env)[name]
-        self.processes[name] = subprocess.Popen(["/bin/sh", "-c", f"exec {command}"], cwd=ROOT,
-                                                env={**self.env, **extra}, stdout=log,
-                                                stderr=subprocess.STDOUT, start_new_session=True)
+        with self._lock:
+            self.processes[name] = subprocess.Popen(["/bin/sh", "-c", f"exec {command}"], cwd=ROOT,
+                                                    env={**self.env, **extra}, stdout=log,
+                                                    stderr=subprocess.STDOUT, start_new_session=True)
 
     def start_all(self) -> None:
         self.setup()
-        for name in programs(self.env):
-            self.start(name)
-        threading.Thread(target=self._supervise, daemon=True).start()
+        try:
+            for name in programs(self.env):
+                self.start(name)
+        except BaseException:
+            self.stop_all()     # never leave half a platform running
+            raise
+        self._supervisor = threading.Thread(target=self._supervise, daemon=True)
+        self._supervisor.start()
 
     def _supervise(self) -> None:
         """Like supervisord under `make run` (autorestart=true): a process that exits by itself
         is started again. (A Nameko service stops itself when it cannot send a reply while the
-        broker is away.) Processes stopped with kill() stay down until start()."""
-        while not self._stopping:
-            for name, process in list(self.processes.items()):
-                if process.poll() is not None and self.processes.get(name) is process:
-                    self.restarts.append(name)
-                    self.start(name)
+        broker is away.) Processes stopped with kill() stay down until start(). The lock keeps a
+        restart from racing stop_all(): a process started after stop_all() took its list would
+        outlive the test and answer the next test's RPC calls from a dropped schema."""
+        while True:
+            with self._lock:
+                if self._stopping:
+                    return
+                for name, process in list(self.processes.items()):
+                    if process.poll() is not None:
+                        self.restarts.append(name)
+                        self.start(name)
             time.sleep(0.5)
 
     def kill(self, name: str, sig=signal.SIGKILL) -> None:
-        process = self.processes.pop(name)
-        os.killpg(process.pid, sig)
-        process.wait(10)
+        with self._lock:
+            process = self.processes.pop(name)
+        _stop_group(process, sig)
 
     def stop_all(self) -> None:
-        self._stopping = True
-        for name in list(self.processes):
-            self.kill(name, signal.SIGTERM)
+        with self._lock:
+            self._stopping = True
+            stopping, self.processes = list(self.processes.values()), {}
+        for process in stopping:
+            _stop_group(process, signal.SIGTERM)
 
     def get(self, port_name: str, path: str):
         with urllib.request.urlopen(self.url(port_name, path), timeout=10) as response:

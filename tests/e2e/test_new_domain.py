@@ -37,9 +37,11 @@ def platform(fresh_schemas, amqp_uri, tmp_path, monkeypatch):
     monkeypatch.setenv("REFERENCE_DATA_DIR", str(data))
     drop_schemas(fresh_schemas, DOMAIN)
     running = Platform(amqp_uri, tmp_path)
-    running.start_all()
-    yield running
-    running.stop_all()
+    try:
+        running.start_all()
+        yield running
+    finally:            # also when start-up fails: never leave processes behind
+        running.stop_all()
 
 
 def test_a_domain_registered_by_a_test_runs_on_the_whole_platform(platform, amqp_uri):

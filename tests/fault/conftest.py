@@ -25,12 +25,14 @@ AREAS = ["beigang", "xilin", "yonghong", "xinzha", "wuxing"]
 def platform(fresh_schemas, amqp_uri, tmp_path):
     drop_schemas(fresh_schemas, "read_model_replay")
     running = Platform(amqp_uri, tmp_path)
-    running.start_all()
-    running.wait_until(lambda: running.get(SA, "/healthz"), what="social_assistance")
-    running.wait_until(lambda: running.metric(PROJECTION, "projection_source_head", source="social_assistance") is not None,
-                       what="projection")
-    yield running
-    running.stop_all()
+    try:
+        running.start_all()
+        running.wait_until(lambda: running.get(SA, "/healthz"), what="social_assistance")
+        running.wait_until(lambda: running.metric(PROJECTION, "projection_source_head", source="social_assistance") is not None,
+                           what="projection")
+        yield running
+    finally:            # also when start-up fails: never leave processes behind
+        running.stop_all()
 
 
 class Traffic:

@@ -27,9 +27,11 @@ def platform(fresh_schemas, amqp_uri, tmp_path):
     assert wired(), ("make run must run welfare and relay_welfare (deploy/supervisord.conf) and "
                      "the projection must consume welfare (services/registry.py)")
     running = Platform(amqp_uri, tmp_path)
-    running.start_all()
-    yield running
-    running.stop_all()
+    try:
+        running.start_all()
+        yield running
+    finally:            # also when start-up fails: never leave processes behind
+        running.stop_all()
 
 
 class Rpc:
