@@ -11,6 +11,12 @@ Every stored event becomes one structured-mode CloudEvent:
             rolled-back transactions are never used, so a consumer seeing sequence jump past
             its position checks prevsequence before fetching a "missing" range
   dataschema urn of the JSON Schema of this type and contract version (services/<domain>/schemas/...)
+  actor, actorclient, actorroles, requestid, traceparent
+            who acted and through which request (the event's `audit`, shared/audit.py), as
+            extension attributes, never in `data`: `traceparent` is the W3C trace context of the
+            request (the CloudEvents distributed-tracing extension); the others are for the
+            platform's own consumers (the audit read model) — docs/events.md says what travels
+            where. An event stored without an audit has none of them.
 Personal data never leaves in clear: identity numbers are masked, birth dates dropped.
 """
 from __future__ import annotations
@@ -30,7 +36,10 @@ CONTENT_TYPE = JSONFormat.CONTENT_TYPE  # application/cloudevents+json
 SEQUENCE_DIGITS = 20
 MASKED_FIELDS = {"id_number": identity.mask}
 DROPPED_FIELDS = {"birth_date"}
-ENVELOPE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic"}
+ENVELOPE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic", "audit"}
+# audit key -> extension attribute (CloudEvents: lower-case letters and digits, at most 20)
+AUDIT_EXTENSIONS = {"actor": "actor", "client": "actorclient", "roles": "actorroles",
+                    "request_id": "requestid", "traceparent": "traceparent"}
 _format = JSONFormat()
 
 
@@ -96,7 +105,9 @@ def to_cloudevent(service: str, notification_id: int, domain_event,
     data = {"aggregate_id": str(domain_event.originator_id),
             "aggregate_version": domain_event.originator_version,
             **public({k: v for k, v in domain_event.__dict__.items() if k not in ENVELOPE_FIELDS})}
-    extensions = {} if previous is None else {"prevsequence": sequence_text(previous)}
+    extensions = audit_extensions(getattr(domain_event, "audit", None))
+    if previous is not None:
+        extensions["prevsequence"] = sequence_text(previous)
     return CloudEvent({
         **extensions,
         "id": str(uuid5(NAMESPACE_URL, f"{service}:{domain_event.originator_id}:{domain_event.originator_version}")),
@@ -108,6 +119,18 @@ def to_cloudevent(service: str, notification_id: int, domain_event,
         "dataschema": schema_urn(service, event_type, version),
         "sequence": sequence_text(notification_id),
     }, data)
+
+
+def audit_extensions(audit: dict | None) -> dict:
+    """The event's audit as CloudEvent extension attributes (strings; roles comma-separated)."""
+    extensions = {}
+    for key, name in AUDIT_EXTENSIONS.items():
+        value = (audit or {}).get(key)
+        if isinstance(value, (list, tuple)):
+            value = ",".join(value)
+        if value:
+            extensions[name] = str(value)
+    return extensions
 
 
 def encode(event: CloudEvent) -> bytes:

@@ -10,6 +10,9 @@ eventlet (psycopg detects gevent, not eventlet; its C wait would block the whole
   back with field, rule and code, instead of a generic RemoteError.
 - `domain_service(domain)`: the service class, its RPC methods generated
   from the domain's declared commands (`services/<domain>/commands.py`, `shared.commands`).
+  Each command runs `acting` as its caller (shared/audit.py): the actor and request id the caller
+  sent as context data go into every event it stores; a query that reveals identity numbers needs
+  a reason and is recorded as a `Disclosure` before its answer leaves.
 - the `application/cloudevents+json` serializer, so a plain `@event_handler` can consume the
   relay's messages (see `NAMEKO_SERIALIZERS`).
 """
@@ -32,7 +35,7 @@ from nameko.extensions import DependencyProvider  # noqa: E402
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest  # noqa: E402
 from werkzeug.wrappers import Response  # noqa: E402
 
-from shared import errors  # noqa: E402
+from shared import audit, errors  # noqa: E402
 
 # DomainError keeps its code in `args` (shared/errors.py): Nameko's serialisation carries it.
 for _error in errors.ALL:
@@ -144,6 +147,13 @@ class EventStoreEndpoints:
             return error_response(error)
 
 
+class CallerContext(DependencyProvider):
+    """The caller's context data (Nameko's `nameko.*` message headers) of the running call."""
+
+    def get_dependency(self, worker_ctx):
+        return dict(worker_ctx.data, _origin_call_id=worker_ctx.origin_call_id or worker_ctx.call_id)
+
+
 # --- RPC methods generated from a domain's declared commands ----------------------------------------
 
 class DeclaredRpc(Rpc):
@@ -160,9 +170,35 @@ class DeclaredRpc(Rpc):
 declared_rpc = DeclaredRpc.decorator
 
 
+REVEAL = "reveal_identity"
+
+
+def _reveal_reason(context: dict) -> str:
+    reason = context.get(audit.REASON)
+    if not isinstance(reason, str) or not reason.strip():
+        raise errors.InvalidInput("reason", "revealing identity numbers needs a reason (why they "
+                                  "are shown); it is recorded", code="audit.reveal_reason_required")
+    return reason
+
+
+def _disclose(app, command, values: dict, reason: str) -> None:
+    """Record that this query showed identity numbers unmasked (before the answer leaves)."""
+    record_arg = next(a.name for a in command.args if a.name.endswith("_id"))
+    record_type = command.name[len("get_"):] if command.name.startswith("get_") else command.name
+    app.save(audit.Disclosure.record(record_type, values[record_arg], ["id_number"], reason))
+
+
 def _rpc_method(command):
     def method(self, *args, **kwargs):
-        return command.invoke(self.app, command.bind(args, kwargs))
+        values = command.bind(args, kwargs)
+        context = self.caller
+        revealing = bool(values.get(REVEAL))
+        reason = _reveal_reason(context) if revealing else None
+        with audit.acting(audit.from_context(context, context.get("_origin_call_id"))):
+            result = command.invoke(self.app, values)
+            if revealing:
+                _disclose(self.app, command, values, reason)
+        return result
     method.__name__ = method.__qualname__ = command.name
     method.__doc__ = command.doc
     method.__signature__ = command.signature()   # what inspect (and the gateway) shows
@@ -184,12 +220,12 @@ def domain_service(domain, build_application=None, *, commands=None):
     from shared.commands import by_name
     declared = by_name(commands if commands is not None else domain.load("commands").COMMANDS)
     clashes = sorted(set(declared) & {n for n in dir(EventStoreEndpoints) if not n.startswith("__")}
-                     | set(declared) & {"name", "app", "metrics", "commands"})
+                     | set(declared) & {"name", "app", "metrics", "commands", "caller"})
     if clashes:
         raise ValueError(f"{domain.name}: commands named like the service's own attributes: {clashes}")
     namespace = {"name": domain.name,
                  "app": ApplicationProvider(build_application or domain.prepared_application),
-                 "metrics": EntrypointMetrics(), "commands": declared,
+                 "metrics": EntrypointMetrics(), "caller": CallerContext(), "commands": declared,
                  "__doc__": f"The {domain.name} Nameko service, generated from its declared commands."}
     namespace.update({name: _rpc_method(command) for name, command in declared.items()})
     base_name = "".join(part.title() for part in domain.name.split("_")) + "DeclaredService"

@@ -5,6 +5,9 @@ services/<service>/schemas/<Type>.v<N>.json (package data), describing the Cloud
 the CloudEvents envelope the way `shared.contract` builds it and then `data` against the schema
 its `dataschema` names; anything wrong raises `SchemaViolation` naming the event type, the
 failing path and the rule broken.
+Event types every domain may store (shared/audit.py: `DisclosureRecorded`) have one schema in
+shared/schemas/ under the source name `platform`; a domain's events of such a type are checked
+against it (its `$id` read as the domain's own).
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import json
 import re
 from datetime import datetime
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from cloudevents.core.v1.event import CloudEvent
@@ -24,6 +28,7 @@ from shared import contract, domains
 SPECVERSION = "1.0"
 DATA_CONTENT_TYPE = "application/json"
 SEQUENCE = re.compile(rf"^\d{{{contract.SEQUENCE_DIGITS}}}$")
+TRACEPARENT = re.compile(r"^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$")
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 SOURCE = re.compile(r"^urn:zhonglou-civil-affairs:([a-z][a-z0-9_]*)$")
 DATASCHEMA = re.compile(r"^urn:zhonglou-civil-affairs:schema:([a-z][a-z0-9_]*):([A-Za-z0-9]+):v(\d+)$")
@@ -57,22 +62,40 @@ def load(service: str, event_type: str, version: int = 1) -> dict:
     return copy.deepcopy(_load(service, event_type, version))
 
 
+PLATFORM = "platform"
+PLATFORM_DIR = Path(__file__).resolve().parent / "schemas"
+
+
+def platform_types(version: int = 1) -> frozenset[str]:
+    """Event types any domain may store, with their one schema in shared/schemas/."""
+    return frozenset(m.group(1) for p in PLATFORM_DIR.glob("*.json")
+                     if (m := SCHEMA_FILE.match(p.name)) and int(m.group(2)) == version)
+
+
+def _read(path: Path, urn: str) -> dict:
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    if schema.get("$id") != urn:
+        raise SchemaError(f"{path}: $id is {schema.get('$id')!r}, expected {urn!r}")
+    Draft202012Validator.check_schema(schema)
+    return schema
+
+
 @lru_cache(maxsize=None)
 def _load(service: str, event_type: str, version: int) -> dict:
     try:
         path = contract.schema_path(service, event_type, version)
     except domains.RegistryError:
         raise UnknownSchema(event_type, "source", f"{service} is not a registered domain") from None
-    if not path.is_file():
-        raise UnknownSchema(event_type, "type",
-                            f"no schema v{version} for {service} events of this type "
-                            f"(expected {path.parent.name}/{path.name} in the {service} package)")
-    schema = json.loads(path.read_text(encoding="utf-8"))
     expected = contract.schema_urn(service, event_type, version)
-    if schema.get("$id") != expected:
-        raise SchemaError(f"{path}: $id is {schema.get('$id')!r}, expected {expected!r}")
-    Draft202012Validator.check_schema(schema)
-    return schema
+    if path.is_file():
+        return _read(path, expected)
+    shared_path = PLATFORM_DIR / path.name
+    if shared_path.is_file():
+        schema = _read(shared_path, contract.schema_urn(PLATFORM, event_type, version))
+        return {**schema, "$id": expected}
+    raise UnknownSchema(event_type, "type",
+                        f"no schema v{version} for {service} events of this type "
+                        f"(expected {path.parent.name}/{path.name} in the {service} package)")
 
 
 @lru_cache(maxsize=None)
@@ -159,6 +182,9 @@ def check_envelope(event: dict) -> tuple[str, str, int]:
     if not isinstance(event.get("sequence"), str) or not SEQUENCE.match(event["sequence"]):
         fail("sequence", f"must be the notification id as a {contract.SEQUENCE_DIGITS}-digit "
                          "zero-padded string")
+    if "traceparent" in event and not (isinstance(event["traceparent"], str)
+                                       and TRACEPARENT.match(event["traceparent"])):
+        fail("traceparent", "must be a W3C trace context: 00-<32 hex trace id>-<16 hex span id>-<2 hex flags>")
     if "data_base64" in event:
         fail("data_base64", "data must be JSON, not base64")
     if not isinstance(event.get("data"), dict):
@@ -189,5 +215,5 @@ def is_valid(event: Any) -> bool:
     return True
 
 
-__all__ = ["SchemaViolation", "UnknownSchema", "load", "validator", "known_types", "validate",
+__all__ = ["SchemaViolation", "UnknownSchema", "load", "validator", "known_types", "platform_types", "validate",
            "is_valid", "check_envelope"]

@@ -14,8 +14,9 @@ from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
+from shared.audit import AuditedAggregate
 from shared.errors import Conflict, InvalidInput
 from shared.money import yuan
 
@@ -158,7 +159,7 @@ class Deadlines:
 
 # --- incidents ----------------------------------------------------------------------------------------
 
-class Incident(Aggregate):
+class Incident(AuditedAggregate):
     """A disaster: its staged reports set and move its response level; its relief roster lists
     the affected households; closing it archives it (nothing more can be recorded on it)."""
 
@@ -291,7 +292,7 @@ class Incident(Aggregate):
         self.closed_on = closed_on
 
 
-class IncidentRegistry(Aggregate):
+class IncidentRegistry(AuditedAggregate):
     """Every incident of the district, for lists and the late-report query."""
 
     ID = uuid5(NAMESPACE, "incidents")
@@ -312,7 +313,7 @@ class IncidentRegistry(Aggregate):
 
 # --- relief cards -------------------------------------------------------------------------------------
 
-class ReliefCard(Aggregate):
+class ReliefCard(AuditedAggregate):
     """The relief card (灾民救助卡) of one household for one incident: every aid item it received."""
 
     @staticmethod
@@ -370,7 +371,7 @@ class ReliefCard(Aggregate):
 
 # --- relief reserves ------------------------------------------------------------------------------------
 
-class Reserve(Aggregate):
+class Reserve(AuditedAggregate):
     """The natural-disaster relief reserve of one town or street. The balance never goes below
     zero; below the floor (the plan's minimum) a disbursement is still allowed — relief comes
     first — and the reserve reports `below_floor` until deposits bring it back."""

@@ -13,13 +13,18 @@ before every check passed:
    commands and queries need areas "*" (403);
 6. the RPC call; domain errors map to 422/404/409, an unreachable service or timeout to 503.
 
-Errors are RFC 9457 `application/problem+json`; every response carries `X-Request-ID`.
+Errors are RFC 9457 `application/problem+json`; every response carries `X-Request-ID` and
+`traceparent`. The request id (from `X-Request-ID`, else the trace id), the W3C trace context
+(continuing the caller's `traceparent` with a span of our own, else a new trace) and the token's
+subject, roles and client travel with every RPC call as context data, into every stored event
+(shared/audit.py) and the published CloudEvents (`requestid`, `traceparent`).
 """
 from __future__ import annotations
 
 import json
 import logging
 import re
+import secrets
 import uuid
 from contextlib import asynccontextmanager
 
@@ -31,11 +36,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from services.gateway import openapi, policy
 from services.gateway import routes as routing
 from services.gateway.auth import Principal, Unauthorized, Verifier, bearer
+from shared import audit
 from shared.errors import Conflict, DomainError, InvalidInput, NotFound
 
 log = logging.getLogger("gateway")
 REQUEST_ID = "X-Request-ID"
+TRACEPARENT = "traceparent"
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_TRACEPARENT_OK = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
 PROBLEM_JSON = "application/problem+json"
 
 
@@ -91,18 +99,24 @@ class Gateway:
 
     # --- one request (runs in the threadpool) --------------------------------------------------
     def handle(self, route: routing.Route, authorization: str | None, path_params: dict,
-               given: dict, from_query: bool):
+               given: dict, from_query: bool, trace: dict | None = None):
         principal = self.verifier.verify(bearer(authorization))
+        reason = given.pop(routing.REVEAL_REASON, None) if route.reveals and from_query else None
         command = route.command
         if not policy.allowed(principal.roles, route.domain, command):
             raise Forbidden(f"{route.operation_id} needs the role {command.role}; the token's "
                             f"roles do not hold it", "gateway.role_not_held")
         values = self._bind(route, principal, path_params, given, from_query)
-        if values.get(policy.REVEAL_ARGUMENT) and not policy.may_reveal(principal.roles):
-            raise Forbidden("revealing identity numbers needs a role with the reveal right",
-                            "gateway.reveal_not_held", policy.REVEAL_ARGUMENT)
-        self._check_area(route, principal, values)
-        return self.rpc.call(route.domain, command.name, **values)
+        if values.get(policy.REVEAL_ARGUMENT):
+            if not policy.may_reveal(principal.roles):
+                raise Forbidden("revealing identity numbers needs a role with the reveal right",
+                                "gateway.reveal_not_held", policy.REVEAL_ARGUMENT)
+            _check_reveal_reason(reason)
+        trace = trace or {}
+        context = audit.to_context(principal.sub, principal.roles, principal.client,
+                                   trace.get("request_id"), trace.get("traceparent"), reason)
+        self._check_area(route, principal, values, context)
+        return self.rpc.call(route.domain, command.name, context=context, **values)
 
     def _bind(self, route, principal: Principal, path_params: dict, given: dict, from_query: bool):
         hidden = set(route.path_args) | {routing.OFFICER}
@@ -120,7 +134,7 @@ class Gateway:
             kwargs[routing.OFFICER] = principal.sub
         return route.command.bind(kwargs=kwargs)
 
-    def _check_area(self, route, principal: Principal, values: dict):
+    def _check_area(self, route, principal: Principal, values: dict, context: dict):
         command = route.command
         if principal.areas == "*":
             return                  # the whole district: nothing to resolve
@@ -130,18 +144,19 @@ class Gateway:
             value = values[command.area]
             wanted = list(value) if isinstance(value, (list, tuple)) else [value]
         else:
-            wanted = self._record_areas(route, values[command.area])
+            wanted = self._record_areas(route, values[command.area], context)
         if not policy.area_allowed(principal.areas, wanted):
             where = "the whole district" if wanted == ["*"] else ", ".join(map(str, wanted))
             raise Forbidden(f"{route.operation_id} acts in {where}, outside the token's areas",
                             "gateway.area_not_held", command.area)
 
-    def _record_areas(self, route, record_id) -> list:
+    def _record_areas(self, route, record_id, context: dict) -> list:
         """The areas of the record an `area_via` id names, from the domain's get-query."""
         query = self.get_queries.get((route.domain, f"get_{route.command.area_via}"))
         if query is None:
             return ["*"]            # not resolvable yet: only a whole-district token may act
-        record = self.rpc.call(route.domain, query.name, **{query.args[0].name: record_id})
+        record = self.rpc.call(route.domain, query.name, context={k: v for k, v in context.items() if k != audit.REASON},
+                               **{query.args[0].name: record_id})
         if isinstance(record, dict) and isinstance(record.get("area"), str):
             return [record["area"]]
         if isinstance(record, dict) and isinstance(record.get("areas"), list):
@@ -149,9 +164,22 @@ class Gateway:
         return ["*"]
 
 
-def _request_id(request: Request) -> str:
+def _check_reveal_reason(reason) -> None:
+    if not isinstance(reason, str) or not reason.strip():
+        raise InvalidInput(routing.REVEAL_REASON, "revealing identity numbers needs a reason (why "
+                           "they are shown); it is recorded", code="audit.reveal_reason_required")
+    if len(reason) > 500:
+        raise InvalidInput(routing.REVEAL_REASON, "must be at most 500 characters", code="input.too_long")
+
+
+def _trace(request: Request) -> dict:
+    """The request's W3C trace context (the caller's trace continued with a span of ours, else a
+    new trace) and its request id (the caller's `X-Request-ID`, else the trace id)."""
+    match = _TRACEPARENT_OK.match(request.headers.get(TRACEPARENT, ""))
+    trace_id = match.group(1) if match and match.group(1) != "0" * 32 else uuid.uuid4().hex
     given = request.headers.get(REQUEST_ID, "")
-    return given if _REQUEST_ID_OK.match(given) else uuid.uuid4().hex
+    return {"request_id": given if _REQUEST_ID_OK.match(given) else trace_id,
+            "traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"}
 
 
 def create_app(verifier=None, rpc=None, routes=None) -> FastAPI:
@@ -170,8 +198,8 @@ def create_app(verifier=None, rpc=None, routes=None) -> FastAPI:
 
     @app.middleware("http")
     async def request_id(request: Request, call_next):
-        rid = _request_id(request)
-        request.state.request_id = rid
+        request.state.trace = _trace(request)
+        rid = request.state.trace["request_id"]
         try:
             response = await call_next(request)
         except Exception:  # a real fault: logged, answered as a problem
@@ -179,6 +207,7 @@ def create_app(verifier=None, rpc=None, routes=None) -> FastAPI:
             response = problem(500, "Internal error", "gateway.internal",
                                f"an internal error occurred (request {rid})")
         response.headers[REQUEST_ID] = rid
+        response.headers[TRACEPARENT] = request.state.trace["traceparent"]
         return response
 
     @app.exception_handler(StarletteHTTPException)
@@ -219,7 +248,8 @@ def _endpoint(gateway: Gateway, route: routing.Route):
                     raise InvalidInput("body", "must be a JSON object of the arguments",
                                        code="input.not_an_object")
             result = await run_in_threadpool(gateway.handle, route, request.headers.get("authorization"),
-                                             dict(request.path_params), given, from_query)
+                                             dict(request.path_params), given, from_query,
+                                             request.state.trace)
             return JSONResponse({"result": result}, status_code=status)
         except Unauthorized as error:
             return problem(401, "Unauthorized", error.code, error.detail,

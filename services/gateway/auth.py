@@ -35,6 +35,7 @@ class Principal:
     sub: str
     roles: tuple[str, ...]
     areas: object            # tuple of area codes, or "*"
+    client: str | None = None  # the OAuth client the token was issued to (azp / client_id)
 
 
 def load_jwks(source: str) -> jwt.PyJWKSet:
@@ -104,7 +105,10 @@ class Verifier:
         areas = claims.get("areas", [])
         if areas != "*" and (not isinstance(areas, list) or not all(isinstance(a, str) for a in areas)):
             raise Unauthorized('areas must be a list of area codes or "*"', "auth.bad_claim")
-        return Principal(sub.strip(), tuple(roles), "*" if areas == "*" else tuple(areas))
+        client = claims.get("azp", claims.get("client_id"))
+        if client is not None and (not isinstance(client, str) or not 0 < len(client) <= 100):
+            raise Unauthorized("azp / client_id must be a client id of 1 to 100 characters", "auth.bad_claim")
+        return Principal(sub.strip(), tuple(roles), "*" if areas == "*" else tuple(areas), client)
 
 
 def bearer(header: str | None) -> str:

@@ -26,6 +26,12 @@ ERRORS = {
     "503": "the service is unreachable or did not answer in time",
 }
 
+REVEAL_REASON_PARAMETER = {
+    "name": routing.REVEAL_REASON, "in": "query", "required": False,
+    "description": "why the identity numbers are shown; required with reveal_identity=true "
+                   "(422 audit.reveal_reason_required); recorded with the disclosure",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 500}}
+
 
 def success_status(route: routing.Route) -> int:
     return 201 if route.command.kind == "command" and route.command.name.startswith("register_") else 200
@@ -45,6 +51,8 @@ def _operation(route: routing.Route) -> dict:
         required = set(route.body_schema()["required"])
         parameters += [{"name": a.name, "in": "query", "required": a.name in required,
                         "schema": properties[a.name]} for a in route.public_args]
+        if route.reveals:
+            parameters.append(REVEAL_REASON_PARAMETER)
     else:
         operation["requestBody"] = {"required": bool(route.body_schema()["required"]),
                                     "content": {"application/json": {"schema": route.body_schema()}}}

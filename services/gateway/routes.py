@@ -23,6 +23,8 @@ from shared import domains
 from shared.commands import QUERY, Command, Optional, Uuid
 
 OFFICER = "officer"
+REVEAL = "reveal_identity"
+REVEAL_REASON = "reveal_reason"     # the gateway's own query parameter of revealing queries
 
 
 def _kebab(name: str) -> str:
@@ -45,6 +47,11 @@ class Route:
     @property
     def operation_id(self) -> str:
         return f"{self.domain}.{self.command.name}"
+
+    @property
+    def reveals(self) -> bool:
+        """A query that can show identity numbers unmasked (then `reveal_reason` is asked)."""
+        return any(a.name == REVEAL for a in self.command.args)
 
     @property
     def fills_officer(self) -> bool:

@@ -5,8 +5,10 @@ Nameko's standalone `ClusterRpcProxy` is single-threaded, so each worker thread 
 every later call (thread-local). A proxy whose connection broke is discarded and started anew on
 the next call. Domain errors are registered with Nameko's remote-error registry here (the same
 three classes `shared.nameko_support` registers), so a refused command raises `InvalidInput`,
-`NotFound` or `Conflict` with field, rule and code. Nothing here imports eventlet's monkey
-patching or `shared.nameko_support`.
+`NotFound` or `Conflict` with field, rule and code. Each call sends the request's audit context
+(who acts, request id, traceparent: shared/audit.py) as Nameko context data, so the service
+stores it in every event the call triggers. Nothing here imports eventlet's monkey patching or
+`shared.nameko_support`.
 """
 from __future__ import annotations
 
@@ -52,7 +54,9 @@ class ThreadProxies:
     def _proxy(self):
         cluster = getattr(self._local, "cluster", None)
         if cluster is None:
-            runner = ClusterRpcProxy(self.config, timeout=self.timeout)
+            # The proxy keeps this dict as its worker context's data: the headers of every call.
+            self._local.context = {}
+            runner = ClusterRpcProxy(self.config, context_data=self._local.context, timeout=self.timeout)
             cluster = runner.start()
             self._local.runner, self._local.cluster = runner, cluster
             with self._lock:
@@ -72,10 +76,13 @@ class ThreadProxies:
             except Exception:  # already broken
                 log.debug("stopping a broken proxy failed", exc_info=True)
 
-    def call(self, service: str, method: str, **kwargs):
+    def call(self, service: str, method: str, context: dict | None = None, **kwargs):
         from nameko.exceptions import RpcTimeout, UnknownService
         try:
             proxy = self._proxy()
+            # This thread's alone: the next call's headers (a started proxy has no per-call data).
+            self._local.context.clear()
+            self._local.context.update(context or {})
             return getattr(getattr(proxy, service), method)(**kwargs)
         except errors.DomainError:
             raise

@@ -6,15 +6,14 @@ Reference data (areas, standards in force) is looked up by the application layer
 """
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from shared import identity
+from shared.audit import AuditedAggregate
 from shared.errors import Conflict, InvalidInput
-from decimal import ROUND_HALF_UP
-
 from shared.money import FEN, month, parse_date, yuan
 
 URBAN, RURAL = "urban", "rural"
@@ -68,7 +67,7 @@ def normalise_member(member: dict, index: int) -> dict:
             "monthly_income": str(income)}
 
 
-class Household(Aggregate):
+class Household(AuditedAggregate):
     """A household with its members; holds at most one open dibao case at a time."""
 
     @event("Registered")
@@ -107,7 +106,7 @@ class Household(Aggregate):
         self.open_case_id = None
 
 
-class Enrolment(Aggregate):
+class Enrolment(AuditedAggregate):
     """One person's place in the caseload, keyed by a pseudonym of the identity number, so that
     one person is in at most one open case across every household."""
 
@@ -140,7 +139,7 @@ APPLIED, VERIFIED, ACTIVE, SUSPENDED, REJECTED, TERMINATED = (
 OPEN_STATES = (APPLIED, VERIFIED, ACTIVE, SUSPENDED)
 
 
-class Case(Aggregate):
+class Case(AuditedAggregate):
     """A dibao case: apply → verify → approve/reject → active ⇄ reviewed → suspended/terminated."""
 
     @event("Applied")
@@ -309,7 +308,7 @@ class Case(Aggregate):
             self.payments[m] = str(Decimal(self.payments[m]) + Decimal(extra))
 
 
-class Caseload(Aggregate):
+class Caseload(AuditedAggregate):
     """The district's list of active cases and marginal households, for payment runs.
     One aggregate, so activation and payment runs see one consistent list."""
 
@@ -341,7 +340,7 @@ class Caseload(Aggregate):
         self.marginal.pop(str(record_id), None)
 
 
-class StandardSchedule(Aggregate):
+class StandardSchedule(AuditedAggregate):
     """Dibao standards per area and registration, each effective from a month."""
 
     ID = uuid5(NAMESPACE, "standards")
@@ -407,7 +406,7 @@ class StandardSchedule(Aggregate):
             self.entries.append(dict(entry, effective_month=effective_month))
 
 
-class MarginalHousehold(Aggregate):
+class MarginalHousehold(AuditedAggregate):
     """A household just above the dibao line (低保边缘), reviewed and given year-end relief."""
 
     @staticmethod
@@ -465,7 +464,7 @@ class MarginalHousehold(Aggregate):
         self.relief_years[str(year)] = str(amount)
 
 
-class DonationDrive(Aggregate):
+class DonationDrive(AuditedAggregate):
     """The charity "one-day donation" drive (慈善一日捐) of a year, with running totals."""
 
     @staticmethod

@@ -11,8 +11,9 @@ from __future__ import annotations
 from decimal import Decimal
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
+from shared.audit import AuditedAggregate
 from shared import identity
 from shared.errors import Conflict, InvalidInput
 from shared.money import parse_date
@@ -70,7 +71,7 @@ def normalise_person(id_number, name, birth_date=None) -> dict:
 
 # --- elderly-care institutions ------------------------------------------------------------------
 
-class Institution(Aggregate):
+class Institution(AuditedAggregate):
     """An elderly-care institution (养老机构) and its beds; a bed holds one resident at a time."""
 
     @event("Registered")
@@ -134,7 +135,7 @@ class Institution(Aggregate):
         self.beds = beds
 
 
-class Admission(Aggregate):
+class Admission(AuditedAggregate):
     """One resident's stay in an institution: admitted to a bed, later discharged."""
 
     @event("Recorded")
@@ -163,7 +164,7 @@ class Admission(Aggregate):
         self.discharged_on = discharged_on
 
 
-class Residency(Aggregate):
+class Residency(AuditedAggregate):
     """Where one person lives in care, keyed by a pseudonym of the identity number, so that a
     person is a resident of at most one institution at a time."""
 
@@ -196,7 +197,7 @@ class Residency(Aggregate):
 
 # --- care workers -------------------------------------------------------------------------------
 
-class CareWorker(Aggregate):
+class CareWorker(AuditedAggregate):
     """An elderly-care worker (养老护理员) of an institution and the training courses taken.
     Keyed by a pseudonym of the identity number: one person is registered once."""
 
@@ -232,7 +233,7 @@ class CareWorker(Aggregate):
 
 # --- persons under special support -----------------------------------------------------------------
 
-class SupportedPerson(Aggregate):
+class SupportedPerson(AuditedAggregate):
     """An urban three-no (三无) or rural five-guarantee (五保) person and the support arrangement:
     centralized in an institution (linked to the admission) or dispersed at home. Keyed by a
     pseudonym of the identity number: one person is registered once."""
@@ -358,7 +359,7 @@ def check_price(payment: str, price: Decimal, volunteer: str, cap: Decimal) -> N
                                code="welfare.free_needs_volunteer")
 
 
-class HomeCareOrder(Aggregate):
+class HomeCareOrder(AuditedAggregate):
     """A home-care service (居家养老) for an elder: placed → delivered, or cancelled."""
 
     @event("Placed")
@@ -400,7 +401,7 @@ class HomeCareOrder(Aggregate):
 
 # --- welfare enterprises ----------------------------------------------------------------------------
 
-class WelfareEnterprise(Aggregate):
+class WelfareEnterprise(AuditedAggregate):
     """A welfare enterprise (福利企业) employing disabled people: staff, wages, restructuring
     (改制) and tax rebates. Below the legal share of disabled employees it is flagged and may
     not be granted a rebate."""
@@ -552,7 +553,7 @@ class WelfareEnterprise(Aggregate):
         self.rebates[period] = str(amount)
 
 
-class Employment(Aggregate):
+class Employment(AuditedAggregate):
     """Which welfare enterprise counts a disabled person, keyed by a pseudonym of the identity
     number: one person counts for at most one welfare enterprise at a time."""
 

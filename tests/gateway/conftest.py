@@ -39,9 +39,11 @@ class FakeRpc:
         self.records = {CASE_ID: {"case_id": CASE_ID, "area": "beigang"},
                         HOUSEHOLD_ID: {"household_id": HOUSEHOLD_ID, "area": "beigang"}}
         self.answer = "ok"
+        self.contexts: list[dict | None] = []     # the audit context data sent with each call
 
-    def call(self, service, method, **kwargs):
+    def call(self, service, method, context=None, **kwargs):
         self.calls.append((service, method, kwargs))
+        self.contexts.append(context)
         if method.startswith("get_") and len(kwargs) == 1:
             (value,) = kwargs.values()
             if value in self.records:

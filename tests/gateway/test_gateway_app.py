@@ -85,8 +85,14 @@ def test_403_for_a_role_not_held_and_for_reveal_without_the_right(client, rpc, a
     assert_problem(client.get(url + "?reveal_identity=true", headers=reader), 403,
                    "gateway.reveal_not_held", "reveal_identity")
     assert client.get(url + "?reveal_identity=false", headers=reader).status_code == 200
-    assert client.get(url + "?reveal_identity=true", headers=auth()).status_code == 200
+    assert_problem(client.get(url + "?reveal_identity=true", headers=auth()), 422,
+                   "audit.reveal_reason_required", "reveal_reason")
+    calls = len(rpc.calls)
+    assert client.get(url + "?reveal_identity=true&reveal_reason=appeal+hearing", headers=auth()).status_code == 200
     assert rpc.calls[-1][2] == {"household_id": HOUSEHOLD_ID, "reveal_identity": True}
+    assert rpc.contexts[-1]["reason"] == "appeal hearing"
+    assert len(rpc.calls) == calls + 2      # the area lookup, then the query itself
+    assert "reason" not in rpc.contexts[-2]  # the area lookup reveals nothing
 
 
 def test_422_from_the_declaration_before_any_call_and_400_for_malformed_json(client, rpc, auth):
@@ -159,7 +165,7 @@ def test_one_proxy_per_thread_reused(monkeypatch):
     started = []
 
     class FakeClusterRpcProxy:
-        def __init__(self, config, timeout=None):
+        def __init__(self, config, context_data=None, timeout=None):
             self.stopped = False
 
         def start(self):

@@ -35,6 +35,10 @@ def gateway(fresh_schemas, amqp_uri, tmp_path):
     try:
         platform.wait_until(lambda: requests.get(base + "/healthz", timeout=2).ok, what="the gateway")
         key = tokens.load_key(tmp_path / "keys")
+        reader = bearer(key, "reader-zhao", "social_assistance.reader", areas=["beigang"])
+        standard = f"{base}/social-assistance/standard?area=beigang&registration=urban&month=2007-01"
+        platform.wait_until(lambda: requests.get(standard, headers=reader, timeout=30).status_code == 200,
+                            what="RPC to social_assistance through the gateway")
         yield base, key, platform, tmp_path
     finally:
         process.terminate()
@@ -64,9 +68,6 @@ def test_the_dibao_flow_over_http_with_maker_checker_by_identity(gateway):
     li = bearer(key, "officer-li", "social_assistance.officer", "social_assistance.approver")
     wang = bearer(key, "officer-wang", "social_assistance.approver", areas=["beigang"])
     reader = bearer(key, "reader-zhao", "social_assistance.reader", areas=["beigang"])
-    standard = f"{base}/social-assistance/standard?area=beigang&registration=urban&month=2007-01"
-    platform.wait_until(lambda: requests.get(standard, headers=reader, timeout=30).status_code == 200,
-                        what="RPC to social_assistance through the gateway")
     started = time.monotonic()
 
     household = requests.post(f"{base}/social-assistance/households", headers=li, json={
@@ -96,10 +97,13 @@ def test_the_dibao_flow_over_http_with_maker_checker_by_identity(gateway):
     # an officer without the approver role
     is_problem(requests.post(approve, headers=bearer(key, "officer-ma", "social_assistance.officer"),
                              json={}, timeout=30), 403, "gateway.role_not_held")
-    approved = requests.post(approve, headers={**wang, "X-Request-ID": "approve-1"},
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    approved = requests.post(approve, headers={**wang, "X-Request-ID": "approve-1",
+                                               "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"},
                              json={"effective_month": "2007-01"}, timeout=30)
     assert approved.status_code == 200, approved.text
     assert approved.headers["X-Request-ID"] == "approve-1"
+    assert approved.headers["traceparent"].startswith(f"00-{trace_id}-")
 
     got = requests.get(f"{base}/social-assistance/cases/{case_id}", headers=reader, timeout=30)
     assert got.status_code == 200, got.text
@@ -125,3 +129,57 @@ def test_the_dibao_flow_over_http_with_maker_checker_by_identity(gateway):
     served = requests.get(f"{base}/openapi.json", timeout=10).json()
     assert served == json.loads((Path(ROOT) / "docs" / "gateway.openapi.json").read_text())
     assert time.monotonic() - started < 30
+
+
+def published(platform, event_type: str) -> list[dict]:
+    """The social_assistance service's events of a type, as the relay publishes them."""
+    page = platform.get("SOCIAL_ASSISTANCE_PORT", "/events?after=0&limit=500")
+    return [event for event in page["events"] if event["type"] == event_type]
+
+
+def test_who_acted_and_the_request_id_reach_the_stored_and_published_event(gateway):
+    """X-Request-ID and traceparent go with the command into the stored event, and out as the
+    CloudEvent's requestid and traceparent; the actor is the token's subject, never in `data`."""
+    base, key, platform, _ = gateway
+    li = bearer(key, "officer-li", "social_assistance.officer")
+    trace_id = "0af7651916cd43dd8448eb211c80319c"
+    response = requests.post(f"{base}/social-assistance/households", timeout=30, json={
+        "area": "beigang", "registration": "urban", "members": [member()]},
+        headers={**li, "X-Request-ID": "req-42", "traceparent": f"00-{trace_id}-b7ad6b7169203331-01"})
+    assert response.status_code == 201, response.text
+    (event,) = [e for e in published(platform, "HouseholdRegistered") if e["subject"] == response.json()["result"]]
+    assert event["requestid"] == "req-42" and event["actor"] == "officer-li"
+    assert event["actorroles"] == "social_assistance.officer"
+    assert event["traceparent"].startswith(f"00-{trace_id}-") and event["traceparent"].endswith("-01")
+    assert "officer-li" not in json.dumps(event["data"]) and "audit" not in event["data"]
+
+    # without the headers: a request id is made, answered, and stored
+    response = requests.post(f"{base}/social-assistance/households", headers=li, timeout=30, json={
+        "area": "beigang", "registration": "urban", "members": [member()]})
+    made = response.headers["X-Request-ID"]
+    (event,) = [e for e in published(platform, "HouseholdRegistered") if e["subject"] == response.json()["result"]]
+    assert event["requestid"] == made and event["traceparent"] == response.headers["traceparent"]
+
+
+def test_every_reveal_is_recorded_with_who_why_and_which_record(gateway):
+    base, key, platform, _ = gateway
+    li = bearer(key, "officer-li", "social_assistance.officer")
+    person = member()
+    household = requests.post(f"{base}/social-assistance/households", headers=li, timeout=30, json={
+        "area": "beigang", "registration": "urban", "members": [person]}).json()["result"]
+    url = f"{base}/social-assistance/households/{household}"
+    masked = requests.get(url, headers=li, timeout=30).json()["result"]
+    assert masked["members"][0]["id_number"] != person["id_number"]
+    assert published(platform, "DisclosureRecorded") == []
+    is_problem(requests.get(url + "?reveal_identity=true", headers=li, timeout=30), 422,
+               "audit.reveal_reason_required")
+    assert published(platform, "DisclosureRecorded") == []
+
+    shown = requests.get(url, headers={**li, "X-Request-ID": "reveal-7"}, timeout=30,
+                         params={"reveal_identity": "true", "reveal_reason": "home visit check"})
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["result"]["members"][0]["id_number"] == person["id_number"]
+    (disclosure,) = published(platform, "DisclosureRecorded")
+    assert disclosure["actor"] == "officer-li" and disclosure["requestid"] == "reveal-7"
+    assert disclosure["data"]["record_type"] == "household" and disclosure["data"]["record_id"] == household
+    assert disclosure["data"]["fields"] == ["id_number"] and disclosure["data"]["reason"] == "home visit check"

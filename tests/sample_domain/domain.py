@@ -5,12 +5,13 @@ framework, no I/O, no clock.
 """
 from __future__ import annotations
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
+from shared.audit import AuditedAggregate
 from shared.errors import InvalidInput
 
 
-class Volunteer(Aggregate):
+class Volunteer(AuditedAggregate):
     """A registered volunteer of an area and the hours given so far."""
 
     @event("Registered")
