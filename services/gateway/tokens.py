@@ -79,6 +79,8 @@ def main(argv=None) -> int:
     tok.add_argument("--areas", default="", help='comma-separated area codes, or "*"')
     tok.add_argument("--keys", default=DEFAULT_DIR)
     tok.add_argument("--minutes", type=float, default=60)
+    tok.add_argument("--client", default=None,
+                     help="the OAuth client (azp claim); an internal system's token has sub = client")
     args = parser.parse_args(argv)
     if args.action == "keys":
         path = write_keys(Path(args.dir), args.algorithm)
@@ -88,7 +90,7 @@ def main(argv=None) -> int:
     areas = "*" if args.areas.strip() == "*" else [a.strip() for a in args.areas.split(",") if a.strip()]
     print(issue(load_key(Path(args.keys)), args.sub, [r.strip() for r in args.roles.split(",") if r.strip()],
                 areas, minutes=args.minutes, issuer=os.environ.get("GATEWAY_ISSUER", DEFAULT_ISSUER),
-                audience=os.environ.get("GATEWAY_AUDIENCE", DEFAULT_AUDIENCE)))
+                audience=os.environ.get("GATEWAY_AUDIENCE", DEFAULT_AUDIENCE), azp=args.client))
     return 0
 
 
