@@ -84,12 +84,16 @@ def rpc(service, amqp_uri):
         yield proxy
 
 
-def test_rpc_commands_and_typed_errors(rpc):
+def test_rpc_commands_and_typed_errors(rpc, amqp_uri):
     home = rpc.welfare.register_institution("yonghong", "永红敬老院", "public", 1, "2000-01-01")
     elder = person("孟桂芝", "1926-03-03")
     stay = rpc.welfare.admit(home, elder["id_number"], elder["name"], elder["birth_date"], "2007-02-01")
     assert rpc.welfare.get_admission(stay)["id_number"].count("*") == 8
-    assert rpc.welfare.get_admission(stay, True)["id_number"] == elder["id_number"]
+    with pytest.raises(InvalidInput) as no_reason:      # a reveal needs a reason, it is recorded
+        rpc.welfare.get_admission(stay, True)
+    assert no_reason.value.code == "audit.reveal_reason_required"
+    with cluster(amqp_uri, timeout=60, reason="checking the admission file") as revealing:
+        assert revealing.welfare.get_admission(stay, True)["id_number"] == elder["id_number"]
     other = person()
     with pytest.raises(Conflict) as full:
         rpc.welfare.admit(home, other["id_number"], other["name"], other["birth_date"], "2007-02-02")
