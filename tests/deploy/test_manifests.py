@@ -75,7 +75,7 @@ PROCESSES = {
     process.name: {
         "command": list(process.command),
         "env": {**dict([process.listen_env(process.container_port)]),
-                **({"PSYCOPG_WAIT_FUNC": "wait_select"} if process.http else {}),
+                **({"PSYCOPG_WAIT_FUNC": "wait_select"} if process.nameko else {}),
                 **({source_url_variable(name): None for name in SOURCES}
                    if process.role == "projection" else {})},
         "port": process.container_port, "host_port": process.host_port, "health": process.health}
