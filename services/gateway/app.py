@@ -13,7 +13,9 @@ before every check passed:
    commands and queries need areas "*" (403);
 6. the RPC call; domain errors map to 422/404/409, an unreachable service or timeout to 503.
 
-Errors are RFC 9457 `application/problem+json`; every response carries `X-Request-ID`.
+Before all of it, the per-client rate limit (services.gateway.ratelimit): 429 `gateway.rate_limited`
+with `Retry-After`. Errors are RFC 9457 `application/problem+json`; every response carries
+`X-Request-ID`. GET /metrics (services.gateway.metrics) and /healthz need no token and are not limited.
 """
 from __future__ import annotations
 
@@ -28,15 +30,17 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.gateway import openapi, policy
+from services.gateway import metrics, openapi, policy
 from services.gateway import routes as routing
 from services.gateway.auth import Principal, Unauthorized, Verifier, bearer
+from services.gateway.ratelimit import RateLimiter, client_of
 from shared.errors import Conflict, DomainError, InvalidInput, NotFound
 
 log = logging.getLogger("gateway")
 REQUEST_ID = "X-Request-ID"
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 PROBLEM_JSON = "application/problem+json"
+UNLIMITED = frozenset({"/healthz", "/metrics"})     # probes and Prometheus: never rate limited
 
 
 class Forbidden(Exception):
@@ -154,8 +158,9 @@ def _request_id(request: Request) -> str:
     return given if _REQUEST_ID_OK.match(given) else uuid.uuid4().hex
 
 
-def create_app(verifier=None, rpc=None, routes=None) -> FastAPI:
+def create_app(verifier=None, rpc=None, routes=None, limiter: RateLimiter | None = None) -> FastAPI:
     gateway = Gateway(verifier, rpc, routes)
+    limiter = RateLimiter.from_env() if limiter is None else limiter
 
     @asynccontextmanager
     async def lifespan(app):
@@ -167,6 +172,20 @@ def create_app(verifier=None, rpc=None, routes=None) -> FastAPI:
     app.state.gateway = gateway
     document = openapi.document(gateway.routes)
     app.openapi = lambda: document
+
+    # Added first, so it runs inside request_id (a 429 carries the request id too).
+    @app.middleware("http")
+    async def rate_limit(request: Request, call_next):
+        if limiter.enabled and request.url.path not in UNLIMITED:
+            client = client_of(gateway.verifier, request.headers.get("authorization"),
+                               request.client.host if request.client else None)
+            wait = limiter.take(client)
+            if wait:
+                metrics.RATE_LIMITED.inc()
+                return problem(429, "Too many requests", "gateway.rate_limited",
+                               f"more than {limiter.rate:g} requests/s (bursts of {limiter.burst}) from "
+                               f"this client; retry in {wait} s", headers={"Retry-After": str(wait)})
+        return await call_next(request)
 
     @app.middleware("http")
     async def request_id(request: Request, call_next):
@@ -181,6 +200,8 @@ def create_app(verifier=None, rpc=None, routes=None) -> FastAPI:
         response.headers[REQUEST_ID] = rid
         return response
 
+    app.middleware("http")(metrics.observe)     # outermost: counts every answer, 429 and 500 too
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException):
         code = {404: "gateway.no_route", 405: "gateway.method_not_allowed"}.get(error.status_code,
@@ -190,6 +211,8 @@ def create_app(verifier=None, rpc=None, routes=None) -> FastAPI:
     @app.get("/healthz", include_in_schema=False)
     def healthz():
         return {"status": "ok", "routes": len(gateway.routes)}
+
+    app.add_api_route("/metrics", metrics.endpoint, methods=["GET"], include_in_schema=False)
 
     for route in gateway.routes:
         app.add_api_route(route.path, _endpoint(gateway, route), methods=[route.method],
