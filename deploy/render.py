@@ -8,7 +8,8 @@
     python -m deploy.render supervisord   the supervisord.conf of the registered domains, to stdout
 
 Rendered: deploy/supervisord.conf (`make run`), docker-compose.yml, k8s/base/<slug>.yaml and
-<slug>-relay.yaml per domain, k8s/base/projection.yaml, reporting.yaml, kustomization.yaml,
+<slug>-relay.yaml per domain, k8s/base/projection.yaml, reporting.yaml, gateway.yaml (with its
+Ingress), kustomization.yaml,
 k8s/overlays/production/kustomization.yaml and pdb.yaml, and the ports table of
 docs/deployment.md. tests/deploy/test_rendered.py fails when what is committed differs from what
 this renders. Adding a domain to every deployment is its registry entry, then this command.
@@ -18,7 +19,7 @@ relay (and the projection's metrics) on RELAY_PORT (shared/domains.py). On one h
 the ports docker-compose publishes) each process has its own: a domain's `http_port` and
 `relay_port` from its declaration, the projection's and reporting's below. Every host port can be
 overridden through its environment variable (`<NAME>_PORT`, `RELAY_<NAME>_PORT`,
-`PROJECTION_PORT`, `REPORTING_PORT`).
+`PROJECTION_PORT`, `REPORTING_PORT`, `GATEWAY_PORT`).
 """
 from __future__ import annotations
 
@@ -36,6 +37,9 @@ NAMEKO_CONFIG = "deploy/nameko.yml"
 # The generic processes' host ports under `make run` (the domains declare theirs).
 PROJECTION_HOST_PORT = 9102
 REPORTING_HOST_PORT = 8003
+GATEWAY_HOST_PORT = 8010
+# Where the gateway's containers read the JWKS (a mounted Secret in k8s, a compose secret).
+GATEWAY_JWKS_MOUNT = "/etc/gateway-jwks"
 DOCS = "docs/deployment.md"
 DOCS_BEGIN = "<!-- ports: rendered by `python -m deploy.render` from the registry; do not edit -->"
 DOCS_END = "<!-- end of the rendered ports -->"
@@ -49,14 +53,19 @@ class Process:
     program: str              # supervisord program: social_assistance, relay_social_assistance
     name: str                 # compose service, k8s Deployment/Service: social-assistance-relay
     command: tuple[str, ...]
-    role: str                 # service | relay | projection | reporting
+    role: str                 # service | relay | projection | reporting | gateway
     port_variable: str        # where `make run` reads its host port: SOCIAL_ASSISTANCE_PORT
     host_port: int            # its default on one host
     domain: Domain | None = None
 
     @property
     def http(self) -> bool:
-        """A Nameko service (WEB_SERVER_ADDRESS, /healthz); otherwise metrics only (METRICS_PORT)."""
+        """Answers HTTP with /healthz (a Nameko service or the gateway); otherwise metrics only."""
+        return self.role in ("service", "reporting", "gateway")
+
+    @property
+    def nameko(self) -> bool:
+        """A Nameko service: eventlet, WEB_SERVER_ADDRESS, PSYCOPG_WAIT_FUNC."""
         return self.role in ("service", "reporting")
 
     @property
@@ -73,6 +82,8 @@ class Process:
         return self.role in ("service", "relay")
 
     def listen_env(self, port) -> tuple[str, str]:
+        if self.role == "gateway":
+            return ("GATEWAY_PORT", str(port))
         return ("WEB_SERVER_ADDRESS", f"0.0.0.0:{port}") if self.http else ("METRICS_PORT", str(port))
 
 
@@ -101,13 +112,16 @@ def domain_processes(domain: Domain) -> tuple[Process, Process]:
 
 
 def processes(found: tuple[Domain, ...] | None = None) -> list[Process]:
-    """Every long-running process: each domain's service and relay, the projection, reporting."""
+    """Every long-running process: each domain's service and relay, the projection, reporting,
+    the HTTP gateway."""
     found = domains.registered() if found is None else found
     listed = [p for domain in found for p in domain_processes(domain)]
     listed += [Process("projection", "projection", ("python", "-m", "services.projection"),
                        "projection", "PROJECTION_PORT", PROJECTION_HOST_PORT),
                Process("reporting", "reporting", _nameko("services.reporting.service"),
-                       "reporting", "REPORTING_PORT", REPORTING_HOST_PORT)]
+                       "reporting", "REPORTING_PORT", REPORTING_HOST_PORT),
+               Process("gateway", "gateway", ("python", "-m", "services.gateway"), "gateway",
+                       "GATEWAY_PORT", GATEWAY_HOST_PORT)]
     ports: dict[int, str] = {}
     for process in listed:
         if process.host_port in ports:
@@ -163,9 +177,7 @@ def supervisord_conf(found: tuple[Domain, ...]) -> str:
     text = SUPERVISORD_HEAD
     listed = processes(found)
     for process in listed:
-        variable, _ = process.listen_env(0)
-        value = (f"0.0.0.0:%(ENV_{process.port_variable})s" if process.http
-                 else f"%(ENV_{process.port_variable})s")
+        variable, value = process.listen_env(f"%(ENV_{process.port_variable})s")
         text += SUPERVISORD_PROGRAM.format(program=process.program, command=" ".join(process.command),
                                            variable=variable, value=value)
     text += "\n; Settings every program shares.\n[group:platform]\n"
@@ -191,7 +203,7 @@ name: civil-affairs
 
 # Settings every platform process reads (shared/config.py). Merged into each service below.
 x-platform-env: &platform-env
-  AMQP_URI: amqp://${{RABBITMQ_USER:-guest}}:${{RABBITMQ_PASSWORD:-guest}}@rabbitmq:5672/
+  AMQP_URI: &amqp-uri amqp://${{RABBITMQ_USER:-guest}}:${{RABBITMQ_PASSWORD:-guest}}@rabbitmq:5672/
   POSTGRES_HOST: postgres
   POSTGRES_PORT: "5432"
   POSTGRES_USER: ${{POSTGRES_USER:-postgres}}
@@ -294,7 +306,45 @@ COMPOSE_HEALTHCHECK = """\
 """
 
 
+COMPOSE_GATEWAY = """\
+  # The HTTP gateway (docs/gateway.md): every domain's commands and queries behind Bearer tokens,
+  # verified against the JWKS mounted read-only from the secret below. It reaches the services
+  # over RPC only: no database settings, no cipher key.
+  gateway:
+    <<: *platform-process
+    command: {command}
+    environment:
+      AMQP_URI: *amqp-uri
+      LOG_LEVEL: ${{LOG_LEVEL:-INFO}}
+      GATEWAY_HOST: 0.0.0.0
+      GATEWAY_PORT: "{port}"
+      # The mounted file, or the https URL of an OIDC provider's JWKS.
+      GATEWAY_JWKS: ${{GATEWAY_JWKS_URL:-/run/secrets/gateway-jwks}}
+      # Passed on when set in the caller's environment; else the gateway's defaults.
+      GATEWAY_ISSUER:
+      GATEWAY_AUDIENCE:
+      GATEWAY_RATE_LIMIT:
+      GATEWAY_RATE_BURST:
+    secrets:
+      - gateway-jwks
+"""
+
+COMPOSE_SECRETS = """
+secrets:
+  # The public keys the gateway verifies tokens with: by default the development key set
+  # `make run` writes (deploy/run.sh; or `python -m services.gateway.tokens keys .gateway-keys`);
+  # point GATEWAY_JWKS_FILE at your identity provider's JWKS saved to a file. Only the public
+  # jwks.json is mounted, never private.pem.
+  gateway-jwks:
+    file: ${GATEWAY_JWKS_FILE:-./.gateway-keys/jwks.json}
+"""
+
+
 def _compose_process(process: Process, found: tuple[Domain, ...]) -> str:
+    if process.role == "gateway":
+        return COMPOSE_GATEWAY.format(command=_flow(process.command), port=process.container_port) + \
+            COMPOSE_HEALTHCHECK.format(host=process.host_port, port=process.container_port,
+                                       health=process.health)
     if process.role == "service":
         head = f"  # {process.domain.title}: HTTP API and /events feed; RPC over AMQP.\n"
     elif process.role == "relay":
@@ -308,7 +358,7 @@ def _compose_process(process: Process, found: tuple[Domain, ...]) -> str:
     lines = [head, f"  {process.name}:\n", "    <<: *platform-process\n",
              f"    command: {_flow(process.command)}\n", "    environment:\n",
              f"      <<: *{env_anchor}\n", f'      {variable}: "{value}"\n']
-    if process.http:
+    if process.nameko:
         lines.append("      # psycopg must wait through eventlet's hub, or one query blocks the whole "
                      "Nameko worker pool.\n      PSYCOPG_WAIT_FUNC: wait_select\n")
     if process.role == "projection":
@@ -328,7 +378,7 @@ def docker_compose(found: tuple[Domain, ...]) -> str:
     text = COMPOSE_HEAD.format(service_port=SERVICE_PORT, relay_port=RELAY_PORT, note=YAML_NOTE.rstrip())
     for process in processes(found):
         text += "\n" + _compose_process(process, found)
-    return text + "\nvolumes:\n  postgres-data:\n  rabbitmq-data:\n"
+    return text + "\nvolumes:\n  postgres-data:\n  rabbitmq-data:\n" + COMPOSE_SECRETS
 
 
 # --- Kubernetes ---------------------------------------------------------------------------------
@@ -412,12 +462,99 @@ METRICS_PROBES = """\
 """
 
 
+GATEWAY_PROBES = """\
+          # /healthz answers from memory (no RPC, no database): a failing probe is the process.
+          startupProbe:
+            httpGet: {path: /healthz, port: http}
+            periodSeconds: 2
+            failureThreshold: 30
+          readinessProbe:
+            httpGet: {path: /healthz, port: http}
+            periodSeconds: 5
+            timeoutSeconds: 2
+            failureThreshold: 3
+          livenessProbe:
+            httpGet: {path: /healthz, port: http}
+            periodSeconds: 10
+            timeoutSeconds: 3
+            failureThreshold: 6
+          resources:
+            requests: {cpu: 100m, memory: 160Mi}
+            limits: {cpu: "1", memory: 256Mi}
+"""
+
+GATEWAY_ENV = """\
+            - name: GATEWAY_HOST
+              value: "0.0.0.0"
+            # The JWKS file of the mounted Secret gateway-jwks; or set it to the https URL of an
+            # OIDC provider's JWKS (then GATEWAY_ISSUER and GATEWAY_AUDIENCE too, docs/gateway.md).
+            - name: GATEWAY_JWKS
+              value: {mount}/jwks.json
+"""
+
+GATEWAY_VOLUME = """\
+        # The public key set tokens are verified with; created by hand (docs/gateway.md), like
+        # platform-secrets: kubectl create secret generic gateway-jwks --from-file=jwks.json
+        - name: gateway-jwks
+          secret:
+            secretName: gateway-jwks
+            defaultMode: 0444
+"""
+
+INGRESS = """\
+---
+# The gateway from outside the cluster, over TLS (the host and the certificate's Secret are
+# placeholders: set yours in an overlay). Only the API's paths are routed, so /metrics and
+# /healthz (no token) stay inside the cluster. Bodies are bounded here (the gateway has no limit
+# of its own; the annotation is ingress-nginx's).
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: gateway
+  labels:
+    app.kubernetes.io/name: gateway
+  annotations:
+    nginx.ingress.kubernetes.io/proxy-body-size: 1m
+spec:
+  tls:
+    - hosts: [{host}]
+      secretName: gateway-tls
+  rules:
+    - host: {host}
+      http:
+        paths:
+{paths}"""
+INGRESS_HOST = "civil-affairs.example.org"
+INGRESS_PATH = """\
+          - path: {path}
+            pathType: {kind}
+            backend:
+              service: {{name: gateway, port: {{name: http}}}}
+"""
+
+
+def gateway_prefixes(found: tuple[Domain, ...]) -> list[str]:
+    """The first path segment of every gateway route (from the same declarations as the app)."""
+    from services.gateway import routes
+    built = routes.build(tuple(d for d in found if d.commands))
+    return sorted({"/" + route.path.split("/")[1] for route in built})
+
+
+def _ingress(found: tuple[Domain, ...]) -> str:
+    paths = [INGRESS_PATH.format(path=prefix, kind="Prefix") for prefix in gateway_prefixes(found)]
+    paths.append(INGRESS_PATH.format(path="/openapi.json", kind="Exact"))
+    return INGRESS.format(host=INGRESS_HOST, paths="".join(paths))
+
+
 def _k8s_manifest(process: Process, found: tuple[Domain, ...]) -> str:
     name, port = process.name, process.container_port
     port_name = "http" if process.http else "metrics"
     if process.role == "service":
         intro = (f"# {name}: the Nameko service of {process.domain.title} (HTTP API, /events feed).\n"
                  "# Stateless between requests (state is in PostgreSQL): it can run several replicas.\n")
+    elif process.role == "gateway":
+        intro = ("# gateway: the HTTP API with identity (docs/gateway.md), calling the services over RPC.\n"
+                 "# Stateless: it can run several replicas (its rate limit is per replica).\n")
     elif process.role == "reporting":
         intro = ("# reporting: the Nameko service behind /report (HTTP API).\n"
                  "# Stateless between requests (state is in PostgreSQL): it can run several replicas.\n")
@@ -436,7 +573,7 @@ def _k8s_manifest(process: Process, found: tuple[Domain, ...]) -> str:
                  "# on the queue would take every other event and apply them out of order; a RollingUpdate would\n"
                  "# run the old and the new pod side by side for a while. Recreate stops the old pod before the\n"
                  "# new one starts. Do not scale it, and do not add an autoscaler.\n")
-    if process.role in ("service", "reporting"):
+    if process.http:
         strategy = "    type: RollingUpdate\n    rollingUpdate:\n      maxUnavailable: 0\n      maxSurge: 1\n"
     else:
         strategy = "    type: Recreate\n"
@@ -445,14 +582,22 @@ def _k8s_manifest(process: Process, found: tuple[Domain, ...]) -> str:
     configmap_note = ""
     if process.role == "projection":
         configmap_note = "     # includes " + ", ".join(url_variable(d) for d in found)
-    shown = value if process.http else f'"{value}"'
+    shown = value if process.nameko else f'"{value}"'
     env = f"            - name: {variable}\n              value: {shown}\n"
-    if process.http:
+    if process.role == "gateway":
+        env += GATEWAY_ENV.format(mount=GATEWAY_JWKS_MOUNT)
+    if process.nameko:
         env += ("            # psycopg must wait through eventlet's hub, or one query blocks every Nameko worker.\n"
                 "            - name: PSYCOPG_WAIT_FUNC\n              value: wait_select\n")
-    secrets = (["CIPHER_KEY"] if process.key_holder else []) + ["POSTGRES_PASSWORD", "AMQP_URI"]
+    secrets = (["CIPHER_KEY"] if process.key_holder else []) + \
+        ([] if process.role == "gateway" else ["POSTGRES_PASSWORD"]) + ["AMQP_URI"]
     env += "".join(SECRET_ENV.format(key=key) for key in secrets)
-    if process.http:
+    tail = CONTAINER_TAIL
+    if process.role == "gateway":
+        probes = GATEWAY_PROBES
+        tail = tail.replace("/tmp}\n", f"/tmp}}\n            - {{name: gateway-jwks, mountPath: "
+                            f"{GATEWAY_JWKS_MOUNT}, readOnly: true}}\n", 1) + GATEWAY_VOLUME
+    elif process.http:
         probes = HTTP_PROBES
     else:
         why = (" (its lag is watched through relay_lag_events, not by the kubelet)"
@@ -469,18 +614,20 @@ def _k8s_manifest(process: Process, found: tuple[Domain, ...]) -> str:
         f"          imagePullPolicy: IfNotPresent\n          command: {_flow(process.command)}\n"
         f"          ports:\n            - name: {port_name}\n              containerPort: {port}\n"
         f"          envFrom:\n            - configMapRef:\n                name: platform-config{configmap_note}\n"
-        f"          env:\n{env}{probes}{CONTAINER_TAIL}")
+        f"          env:\n{env}{probes}{tail}")
     if process.role == "service":
         service_note = f"# Called by the projection ({url_variable(process.domain)} in the ConfigMap) and the tools.\n"
     elif process.role == "reporting":
         service_note = "# The reporting HTTP API.\n"
+    elif process.role == "gateway":
+        service_note = "# The gateway's HTTP API, behind the Ingress below.\n"
     else:
         service_note = f"# Only for scraping (e.g. a ServiceMonitor); nothing calls the {process.role}.\n"
     service = (f"---\n{service_note}apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\n"
                f"  labels:\n    app.kubernetes.io/name: {name}\nspec:\n  selector:\n"
                f"    app.kubernetes.io/name: {name}\n  ports:\n    - name: {port_name}\n"
                f"      port: {port}\n      targetPort: {port_name}\n")
-    return deployment + service
+    return deployment + service + (_ingress(found) if process.role == "gateway" else "")
 
 
 KUSTOMIZATION_HEAD = """\
@@ -566,7 +713,7 @@ def production_kustomization(found: tuple[Domain, ...]) -> str:
         "# Replace with your registry and the released tag; pin a tag (or a digest), never `latest`.\n"
         "images:\n  - name: civil-affairs-platform\n    newName: registry.example.org/civil-affairs/platform\n"
         "    newTag: \"0.1.0\"\n\n"
-        "# Only the Nameko services scale horizontally (stateless; RabbitMQ spreads RPC and events\n"
+        "# Only the Nameko services and the gateway scale horizontally (stateless; RabbitMQ spreads RPC and events\n"
         "# across their replicas). The relays and the projection stay at exactly 1: they are single\n"
         "# ordered publishers/consumer (see their manifests); never list them here:\n")
     text += "".join(f"#   {name}\n" for name in singles)
@@ -590,7 +737,8 @@ def ports_table(found: tuple[Domain, ...]) -> str:
             "variable | health |", "| --- | --- | --- | --- | --- | --- |",
             "| set-up (one-shot) | `python -m shared.setup` | – | – | – | exits 0 |"]
     for p in processes(found):
-        paths = {"service": "`/healthz`, `/metrics`, `/events`", "reporting": "`/healthz`, `/metrics`, `/report`"}
+        paths = {"service": "`/healthz`, `/metrics`, `/events`", "reporting": "`/healthz`, `/metrics`, `/report`",
+                 "gateway": "`/healthz`, `/metrics`, `/openapi.json`"}
         rows.append(f"| {p.name} | `{' '.join(p.command)}` | {p.container_port} | {p.host_port} | "
                     f"`{p.port_variable}` | {paths.get(p.role, '`/metrics`')} |")
     return "\n".join(rows) + "\n"
@@ -676,6 +824,11 @@ def banner(environ=None, found: tuple[Domain, ...] | None = None) -> str:
             what = f"{at(process, '/metrics')}  -> exchange {process.domain.name}.events"
         elif process.role == "projection":
             what = f"{at(process, '/metrics')}  -> PostgreSQL schema read_model"
+        elif process.role == "gateway":
+            jwks = env.get("GATEWAY_JWKS", "")
+            keys = os.path.dirname(jwks) if jwks and "://" not in jwks else "DIR"
+            what = (f"{at(process, '/openapi.json')}  /healthz  /metrics  (a token: python -m "
+                    f"services.gateway.tokens issue --keys {keys} --sub ... --roles ... --areas ...)")
         else:
             what = f"{at(process, '/report')}  /healthz  /metrics"
         lines.append(f"  {process.program:<28}{what}")

@@ -2,7 +2,8 @@
 # Starts the whole platform on this machine: schemas, then every process under supervisord,
 # which restarts any process that dies. The processes and their ports come from the registry
 # (services/registry.py, through `python -m deploy.render env`); any port can be overridden by
-# its variable (SOCIAL_ASSISTANCE_PORT, RELAY_SOCIAL_ASSISTANCE_PORT, PROJECTION_PORT, ...).
+# its variable (SOCIAL_ASSISTANCE_PORT, RELAY_SOCIAL_ASSISTANCE_PORT, PROJECTION_PORT, GATEWAY_PORT, ...).
+# The gateway verifies tokens against GATEWAY_JWKS: development keys made on first run (below).
 # Reads .env.local (made on first run with a fresh CIPHER_KEY; keep it: the event store is
 # encrypted with that key).
 # The broker: a RabbitMQ virtual host of its own, named after the database (POSTGRES_DBNAME),
@@ -75,6 +76,21 @@ then
   echo "run: is RabbitMQ running and does the vhost '$AMQP_VHOST' exist? If not, $vhost_help" >&2
   exit 1
 fi
+
+# --- the gateway's development identity ------------------------------------------------------
+# Unless GATEWAY_JWKS is set (in the environment or $ENV_FILE: a JWKS file, or the https URL of an
+# OIDC provider's JWKS), make a development key pair and JWKS beside $ENV_FILE, once, and record
+# GATEWAY_JWKS there. Tokens: python -m services.gateway.tokens issue --keys <that folder> ...
+if [ -z "${GATEWAY_JWKS:-}" ]; then
+  GATEWAY_KEYS="$(dirname "$ENV_FILE")/.gateway-keys"
+  if [ ! -f "$GATEWAY_KEYS/jwks.json" ] || [ ! -f "$GATEWAY_KEYS/private.pem" ]; then
+    python -m services.gateway.tokens keys "$GATEWAY_KEYS"
+  fi
+  GATEWAY_JWKS="$GATEWAY_KEYS/jwks.json"
+  echo "GATEWAY_JWKS=$GATEWAY_JWKS" >> "$ENV_FILE"
+  echo "run: wrote GATEWAY_JWKS=$GATEWAY_JWKS to $ENV_FILE (development keys; private.pem signs tokens)"
+fi
+export GATEWAY_JWKS
 
 # --- ports and URLs of every registered domain ----------------------------------------------
 eval "$(python -m deploy.render env)"

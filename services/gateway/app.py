@@ -13,7 +13,9 @@ before every check passed:
    commands and queries need areas "*" (403);
 6. the RPC call; domain errors map to 422/404/409, an unreachable service or timeout to 503.
 
-Errors are RFC 9457 `application/problem+json`; every response carries `X-Request-ID` and
+Before all of it, the per-client rate limit (services.gateway.ratelimit): 429 `gateway.rate_limited`
+with `Retry-After`. GET /metrics (services.gateway.metrics) and /healthz need no token and are not
+limited. Errors are RFC 9457 `application/problem+json`; every response carries `X-Request-ID` and
 `traceparent`. The request id (from `X-Request-ID`, else the trace id), the W3C trace context
 (continuing the caller's `traceparent` with a span of our own, else a new trace) and the token's
 subject, roles and client travel with every RPC call as context data, into every stored event
@@ -33,9 +35,10 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.gateway import openapi, policy
+from services.gateway import metrics, openapi, policy
 from services.gateway import routes as routing
 from services.gateway.auth import Principal, Unauthorized, Verifier, bearer
+from services.gateway.ratelimit import RateLimiter, client_of
 from shared import audit
 from shared.errors import Conflict, DomainError, InvalidInput, NotFound
 
@@ -45,6 +48,7 @@ TRACEPARENT = "traceparent"
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 _TRACEPARENT_OK = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
 PROBLEM_JSON = "application/problem+json"
+UNLIMITED = frozenset({"/healthz", "/metrics"})     # probes and Prometheus: never rate limited
 
 
 class Forbidden(Exception):
@@ -182,8 +186,9 @@ def _trace(request: Request) -> dict:
             "traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"}
 
 
-def create_app(verifier=None, rpc=None, routes=None) -> FastAPI:
+def create_app(verifier=None, rpc=None, routes=None, limiter: RateLimiter | None = None) -> FastAPI:
     gateway = Gateway(verifier, rpc, routes)
+    limiter = RateLimiter.from_env() if limiter is None else limiter
 
     @asynccontextmanager
     async def lifespan(app):
@@ -195,6 +200,20 @@ def create_app(verifier=None, rpc=None, routes=None) -> FastAPI:
     app.state.gateway = gateway
     document = openapi.document(gateway.routes)
     app.openapi = lambda: document
+
+    # Added first, so it runs inside request_id (a 429 carries the request id too).
+    @app.middleware("http")
+    async def rate_limit(request: Request, call_next):
+        if limiter.enabled and request.url.path not in UNLIMITED:
+            client = client_of(gateway.verifier, request.headers.get("authorization"),
+                               request.client.host if request.client else None)
+            wait = limiter.take(client)
+            if wait:
+                metrics.RATE_LIMITED.inc()
+                return problem(429, "Too many requests", "gateway.rate_limited",
+                               f"more than {limiter.rate:g} requests/s (bursts of {limiter.burst}) from "
+                               f"this client; retry in {wait} s", headers={"Retry-After": str(wait)})
+        return await call_next(request)
 
     @app.middleware("http")
     async def request_id(request: Request, call_next):
@@ -210,6 +229,8 @@ def create_app(verifier=None, rpc=None, routes=None) -> FastAPI:
         response.headers[TRACEPARENT] = request.state.trace["traceparent"]
         return response
 
+    app.middleware("http")(metrics.observe)     # outermost: counts every answer, 429 and 500 too
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException):
         code = {404: "gateway.no_route", 405: "gateway.method_not_allowed"}.get(error.status_code,
@@ -219,6 +240,8 @@ def create_app(verifier=None, rpc=None, routes=None) -> FastAPI:
     @app.get("/healthz", include_in_schema=False)
     def healthz():
         return {"status": "ok", "routes": len(gateway.routes)}
+
+    app.add_api_route("/metrics", metrics.endpoint, methods=["GET"], include_in_schema=False)
 
     for route in gateway.routes:
         app.add_api_route(route.path, _endpoint(gateway, route), methods=[route.method],

@@ -23,6 +23,7 @@ ERRORS = {
     "404": "no such record",
     "409": "conflicts with the current state (e.g. dibao.maker_checker)",
     "422": "input breaks a declared bound or a domain rule",
+    "429": "over the per-client rate limit (gateway.rate_limited); retry after Retry-After seconds",
     "503": "the service is unreachable or did not answer in time",
 }
 
@@ -68,6 +69,16 @@ def _operation(route: routing.Route) -> dict:
     return operation
 
 
+def _error_response(status: str, text: str) -> dict:
+    response = {"description": text, "content": {"application/problem+json": {
+        "schema": {"$ref": "#/components/schemas/Problem"}}}}
+    if status == "429":
+        response["headers"] = {"Retry-After": {
+            "description": "whole seconds until the client's bucket holds a request again", "required": True,
+            "schema": {"type": "integer", "minimum": 1}}}
+    return response
+
+
 def document(routes=None, version: str = "0.1.0") -> dict:
     routes = routing.build() if routes is None else routes
     paths: dict[str, dict] = {}
@@ -83,7 +94,6 @@ def document(routes=None, version: str = "0.1.0") -> dict:
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
             "schemas": {"Problem": PROBLEM},
-            "responses": {status: {"description": text, "content": {"application/problem+json": {
-                "schema": {"$ref": "#/components/schemas/Problem"}}}} for status, text in ERRORS.items()},
+            "responses": {status: _error_response(status, text) for status, text in ERRORS.items()},
         },
     }

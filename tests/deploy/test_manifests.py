@@ -52,6 +52,15 @@ KUBERNETES_VERSIONS = ("1.33.0", "1.37.0")
 COMMON_ENV = {"AMQP_URI", "POSTGRES_HOST", "POSTGRES_PORT", "POSTGRES_USER", "POSTGRES_PASSWORD",
               "POSTGRES_DBNAME", "LOG_LEVEL"}
 NAMEKO_CONFIG = "deploy/nameko.yml"
+# The gateway reaches the services over RPC only: the broker, never the database or the cipher
+# key. It verifies tokens against a JWKS mounted read-only (a compose secret, a k8s Secret).
+GATEWAY = "gateway"
+GATEWAY_ENV = {"AMQP_URI", "LOG_LEVEL"}
+JWKS_SECRET = "gateway-jwks"
+
+
+def needed_env(name: str) -> set[str]:
+    return GATEWAY_ENV if name == GATEWAY else COMMON_ENV
 
 
 def _nameko(module):
@@ -75,7 +84,7 @@ PROCESSES = {
     process.name: {
         "command": list(process.command),
         "env": {**dict([process.listen_env(process.container_port)]),
-                **({"PSYCOPG_WAIT_FUNC": "wait_select"} if process.http else {}),
+                **({"PSYCOPG_WAIT_FUNC": "wait_select"} if process.nameko else {}),
                 **({source_url_variable(name): None for name in SOURCES}
                    if process.role == "projection" else {})},
         "port": process.container_port, "host_port": process.host_port, "health": process.health}
@@ -88,7 +97,7 @@ SINGLETONS = (*(f"{name}-relay" for name in SOURCES), "projection")
 # projection and reporting read only published, masked events and the read model).
 KEY_HOLDERS = {"setup", "platform-setup", *SOURCES, *(f"{name}-relay" for name in SOURCES)}
 # Nameko services: stateless, they scale horizontally.
-SCALABLE = (*SOURCES, "reporting")
+SCALABLE = (*SOURCES, "reporting", GATEWAY)
 MEMORY_LIMIT = 256 * 2**20
 
 
@@ -205,7 +214,7 @@ def compose_problems(model: dict, cipher_key: str) -> list[str]:
     for name in ["setup", *PROCESSES]:
         service = services.get(name, {})
         env = service.get("environment") or {}
-        missing = COMMON_ENV - set(env) | ({"CIPHER_KEY"} - set(env) if name in KEY_HOLDERS else set())
+        missing = needed_env(name) - set(env) | ({"CIPHER_KEY"} - set(env) if name in KEY_HOLDERS else set())
         if missing:
             problems.append(f"{name} lacks environment {sorted(missing)}")
         if name in KEY_HOLDERS and "CIPHER_KEY" in env and env["CIPHER_KEY"] != cipher_key:
@@ -215,7 +224,10 @@ def compose_problems(model: dict, cipher_key: str) -> list[str]:
         if not str(env.get("AMQP_URI", "")).startswith("amqp://") or \
                 urlparse(env.get("AMQP_URI", "")).hostname != "rabbitmq":
             problems.append(f"{name}: AMQP_URI must point at the rabbitmq service")
-        if env.get("POSTGRES_HOST") != "postgres" or env.get("POSTGRES_DBNAME") != "civil_affairs":
+        if name == GATEWAY:
+            if "POSTGRES_PASSWORD" in env:
+                problems.append(f"{name} must not get POSTGRES_PASSWORD: it opens no database")
+        elif env.get("POSTGRES_HOST") != "postgres" or env.get("POSTGRES_DBNAME") != "civil_affairs":
             problems.append(f"{name}: POSTGRES_HOST/POSTGRES_DBNAME must be postgres/civil_affairs")
         if service.get("image") != image:
             problems.append(f"{name} must run the image setup builds ({image})")
@@ -256,6 +268,28 @@ def compose_problems(model: dict, cipher_key: str) -> list[str]:
     for name in ("postgres", "rabbitmq"):
         if not services.get(name, {}).get("healthcheck", {}).get("test"):
             problems.append(f"{name} has no healthcheck (the processes wait for it)")
+    return problems + compose_gateway_problems(model)
+
+
+def compose_gateway_problems(model: dict) -> list[str]:
+    """The gateway listens on every interface of its container and reads the JWKS from a
+    compose secret (a read-only bind), holding only the public key set."""
+    gateway = model.get("services", {}).get(GATEWAY, {})
+    env = gateway.get("environment") or {}
+    problems = []
+    if env.get("GATEWAY_HOST") != "0.0.0.0":
+        problems.append("gateway needs GATEWAY_HOST=0.0.0.0 (else it is unreachable in its container)")
+    mounted = {s.get("source"): s.get("target") or f"/run/secrets/{s.get('source')}"
+               for s in gateway.get("secrets", [])}
+    if JWKS_SECRET not in mounted:
+        problems.append(f"gateway must mount the secret {JWKS_SECRET}")
+    elif env.get("GATEWAY_JWKS") != mounted[JWKS_SECRET]:
+        problems.append(f"gateway's GATEWAY_JWKS {env.get('GATEWAY_JWKS')!r} must be the mounted "
+                        f"{mounted[JWKS_SECRET]}")
+    source = model.get("secrets", {}).get(JWKS_SECRET, {}).get("file", "")
+    if not source.endswith("jwks.json"):
+        problems.append(f"the secret {JWKS_SECRET} must be a jwks.json file (the public keys only), "
+                        f"not {source!r}")
     return problems
 
 
@@ -340,7 +374,7 @@ def workload_problems(docs: list[dict]) -> list[str]:
             where = f"{name}/{container['name']}"
             images.add(container["image"])
             names, _ = container_env(container, configmaps)
-            needed = COMMON_ENV | ({"CIPHER_KEY"} if name in KEY_HOLDERS else set())
+            needed = needed_env(name) | ({"CIPHER_KEY"} if name in KEY_HOLDERS else set())
             if needed - names:
                 problems.append(f"{where} lacks environment {sorted(needed - names)}")
             refs = secret_refs(container)
@@ -348,6 +382,12 @@ def workload_problems(docs: list[dict]) -> list[str]:
                 problems.append(f"{where} must read CIPHER_KEY from a Secret")
             if name not in KEY_HOLDERS and "CIPHER_KEY" in names:
                 problems.append(f"{where} must not get CIPHER_KEY: it opens no event store")
+            if name == GATEWAY and "POSTGRES_PASSWORD" in names:
+                problems.append(f"{where} must not get POSTGRES_PASSWORD: it opens no database")
+            context = container.get("securityContext", {})
+            if context.get("readOnlyRootFilesystem") is not True or \
+                    context.get("allowPrivilegeEscalation") is not False:
+                problems.append(f"{where} needs a read-only root filesystem and no privilege escalation")
             for ref in container.get("envFrom", []):
                 name_ = ref.get("configMapRef", {}).get("name")
                 if name_ is not None and name_ not in configmaps:
@@ -422,6 +462,46 @@ def workload_problems(docs: list[dict]) -> list[str]:
                     url.port not in {p["port"] for p in target["spec"]["ports"]}:
                 problems.append(f"{variable} {url.geturl()!r} must reach the {source} Service "
                                 f"on port {port}")
+    return problems + k8s_gateway_problems(docs)
+
+
+def k8s_gateway_problems(docs: list[dict]) -> list[str]:
+    """The gateway reads GATEWAY_JWKS from a Secret mounted read-only; an Ingress
+    (networking.k8s.io/v1, TLS) routes every API path to its Service, and never /metrics."""
+    problems = []
+    deployment = by_kind(docs, "Deployment").get(GATEWAY)
+    if deployment is None:
+        return [f"no Deployment {GATEWAY}"]
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    secret_volumes = {v["name"] for v in pod.get("volumes", [])
+                      if v.get("secret", {}).get("secretName") == JWKS_SECRET}
+    mounts = [m for m in container.get("volumeMounts", []) if m["name"] in secret_volumes]
+    jwks = {e["name"]: e.get("value") for e in container.get("env", [])}.get("GATEWAY_JWKS") or ""
+    if not mounts:
+        problems.append(f"gateway must mount the Secret {JWKS_SECRET}")
+    elif not all(m.get("readOnly") for m in mounts):
+        problems.append(f"gateway must mount the Secret {JWKS_SECRET} read-only")
+    elif not any(jwks.startswith(m["mountPath"].rstrip("/") + "/") for m in mounts):
+        problems.append(f"gateway's GATEWAY_JWKS {jwks!r} is not in the mounted Secret {JWKS_SECRET}")
+    ingresses = [d for d in docs if d.get("kind") == "Ingress"]
+    if [d.get("apiVersion") for d in ingresses] != ["networking.k8s.io/v1"]:
+        return problems + [f"expected one networking.k8s.io/v1 Ingress, found {len(ingresses)}"]
+    ingress = ingresses[0]["spec"]
+    if not ingress.get("tls"):
+        problems.append("the gateway's Ingress needs TLS (it carries tokens and personal data)")
+    service_ports = {p["name"] for p in by_kind(docs, "Service").get(GATEWAY, {}).get("spec", {}).get("ports", [])}
+    paths = [path for rule in ingress.get("rules", []) for path in rule.get("http", {}).get("paths", [])]
+    for path in paths:
+        backend = path.get("backend", {}).get("service", {})
+        if backend.get("name") != GATEWAY or backend.get("port", {}).get("name") not in service_ports:
+            problems.append(f"Ingress path {path.get('path')} must reach the gateway Service's port")
+        if path.get("pathType") == "Prefix" and "/metrics".startswith(path.get("path", "").rstrip("/") or "/"):
+            problems.append(f"Ingress path {path.get('path')} exposes /metrics (no token) outside the cluster")
+    routed = {p.get("path") for p in paths}
+    for prefix in renderer.gateway_prefixes(domains.registered()):
+        if prefix not in routed:
+            problems.append(f"the Ingress does not route {prefix} (a prefix of the gateway's routes)")
     return problems
 
 
@@ -503,7 +583,7 @@ def dockerfile_problems(text: str, ignore_patterns: list[str]) -> list[str]:
                 problems.append(f"COPY {source}: no such file in the repository")
             if source != "." and dockerignored(source, ignore_patterns):
                 problems.append(f"COPY {source}: excluded by .dockerignore")
-    for secretish in (".git", ".venv", ".env.local"):
+    for secretish in (".git", ".venv", ".env.local", ".gateway-keys"):
         if not dockerignored(secretish, ignore_patterns):
             problems.append(f".dockerignore must exclude {secretish}")
     return problems
@@ -693,3 +773,48 @@ def test_dockerfile_rules_catch_root_and_missing_data():
     assert any("non-root USER" in p for p in problems), problems
     assert any("COPY data/" in p for p in problems), problems
     assert any(".dockerignore" in p for p in dockerfile_problems(DOCKERFILE.read_text(), [".git", ".venv"]))
+
+
+def test_compose_gateway_rules_catch_a_missing_secret_and_database_credentials(compose_model, cipher_key):
+    assert compose_gateway_problems(compose_model) == []
+    model = copy.deepcopy(compose_model)
+    gateway = model["services"][GATEWAY]
+    gateway["secrets"] = []
+    gateway["environment"]["POSTGRES_PASSWORD"] = "civil_affairs"
+    gateway["environment"]["GATEWAY_HOST"] = "127.0.0.1"
+    model["secrets"][JWKS_SECRET]["file"] = "/somewhere/.gateway-keys/private.pem"
+    problems = compose_problems(model, cipher_key)
+    assert any(f"gateway must mount the secret {JWKS_SECRET}" in p for p in problems), problems
+    assert any("gateway must not get POSTGRES_PASSWORD" in p for p in problems), problems
+    assert any("GATEWAY_HOST=0.0.0.0" in p for p in problems), problems
+    assert any("must be a jwks.json file" in p for p in problems), problems
+    model = copy.deepcopy(compose_model)
+    model["services"][GATEWAY]["environment"]["GATEWAY_JWKS"] = "/app/jwks.json"
+    assert any("must be the mounted" in p for p in compose_gateway_problems(model))
+
+
+def test_k8s_gateway_rules_catch_an_exposed_metrics_path_and_a_writable_mount():
+    docs = copy.deepcopy(render(ROOT / "k8s" / "base"))
+    assert k8s_gateway_problems(docs) == []
+    gateway = by_kind(docs, "Deployment")[GATEWAY]["spec"]["template"]["spec"]["containers"][0]
+    for mount in gateway["volumeMounts"]:
+        mount.pop("readOnly", None)
+    gateway["securityContext"]["readOnlyRootFilesystem"] = False
+    (ingress,) = [d for d in docs if d["kind"] == "Ingress"]
+    ingress["spec"].pop("tls")
+    paths = ingress["spec"]["rules"][0]["http"]["paths"]
+    dropped = paths.pop(0)["path"]
+    paths.append({"path": "/", "pathType": "Prefix",
+                  "backend": {"service": {"name": "reporting", "port": {"name": "http"}}}})
+    problems = workload_problems(docs)
+    assert any(f"mount the Secret {JWKS_SECRET} read-only" in p for p in problems), problems
+    assert any("gateway/gateway needs a read-only root filesystem" in p for p in problems), problems
+    assert any("needs TLS" in p for p in problems), problems
+    assert any(f"does not route {dropped}" in p for p in problems), problems
+    assert any("Ingress path / exposes /metrics" in p for p in problems), problems
+    assert any("Ingress path / must reach the gateway" in p for p in problems), problems
+    env = gateway["env"]
+    next(e for e in env if e["name"] == "GATEWAY_JWKS")["value"] = "/app/jwks.json"
+    for mount in gateway["volumeMounts"]:
+        mount["readOnly"] = True
+    assert any("is not in the mounted Secret" in p for p in k8s_gateway_problems(docs))

@@ -12,6 +12,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -151,7 +152,7 @@ def test_the_e2e_platform_starts_every_registered_domain(with_sample):
     from tests.e2e.platform import Platform, programs
     platform = Platform("amqp://guest:guest@127.0.0.1:5672/unused", logs=ROOT)
     for name in ("SOCIAL_ASSISTANCE_PORT", "RELAY_SOCIAL_ASSISTANCE_PORT", "PROJECTION_PORT",
-                 "REPORTING_PORT", "WELFARE_PORT", "VOLUNTEERING_PORT", "RELAY_VOLUNTEERING_PORT"):
+                 "REPORTING_PORT", "GATEWAY_PORT", "WELFARE_PORT", "VOLUNTEERING_PORT", "RELAY_VOLUNTEERING_PORT"):
         assert name in platform.ports
     assert platform.env["VOLUNTEERING_URL"] == f"http://127.0.0.1:{platform.ports['VOLUNTEERING_PORT']}"
     found = programs(platform.env)
@@ -171,3 +172,58 @@ def test_rendered_yaml_parses(registry_only):
     for path, text in render.files(registry_only).items():
         if path.endswith(".yaml") or path.endswith(".yml"):
             assert list(yaml.safe_load_all(text)), path
+
+
+def test_make_run_starts_the_gateway_on_its_port(registry_only):
+    config = configparser.RawConfigParser()
+    config.read_string(render.supervisord_conf(registry_only))
+    assert config["program:gateway"]["command"] == "python -m services.gateway"
+    assert config["program:gateway"]["environment"] == 'GATEWAY_PORT="%(ENV_GATEWAY_PORT)s"'
+    assert "gateway" in config["group:platform"]["programs"].split(",")
+    assert ': "${GATEWAY_PORT:=8010}"; export GATEWAY_PORT' in render.shell_env(registry_only)
+    shown = render.banner({"GATEWAY_PORT": "8123", "GATEWAY_JWKS": "./.gateway-keys/jwks.json"}, registry_only)
+    assert "http://127.0.0.1:8123/openapi.json" in shown and "--keys ./.gateway-keys" in shown
+    docs = render.ports_table(registry_only)
+    assert "| gateway | `python -m services.gateway` | 8000 | 8010 | `GATEWAY_PORT` |" in docs
+
+
+GATEWAY_KEYS_SECTION = "# --- the gateway's development identity"
+
+
+def run_gateway_keys_section(env_file, **env) -> subprocess.CompletedProcess:
+    """Only run.sh's gateway-key section (the rest needs a broker), with ENV_FILE as run.sh has it."""
+    script = (ROOT / "deploy" / "run.sh").read_text()
+    assert GATEWAY_KEYS_SECTION in script
+    section = script.split(GATEWAY_KEYS_SECTION, 1)[1].split("\n", 1)[1].split("\n# --- ", 1)[0]
+    import os
+    return subprocess.run(["bash", "-c", "set -euo pipefail\n" + section + '\necho "GATEWAY_JWKS=$GATEWAY_JWKS"'],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          env={"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+                               "ENV_FILE": str(env_file), **env})
+
+
+def test_run_sh_makes_dev_keys_beside_the_env_file_once_and_respects_a_given_jwks(tmp_path):
+    from services.gateway import tokens
+    from services.gateway.auth import Verifier
+    env_file = tmp_path / "env.local"
+    env_file.write_text("CIPHER_KEY=x\n")
+    first = run_gateway_keys_section(env_file)
+    assert first.returncode == 0, first.stderr
+    jwks = tmp_path / ".gateway-keys" / "jwks.json"
+    assert f"GATEWAY_JWKS={jwks}" in first.stdout
+    assert env_file.read_text().splitlines()[-1] == f"GATEWAY_JWKS={jwks}"
+    # a token issued with the private key verifies against the written JWKS
+    principal = Verifier.from_env({"GATEWAY_JWKS": str(jwks)}).verify(
+        tokens.issue(tokens.load_key(jwks.parent), "officer-li", ["auditor"], "*"))
+    assert principal.sub == "officer-li"
+    # run.sh sources the file before this section: a second run finds GATEWAY_JWKS set
+    written = jwks.read_text()
+    again = run_gateway_keys_section(env_file, GATEWAY_JWKS=str(jwks))
+    assert again.returncode == 0 and jwks.read_text() == written
+    assert env_file.read_text().count("GATEWAY_JWKS=") == 1
+    # an identity provider's JWKS URL is kept as it is, and no keys are made
+    other = tmp_path / "other"
+    other.mkdir()
+    given = run_gateway_keys_section(other / "env.local", GATEWAY_JWKS="https://id.example/jwks")
+    assert "GATEWAY_JWKS=https://id.example/jwks" in given.stdout
+    assert not (other / ".gateway-keys").exists() and not (other / "env.local").exists()

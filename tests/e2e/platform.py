@@ -6,7 +6,11 @@ equal to it), each in a process group of its own so that one can be SIGKILLed an
 
 Ports are free ones, under the names `make run` reads: `<NAME>_PORT` and `RELAY_<NAME>_PORT` of
 every registered domain (SOCIAL_ASSISTANCE_PORT, RELAY_WELFARE_PORT, ...), PROJECTION_PORT and
-REPORTING_PORT; `<NAME>_URL` points at each domain's service."""
+REPORTING_PORT, GATEWAY_PORT; `<NAME>_URL` points at each domain's service.
+
+The gateway (`python -m services.gateway`, one of the programs) verifies tokens against a key set
+made in the logs folder (the test's tmp dir) by start_all(); `token(...)` issues one signed with
+it and `gateway_url(path)` is where the gateway answers."""
 from __future__ import annotations
 
 import configparser
@@ -73,6 +77,7 @@ class Platform:
                         REPORTING_URL=f"http://127.0.0.1:{self.ports['REPORTING_PORT']}",
                         **urls, **{k: str(v) for k, v in self.ports.items()})
         self.logs = logs
+        self._gateway_key = None
         self.processes: dict[str, subprocess.Popen] = {}
         self.restarts: list[str] = []
         self._stopping = False
@@ -93,6 +98,7 @@ class Platform:
                                                     stderr=subprocess.STDOUT, start_new_session=True)
 
     def start_all(self) -> None:
+        self.gateway_keys()
         self.setup()
         try:
             for name in programs(self.env):
@@ -102,6 +108,25 @@ class Platform:
             raise
         self._supervisor = threading.Thread(target=self._supervise, daemon=True)
         self._supervisor.start()
+
+    def gateway_keys(self) -> Path:
+        """A development key pair and JWKS in the logs folder, once; GATEWAY_JWKS points at it."""
+        from services.gateway import tokens
+        folder = self.logs / "gateway-keys"
+        jwks = folder / "jwks.json" if (folder / "private.pem").is_file() else tokens.write_keys(folder)
+        self._gateway_key = tokens.load_key(folder)
+        self.env["GATEWAY_JWKS"] = str(jwks)
+        return jwks
+
+    def token(self, sub: str = "officer-li", roles=(), areas=(), **claims) -> str:
+        """A token the platform's gateway accepts (areas: a list of codes, or "*")."""
+        from services.gateway import tokens
+        if self._gateway_key is None:
+            self.gateway_keys()
+        return tokens.issue(self._gateway_key, sub, roles, areas, **claims)
+
+    def gateway_url(self, path: str) -> str:
+        return self.url("GATEWAY_PORT", path)
 
     def _supervise(self) -> None:
         """Like supervisord under `make run` (autorestart=true): a process that exits by itself
