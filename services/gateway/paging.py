@@ -31,7 +31,6 @@ LIMIT = Arg("limit", Integer(1, 200), default=50, doc="items per page (1 to 200)
 CURSOR = Arg("cursor", Optional(Text(200, 1, pattern=r"[A-Za-z0-9_\-]+")), default=None,
              doc="the `next` of the page before (opaque)")
 ARGS = (LIMIT, CURSOR)
-BAD_CURSOR = "input.bad_cursor"
 _MAX_POSITION = 10 ** 9
 
 
@@ -75,10 +74,6 @@ def take(given: dict, from_query: bool) -> tuple[dict, int, str | None]:
     return rest, LIMIT.check(LIMIT.name, limit), CURSOR.check(CURSOR.name, cursor)
 
 
-def _refuse(rule: str):
-    raise InvalidInput(CURSOR.name, rule, code=BAD_CURSOR)
-
-
 def decode(cursor: str | None, limit: int, query: str) -> PageRequest:
     if cursor is None:
         return PageRequest(limit, query=query)
@@ -86,12 +81,14 @@ def decode(cursor: str | None, limit: int, query: str) -> PageRequest:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         position, last, of = json.loads(raw)
     except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
-        _refuse("is not a cursor of this list (give the `next` of a page)")
+        position = last = of = None
     if (not isinstance(position, int) or isinstance(position, bool) or not 0 < position < _MAX_POSITION
             or not isinstance(last, str) or not isinstance(of, str)):
-        _refuse("is not a cursor of this list (give the `next` of a page)")
+        raise InvalidInput(CURSOR.name, "is not a cursor of this list (give the `next` of a page)",
+                           code="input.bad_cursor")
     if of != query:
-        _refuse("belongs to another list, other arguments or other areas: start again without it")
+        raise InvalidInput(CURSOR.name, "belongs to another list, other arguments or other areas: "
+                           "start again without it", code="input.bad_cursor")
     return PageRequest(limit, position, last, query)
 
 

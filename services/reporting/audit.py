@@ -26,8 +26,8 @@ from shared.report_kit import NOT_INITIALISED, missing_relations, snapshot_curso
 TABLE = "audit_trail"
 ORDER = "newest first"
 DISTRICT_OFFSET = timezone(timedelta(hours=8))  # a time written without an offset is local
-BAD_CURSOR = "audit.bad_cursor"
-RANGE_REVERSED = "audit.range_reversed"
+BAD_CURSOR = "report.audit_bad_cursor"
+RANGE_REVERSED = "report.audit_range_reversed"
 MAX_SOURCE = 64
 MAX_KEY_US = 10 ** 17  # microseconds: far beyond year 2100, far below bigint
 
@@ -46,17 +46,16 @@ def encode_cursor(at_us: int, source: str, sequence: int) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[int, str, int]:
-    """The ordering key a cursor holds; InvalidInput (audit.bad_cursor) for anything else."""
+    """The ordering key a cursor holds; InvalidInput (report.audit_bad_cursor) for anything else."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         at_us, source, sequence = json.loads(raw)
     except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
-        raise InvalidInput("after", "is not a cursor of the audit trail (give the `next` of a page)",
-                           code=BAD_CURSOR) from None
+        at_us = source = sequence = None
     if not (_whole(at_us) and 0 <= at_us < MAX_KEY_US and isinstance(source, str)
             and 0 < len(source) <= MAX_SOURCE and _whole(sequence) and 0 <= sequence < 2 ** 63):
         raise InvalidInput("after", "is not a cursor of the audit trail (give the `next` of a page)",
-                           code=BAD_CURSOR)
+                           code="report.audit_bad_cursor")
     return at_us, source, sequence
 
 
@@ -105,7 +104,7 @@ def audit_page(conn, schema: str, *, aggregate=None, actor=None, request=None, s
     is None on the last page. The connection must not be in a transaction."""
     start, end = parse_moment("since", since), parse_moment("until", until)
     if start is not None and end is not None and start >= end:
-        raise InvalidInput("until", "must be after since", code=RANGE_REVERSED)
+        raise InvalidInput("until", "must be after since", code="report.audit_range_reversed")
     clauses, params = _where(aggregate, actor, request, start, end, after)
     with snapshot_cursor(conn) as curs:
         if missing_relations(conn, schema, [TABLE]):

@@ -149,9 +149,9 @@ def test_keyset_pages_give_every_row_once_even_while_newer_events_arrive(applied
     ({"limit": 0}, "limit", "input.below_minimum"),
     ({"limit": 10_000}, "limit", "input.above_ceiling"),
     ({"aggregate": "not-an-id"}, "aggregate", "input.not_a_uuid"),
-    ({"since": "2007-03-02T00:00", "until": "2007-03-01T00:00"}, "until", "audit.range_reversed"),
-    ({"since": "2007-03-01T00:00", "until": "2007-03-01T00:00"}, "until", "audit.range_reversed"),
-    ({"after": "bm90LWEtY3Vyc29y"}, "after", "audit.bad_cursor"),
+    ({"since": "2007-03-02T00:00", "until": "2007-03-01T00:00"}, "until", "report.audit_range_reversed"),
+    ({"since": "2007-03-01T00:00", "until": "2007-03-01T00:00"}, "until", "report.audit_range_reversed"),
+    ({"after": "bm90LWEtY3Vyc29y"}, "after", "report.audit_bad_cursor"),
     ({"after": "a-cursor!"}, "after", "input.bad_format"),
     ({"reveal": True}, "reveal", "input.unknown_field"),
 ])
