@@ -12,6 +12,10 @@ from tests.gateway.test_gateway_e2e import bearer, gateway, is_problem  # noqa: 
 pytestmark = pytest.mark.e2e
 
 
+FIGURES = {"deaths": 0, "missing": 0, "relocated": 0, "houses_damaged": 12, "direct_loss": "180000.00"}
+REPORT = {"stage": "initial", "figures": FIGURES, "reported_at": "2007-05-14T17:50"}
+
+
 def register(base, headers, areas) -> str:
     response = requests.post(f"{base}/disaster-relief/incidents", headers=headers, timeout=30, json={
         "incident_type": "hail", "areas": areas, "occurred_at": "2007-05-14T16:20", "description": "冰雹"})
@@ -37,14 +41,14 @@ def test_list_get_and_command_honour_areas_and_the_audit_trail_answers(gateway):
     assert len(everything.json()["result"]) == 1 and everything.json()["next"]
     is_problem(requests.get(f"{base}/disaster-relief/incidents/{other}", headers=beigang, timeout=30),
                403, "gateway.area_not_held")
-    is_problem(requests.post(f"{base}/disaster-relief/incidents/{other}/close-incident", headers=beigang,
-                             json={}, timeout=30), 403, "gateway.area_not_held")
+    is_problem(requests.post(f"{base}/disaster-relief/incidents/{other}/report", headers=beigang,
+                             json=REPORT, timeout=30), 403, "gateway.area_not_held")
     assert requests.get(f"{base}/disaster-relief/incidents/{mine}", headers=beigang, timeout=30).status_code == 200
-    closed = requests.post(f"{base}/disaster-relief/incidents/{mine}/close-incident", headers=beigang,
-                           json={}, timeout=30)
-    assert closed.status_code == 200, closed.text
-    still_open = requests.get(f"{base}/disaster-relief/incidents/{other}", headers=district, timeout=30)
-    assert still_open.json()["result"]["status"] == "open"
+    reported = requests.post(f"{base}/disaster-relief/incidents/{mine}/report", headers=beigang,
+                             json=REPORT, timeout=30)
+    assert reported.status_code == 200, reported.text
+    untouched = requests.get(f"{base}/disaster-relief/incidents/{other}", headers=district, timeout=30)
+    assert untouched.json()["result"]["stages_reported"] == []
 
     auditor = bearer(key, "auditor-qian", "auditor", areas="*")
     url = f"{base}/audit?aggregate={mine}"
@@ -53,9 +57,10 @@ def test_list_get_and_command_honour_areas_and_the_audit_trail_answers(gateway):
         response = requests.get(url, headers=auditor, timeout=30)
         assert response.status_code == 200, response.text
         return response.json()["result"]
-    platform.wait_until(lambda: len(trail()["events"]) == 2, what="the projection's audit trail")
+    platform.wait_until(lambda: "IncidentReported" in [e["type"] for e in trail()["events"]],
+                        what="the projection's audit trail")
     page = trail()
-    assert [e["type"] for e in page["events"]] == ["IncidentClosed", "IncidentRegistered"]
+    assert page["events"][-1]["type"] == "IncidentRegistered"      # newest first
     assert {e["aggregate_id"] for e in page["events"]} == {mine} and page["order"] == "newest first"
     first = requests.get(f"{base}/audit?limit=1", headers=auditor, timeout=30).json()["result"]
     assert len(first["events"]) == 1 and first["next"]
