@@ -452,7 +452,9 @@ class Command:
     `social_assistance.officer`). `area`: the argument that locates the area it acts in (None:
     district-wide); `area_via`: when that argument is an id, the kind of record whose area it is
     (e.g. "case"), None when it holds area codes. `method`: the application method (default the
-    name)."""
+    name). `path`: the HTTP path, for the few whose path the gateway's rule would make odd (e.g.
+    `/audit`), None for the rule's. `lists`: a query answering a list of records that each carry
+    `area` or `areas`: the gateway shows only the caller's areas and pages the list."""
     name: str
     args: tuple[Arg, ...]
     role: str
@@ -461,6 +463,8 @@ class Command:
     area_via: str | None = None
     method: str | None = None
     doc: str = ""
+    path: str | None = None
+    lists: bool = False
     _index: dict = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
@@ -471,6 +475,10 @@ class Command:
             raise ValueError(f"{self.name}: kind must be 'command' or 'query'")
         if self.area is not None and self.area not in names:
             raise ValueError(f"{self.name}: area names no argument ({self.area!r})")
+        if self.path is not None and not self.path.startswith("/"):
+            raise ValueError(f"{self.name}: path must start with / ({self.path!r})")
+        if self.lists and self.kind != QUERY:
+            raise ValueError(f"{self.name}: only a query lists records")
         seen_default = False
         for arg in self.args:
             if arg.required and seen_default:

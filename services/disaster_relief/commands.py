@@ -59,11 +59,11 @@ COMMANDS = (
     Command("get_incident", (Arg("incident_id", Uuid()),), role=READER, kind=QUERY,
             area="incident_id", area_via="incident", doc="An incident with its reports."),
     Command("list_incidents", (Arg("year", Optional(Year()), default=None),), role=READER,
-            kind=QUERY, doc="Every incident (of a year), in order of occurrence."),
+            kind=QUERY, lists=True, doc="Every incident (of a year), in order of occurrence."),
     Command("late_reports", (Arg("year", Optional(Year()), default=None),), role=READER,
-            kind=QUERY, doc="Reports made after their deadline."),
+            kind=QUERY, lists=True, doc="Reports made after their deadline."),
     Command("overdue_reports", (Arg("year", Optional(Year()), default=None),), role=READER,
-            kind=QUERY, doc="Deadlines passed without their report."),
+            kind=QUERY, lists=True, doc="Deadlines passed without their report."),
 
     # --- relief roster and relief cards ----------------------------------------------------------
     Command("add_to_roster", (
@@ -99,5 +99,6 @@ COMMANDS = (
         role=FINANCE, area="area", doc="Deposit into an area's relief reserve."),
     Command("get_reserve", (Arg("area", AREA),), role=READER, kind=QUERY, area="area",
             doc="An area's relief reserve."),
-    Command("reserves", (), role=READER, kind=QUERY, doc="Every area's relief reserve."),
+    Command("reserves", (), role=READER, kind=QUERY, lists=True,
+            doc="Every area's relief reserve."),
 )

@@ -11,7 +11,9 @@ before every check passed:
 5. the area: an area argument must be in the token's areas; an `area_via` id is resolved with the
    domain's `get_<record>` query over RPC first (404 if there is no such record); district-wide
    commands and queries need areas "*" (403);
-6. the RPC call; domain errors map to 422/404/409, an unreachable service or timeout to 503.
+6. the RPC call; domain errors map to 422/404/409, an unreachable service or timeout to 503;
+7. a list query's answer shows only the token's areas and is paged (services/gateway/paging.py):
+   `{"result": [...], "next": cursor or null}`; a list without an area argument needs no "*".
 
 Before all of it, the per-client rate limit (services.gateway.ratelimit): 429 `gateway.rate_limited`
 with `Retry-After`. GET /metrics (services.gateway.metrics) and /healthz need no token and are not
@@ -35,7 +37,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.gateway import metrics, openapi, policy
+from services.gateway import metrics, openapi, paging, policy
 from services.gateway import routes as routing
 from services.gateway.auth import Principal, Unauthorized, Verifier, bearer
 from services.gateway.ratelimit import RateLimiter, client_of
@@ -110,6 +112,8 @@ class Gateway:
         if not policy.allowed(principal.roles, route.domain, command):
             raise Forbidden(f"{route.operation_id} needs the role {command.role}; the token's "
                             f"roles do not hold it", "gateway.role_not_held")
+        if route.pages:
+            given, limit, cursor = paging.take(given, from_query)
         values = self._bind(route, principal, path_params, given, from_query)
         if values.get(policy.REVEAL_ARGUMENT):
             if not policy.may_reveal(principal.roles):
@@ -120,7 +124,11 @@ class Gateway:
         context = audit.to_context(principal.sub, principal.roles, principal.client,
                                    trace.get("request_id"), trace.get("traceparent"), reason)
         self._check_area(route, principal, values, context)
-        return self.rpc.call(route.domain, command.name, context=context, **values)
+        if not route.pages:
+            return self.rpc.call(route.domain, command.name, context=context, **values)
+        request = paging.decode(cursor, limit, paging.query_fingerprint(route, values, principal.areas))
+        return paging.page(self.rpc.call(route.domain, command.name, context=context, **values),
+                           principal.areas, request)
 
     def _bind(self, route, principal: Principal, path_params: dict, given: dict, from_query: bool):
         hidden = set(route.path_args) | {routing.OFFICER}
@@ -140,8 +148,10 @@ class Gateway:
 
     def _check_area(self, route, principal: Principal, values: dict, context: dict):
         command = route.command
-        if principal.areas == "*":
-            return                  # the whole district: nothing to resolve
+        if principal.areas == "*" or policy.area_free(route.domain, command):
+            return                  # the whole district, or figures of no area: nothing to resolve
+        if command.area is None and command.lists:
+            return                  # a list: its items are filtered by the token's areas
         if command.area is None:
             wanted = ["*"]          # district-wide
         elif command.area_via is None:
@@ -273,7 +283,8 @@ def _endpoint(gateway: Gateway, route: routing.Route):
             result = await run_in_threadpool(gateway.handle, route, request.headers.get("authorization"),
                                              dict(request.path_params), given, from_query,
                                              request.state.trace)
-            return JSONResponse({"result": result}, status_code=status)
+            body = result.body() if isinstance(result, paging.Page) else {"result": result}
+            return JSONResponse(body, status_code=status)
         except Unauthorized as error:
             return problem(401, "Unauthorized", error.code, error.detail,
                            headers={"WWW-Authenticate": 'Bearer realm="civil-affairs", error="invalid_token"'

@@ -4,6 +4,7 @@ Committed as docs/gateway.openapi.json (`python -m services.gateway openapi`); a
 file equal to what the app serves at /openapi.json. No web framework here."""
 from __future__ import annotations
 
+from services.gateway import paging
 from services.gateway import routes as routing
 
 PROBLEM_TYPE = "urn:zhonglou-civil-affairs:problem:"
@@ -54,6 +55,8 @@ def _operation(route: routing.Route) -> dict:
                         "schema": properties[a.name]} for a in route.public_args]
         if route.reveals:
             parameters.append(REVEAL_REASON_PARAMETER)
+        if route.pages:
+            parameters += _page_parameters()
     else:
         operation["requestBody"] = {"required": bool(route.body_schema()["required"]),
                                     "content": {"application/json": {"schema": route.body_schema()}}}
@@ -61,8 +64,7 @@ def _operation(route: routing.Route) -> dict:
         operation["parameters"] = parameters
     ok = str(success_status(route))
     operation["responses"] = {
-        ok: {"description": "the result", "content": {"application/json": {"schema": {
-            "type": "object", "properties": {"result": {}}, "required": ["result"]}}}},
+        ok: _success(route),
         **{status: {"$ref": f"#/components/responses/{status}"} for status in ERRORS
            if not (status == "400" and route.method == "GET")},
     }
@@ -79,6 +81,25 @@ def _error_response(status: str, text: str) -> dict:
     return response
 
 
+def _page_parameters() -> list[dict]:
+    return [{"name": arg.name, "in": "query", "required": False, "description": arg.doc,
+             "schema": {**arg.type.schema(), **({} if arg.default is None else {"default": arg.default})}}
+            for arg in paging.ARGS]
+
+
+def _success(route: routing.Route) -> dict:
+    if not route.pages:
+        return {"description": "the result", "content": {"application/json": {"schema": {
+            "type": "object", "properties": {"result": {}}, "required": ["result"]}}}}
+    return {"description": "one page of the list, only the items in the token's areas (an item's "
+                           "`area`, or all its `areas`); `next` is the cursor of the next page, "
+                           "null on the last",
+            "content": {"application/json": {"schema": {
+                "type": "object", "required": ["result", "next"],
+                "properties": {"result": {"type": "array", "maxItems": paging.LIMIT.type.maximum},
+                               "next": {"type": ["string", "null"]}}}}}}
+
+
 def document(routes=None, version: str = "0.1.0") -> dict:
     routes = routing.build() if routes is None else routes
     paths: dict[str, dict] = {}
@@ -87,8 +108,10 @@ def document(routes=None, version: str = "0.1.0") -> dict:
     return {
         "openapi": "3.1.0",
         "info": {"title": "Zhonglou District Civil Affairs — HTTP gateway", "version": version,
-                 "description": "Every registered domain's commands (POST) and queries (GET), "
-                                "built from their declarations (docs/gateway.md)."},
+                 "description": "Every registered domain's commands (POST) and queries (GET), and the "
+                                "reporting service's queries (/audit, /reports/district), built "
+                                "from their declarations (docs/gateway.md). List queries are "
+                                "paged (limit, cursor) and show only the token's areas."},
         "security": [{"bearer": []}],
         "paths": paths,
         "components": {

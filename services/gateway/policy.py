@@ -29,7 +29,7 @@ def _grant(*roles, commands=(), all_queries=False, reveal=False) -> Grant:
     return Grant(frozenset(roles), frozenset(commands), all_queries, reveal)
 
 
-SA, DR, WF = "social_assistance", "disaster_relief", "welfare"
+SA, DR, WF, RP = "social_assistance", "disaster_relief", "welfare", "reporting"
 
 #  token role                     declared command roles held                      extra                reveal
 POLICY: dict[str, Grant] = {
@@ -49,9 +49,18 @@ POLICY: dict[str, Grant] = {
     "welfare.reader":             _grant(f"{WF}.reader"),
     # across the bureau
     "auditor":                    _grant(all_queries=True),                      # every query, no command, masked
-    "administrator":              _grant(commands=(f"{SA}.set_standard", f"{SA}.raise_standards",  # reference data
+    "administrator":              _grant(f"{RP}.auditor",                        # the audit trail,
+                                         commands=(f"{SA}.set_standard", f"{SA}.raise_standards",  # reference data
                                                    f"{SA}.standard", f"{WF}.rules")),               # and standards
 }
+
+# Held by every role of the table besides its own row: the district report (aggregates, no
+# person's record) is read by every department, the auditor and the administrator.
+EVERY_ROLE_HOLDS = frozenset({f"{RP}.reader"})
+
+# Read whatever the token's areas: the district report is the whole district's figures, no record
+# of any area (every other district-wide query or command needs areas "*").
+AREA_FREE = frozenset({f"{RP}.report"})
 
 REVEAL_ARGUMENT = "reveal_identity"
 
@@ -64,8 +73,12 @@ def grants(token_roles) -> list[Grant]:
 def allowed(token_roles, domain: str, command: Command) -> bool:
     """Whether a token with these roles may call this command (its area aside)."""
     qualified = f"{domain}.{command.name}"
-    return any(command.role in g.roles or qualified in g.commands
+    return any(command.role in g.roles or qualified in g.commands or command.role in EVERY_ROLE_HOLDS
                or (g.all_queries and command.kind == QUERY) for g in grants(token_roles))
+
+
+def area_free(domain: str, command: Command) -> bool:
+    return f"{domain}.{command.name}" in AREA_FREE
 
 
 def may_reveal(token_roles) -> bool:

@@ -8,6 +8,8 @@ Each batch of events updates the tables and the tracking position of its source 
 transaction, and the position is read (and row-locked) inside that transaction, so an event at
 or below it is skipped: applying a batch twice changes nothing. A rebuild locks the tables,
 wipes them and replays from the sources, in one transaction too.
+Besides the domains' relations, every event also writes one row of the generic audit trail
+(`read_model.audit_trail`, services/projection/audit.py) in the same transaction.
 
 Poison events. An event the tables cannot take (a value out of a column's range, a handler's
 KeyError on its data: `shared.consumer.is_permanent`) would fail its batch forever, and the event
@@ -33,6 +35,7 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from psycopg import sql
 
+from services.projection import audit
 from shared import domains
 from shared.config import ConfigurationError, Settings
 from shared.consumer import describe, is_permanent
@@ -56,7 +59,8 @@ def relations(sources: Iterable[ModuleType]) -> tuple[dict[str, str], dict[str, 
     """(tables, views) of the sources; a name declared twice is refused, naming both."""
     tables: dict[str, str] = {}
     views: dict[str, str] = {}
-    owner: dict[str, str] = {TRACKING_TABLE: "the projection", SKIPPED_TABLE: "the projection"}
+    owner: dict[str, str] = {TRACKING_TABLE: "the projection", SKIPPED_TABLE: "the projection",
+                             audit.TABLE: "the projection"}
     for source in sources:
         for kind, declared, into in (("table", source.TABLES, tables),
                                      ("view", getattr(source, "VIEWS", {}), views)):
@@ -94,11 +98,17 @@ class ReadModel(PostgresTrackingRecorder):
         super().__init__(datastore, tracking_table_name=TRACKING_TABLE)
         sources = registered_sources() if sources is None else tuple(sources)
         self.sources = {source.SOURCE: source for source in sources}
-        self.tables, self.views = relations(sources)
+        tables, self.views = relations(sources)
+        # The audit trail is a table like the domains' (created, wiped and replayed by a rebuild).
+        self.tables = {audit.TABLE: audit.COLUMNS, **tables}
         schema = sql.Identifier(datastore.schema)
         for name, columns in self.tables.items():
             self.sql_create_statements.append(sql.SQL("CREATE TABLE IF NOT EXISTS {}.{} (" + columns + ")")
                                               .format(schema, sql.Identifier(name)))
+        for index, columns in audit.INDEXES.items():
+            self.sql_create_statements.append(sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {}.{} " + columns)
+                                              .format(sql.Identifier(index), schema,
+                                                      sql.Identifier(audit.TABLE)))
         for name, query in self.views.items():
             self.sql_create_statements.append(
                 sql.SQL("CREATE OR REPLACE VIEW {}.{} AS " + query.replace("{schema}", "{s}"))
@@ -242,6 +252,7 @@ class ReadModel(PostgresTrackingRecorder):
         handler = self.sources[source].HANDLERS.get(event["type"])
         if handler is not None:
             handler(db, event["data"], event)
+        audit.record(db, source, event)  # every event, handled or not, in the same savepoint
         return 1
 
     def position(self, source: str) -> int:

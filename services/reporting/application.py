@@ -9,7 +9,8 @@ only by a test (PLATFORM_EXTRA_DOMAINS), is reported without any edit here.
 data, the default year and the sections. `report(year)` reads every section from ONE read-only
 REPEATABLE READ transaction and returns the JSON-ready dict, one key per domain;
 `metrics(year)` renders the same sections as Prometheus families, plus this process's own
-`reporting_*` gauges. A section whose relations are missing reports itself as not initialised
+`reporting_*` gauges; `audit(...)` pages the projection's generic audit trail. A section
+whose relations are missing reports itself as not initialised
 (zeros, nulls) without blanking the others. No Nameko, no eventsourcing, no cipher key.
 """
 from __future__ import annotations
@@ -26,6 +27,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
+from services.reporting.audit import audit_page
 from services.reporting.connections import DatabaseMissing
 from shared import domains, referencedata
 from shared.errors import InvalidInput
@@ -130,6 +132,17 @@ class Reporting:
                 "generated_at": ctx.now.isoformat(timespec="seconds"),
                 "targets": ctx.targets.describe(), "reference": {"version": ctx.reference.version},
                 "domains": list(self.sections), **built}
+
+    def audit(self, **filters) -> dict:
+        """One page of the audit trail (services/reporting/audit.py), the filters checked by the
+        declaration first (services/reporting/commands.py). A database not created yet is an
+        empty, not initialised trail; other database errors propagate."""
+        try:
+            with self.connect() as conn:
+                return audit_page(conn, self.schema, **filters)
+        except DatabaseMissing as error:
+            return {"order": "newest first", "events": [], "next": None, "initialised": False,
+                    "note": f"database {error.dbname}: {NOT_INITIALISED}"}
 
     def metrics(self, year=None) -> list[Metric]:
         """Every section's metric families and this process's gauges. Never raises for the

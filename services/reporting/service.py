@@ -4,7 +4,10 @@ The district measured against the year's targets file (data/targets/<year>.json)
 registered domain's report section (application.py), computed from the projection's read model
 (schema `read_model`) on every request or scrape.
 
-RPC: `reporting.report(year=None)` → the report dict, one key per domain (docs/reporting.md).
+RPC: `reporting.report(year=None)` → the report dict, one key per domain (docs/reporting.md);
+`reporting.audit(aggregate=None, actor=None, request=None, since=None, until=None, limit=100,
+after=None)` → one page of the audit trail, newest first (services/reporting/audit.py), its
+arguments checked by the declaration (services/reporting/commands.py) before any query.
 HTTP: GET /report[?year=2007] (JSON), GET /metrics[?year=2007] (Prometheus: every section's
 metrics plus the process's entrypoint metrics), GET /healthz (200 if the read model database
 answers, with each domain's section initialised or missing).
@@ -28,7 +31,9 @@ from werkzeug.wrappers import Response
 
 from services.reporting.application import (ReportCollector, Reporting, default_year, parse_year,
                                             render)
+from services.reporting.commands import COMMANDS
 from services.reporting.connections import PooledConnections
+from shared.commands import by_name
 from shared.config import settings
 from shared.errors import DomainError
 from shared.report_kit import DEFAULT_SCHEMA
@@ -38,6 +43,7 @@ assert nameko_support
 log = logging.getLogger(__name__)
 UNAVAILABLE = (psycopg.Error, PoolTimeout)
 EXPECTED = (DomainError,)
+AUDIT = by_name(COMMANDS)["audit"]
 
 
 def build_reporting(environ=None) -> tuple[ConnectionPool, Reporting]:
@@ -103,6 +109,12 @@ class ReportingService:
     @rpc(expected_exceptions=EXPECTED)
     def report(self, year=None):
         return self.source.report(year)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def audit(self, *args, **kwargs):
+        # Bound and checked by the declaration: unknown, surplus or out-of-bounds arguments are
+        # InvalidInput with a code, before the database is asked.
+        return self.source.reporting.audit(**AUDIT.bind(args, kwargs))
 
     @http("GET", "/report")
     def get_report(self, request):

@@ -11,7 +11,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def declared():
-    return [(d.name, c) for d in domains.with_part("commands") for c in d.load("commands").COMMANDS]
+    return ([(d.name, c) for d in domains.with_part("commands") for c in d.load("commands").COMMANDS]
+            + [(s.name, c) for s in routes.platform_services() for c in s.commands])
 
 
 def test_every_declared_command_has_exactly_one_route_and_no_two_share_one():
@@ -32,6 +33,9 @@ def test_the_path_rule():
     assert by_id["social_assistance.run_payments"] == ("POST", "/social-assistance/run-payments")
     assert by_id["welfare.register_institution"] == ("POST", "/welfare/institutions")
     assert by_id["disaster_relief.get_roster"] == ("GET", "/disaster-relief/incidents/{incident_id}/roster")
+    # explicit paths, declared once on the reporting service's commands
+    assert by_id["reporting.audit"] == ("GET", "/audit")
+    assert by_id["reporting.report"] == ("GET", "/reports/district")
 
 
 def test_officer_is_in_no_public_schema_and_every_path_id_is_in_the_path():

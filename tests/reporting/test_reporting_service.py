@@ -140,6 +140,26 @@ def test_report_over_rpc(service):
         assert (refused.value.field, refused.value.code) == ("year", "report.year_not_number")
 
 
+def test_audit_over_rpc_checks_its_arguments_and_pages(service, scenario):
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    from shared import nameko_support  # noqa: F401  (registers the domain errors for RPC callers)
+    from shared.errors import InvalidInput
+    with ClusterRpcProxy({"AMQP_URI": service["amqp"]}, timeout=30) as cluster:
+        first = cluster.reporting.audit(limit=5)
+        assert first["order"] == "newest first" and len(first["events"]) == 5 and first["next"]
+        assert first["events"][0]["sequence"] == scenario.sequence       # the newest event first
+        second = cluster.reporting.audit(limit=5, after=first["next"])
+        assert [e["sequence"] for e in second["events"]] == \
+            list(range(scenario.sequence - 5, scenario.sequence - 10, -1))
+        for kwargs, field, code in (({"limit": 0}, "limit", "input.below_minimum"),
+                                    ({"after": "Zm9v"}, "after", "report.audit_bad_cursor"),
+                                    ({"who": "x"}, "who", "input.unknown_field")):
+            with pytest.raises(InvalidInput) as refused:
+                cluster.reporting.audit(**kwargs)
+            assert (refused.value.field, refused.value.code) == (field, code)
+
+
 def test_before_the_projection_created_the_database(amqp, tmp_path):
     """Reporting started first: the database does not exist yet. Zeros and a note, not a 500,
     and without waiting for the pool's timeout."""
