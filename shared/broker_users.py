@@ -311,7 +311,12 @@ def delete(vhost: str, *, ctl: str | None = None, domains: tuple[str, ...] | Non
     rabbitmqctl call costs about a second; the names are checked, so they are safe inside an
     Erlang binary); if the broker refuses eval, one delete_user each, in parallel."""
     ctl = _ctl(ctl)
-    names = [username(vhost, g.process) for g in table(domains)]
+    names = {username(vhost, g.process) for g in table(domains)}
+    # ... and any other `<vhost>.` user (a domain since taken off the registry, a test's domain).
+    users = subprocess.run([ctl, "-q", "list_users"], capture_output=True, text=True, timeout=60).stdout
+    names |= {line.split("\t", 1)[0] for line in users.splitlines()
+              if line.startswith(f"{vhost}.") and NAME.match(line.split("\t", 1)[0])}
+    names = sorted(names)
     listed = ", ".join(f'<<"{name}">>' for name in names)
     code = f'[catch rabbit_auth_backend_internal:delete_user(U, <<"broker_users">>) || U <- [{listed}]], ok.'
     if subprocess.run([ctl, "-q", "eval", code], capture_output=True, timeout=60).returncode == 0:

@@ -157,7 +157,8 @@ def test_the_e2e_platform_starts_every_registered_domain(with_sample):
     found = programs(platform.env)
     assert found["relay_volunteering"] == (
         "python -m shared.relay volunteering",
-        {"METRICS_PORT": str(platform.ports["RELAY_VOLUNTEERING_PORT"])})
+        {"METRICS_PORT": str(platform.ports["RELAY_VOLUNTEERING_PORT"]),
+         "AMQP_URI": platform.env["AMQP_URI_RELAY_VOLUNTEERING"]})
 
 
 def test_a_port_taken_twice_is_refused(registry_only):
