@@ -115,7 +115,7 @@ def _projection(domains: tuple[str, ...]) -> Grant:
     queues = (PROJECTION_QUEUE, f"{PROJECTION_QUEUE}.dead-letter")
     exchanges = tuple(f"{d}.events" for d in domains)
     return Grant("projection", "projection",
-                 f"consumes {PROJECTION_QUEUE} (bound to every <domain>.events); dead-letters "
+                 f"consumes {PROJECTION_QUEUE} (bound to every domain's events exchange); dead-letters "
                  f"through the default exchange; never nameko-rpc",
                  configure=_exactly(*exchanges, *queues), write=_exactly(*queues, DEFAULT_EXCHANGE),
                  read=_exactly(*exchanges, *queues))
@@ -330,13 +330,15 @@ def delete(vhost: str, *, ctl: str | None = None, domains: tuple[str, ...] | Non
 # --- the table for people -------------------------------------------------------------------------
 
 def markdown(domains: tuple[str, ...] | None = None) -> str:
+    def code(regex: str) -> str:
+        return "`" + regex.replace("|", "\\|") + "`"   # a bare | would end the table cell
     rows = ["| process (user `<vhost>.<process>`) | kind | what it does | configure | write | read | "
             "nameko-rpc routing keys: publish / bind |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for g in table(domains):
-        topic = f"`{g.rpc_write}` / `{g.rpc_read}`" if g.rpc_write else "– (no access)"
-        rows.append(f"| {g.process} | {g.kind} | {g.does} | `{g.configure}` | `{g.write}` | "
-                    f"`{g.read}` | {topic} |")
-    return "\n".join(rows).replace("|)", "\\|)") + "\n"
+        topic = f"{code(g.rpc_write)} / {code(g.rpc_read)}" if g.rpc_write else "– (no access)"
+        rows.append(f"| {g.process} | {g.kind} | {g.does} | {code(g.configure)} | {code(g.write)} | "
+                    f"{code(g.read)} | {topic} |")
+    return "\n".join(rows) + "\n"
 
 
 def k8s_secret(amqp_uri: str, secrets_by_process: dict[str, str] | None = None) -> str:
