@@ -61,7 +61,8 @@ unit: install
 	$(PY) -m pytest -q tests/unit
 
 demo: install
-	set -a; . ./.env.local; set +a; $(PY) -m deploy.demo $(DEMO_ARGS)
+	set -a; . ./.env.local; set +a; AMQP_URI=$$($(PY) -m shared.broker_users uri demo || echo "$$AMQP_URI") \
+	  $(PY) -m deploy.demo $(DEMO_ARGS)  # as the demo's own broker user (shared/broker_users.py)
 
 bench: install tools
 	$(PY) -m bench --wait-quiet 10 $(BENCH_ARGS)

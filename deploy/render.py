@@ -87,6 +87,13 @@ class Process:
         return ("WEB_SERVER_ADDRESS", f"0.0.0.0:{port}") if self.http else ("METRICS_PORT", str(port))
 
 
+def amqp_variable(process: Process) -> str:
+    """Where a process finds its own broker user's URI (shared/broker_users.py): AMQP_URI_RELAY_WELFARE.
+    `make run` exports one per program; each program gets it as its AMQP_URI."""
+    from shared import broker_users
+    return broker_users.uri_variable(process.program)
+
+
 def _nameko(module: str) -> tuple[str, ...]:
     return ("nameko", "run", "--config", NAMEKO_CONFIG, module)
 
@@ -161,7 +168,7 @@ supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
 SUPERVISORD_PROGRAM = """
 [program:{program}]
 command={command}
-environment={variable}="{value}"
+environment={variable}="{value}",AMQP_URI="%(ENV_{amqp_variable})s"
 directory=%(here)s/..
 autorestart=true
 startsecs=2
@@ -179,7 +186,8 @@ def supervisord_conf(found: tuple[Domain, ...]) -> str:
     for process in listed:
         variable, value = process.listen_env(f"%(ENV_{process.port_variable})s")
         text += SUPERVISORD_PROGRAM.format(program=process.program, command=" ".join(process.command),
-                                           variable=variable, value=value)
+                                           variable=variable, value=value,
+                                           amqp_variable=amqp_variable(process))
     text += "\n; Settings every program shares.\n[group:platform]\n"
     text += "programs=" + ",".join(p.program for p in listed) + "\n"
     return text
@@ -407,7 +415,7 @@ CONTAINER_TAIL = """\
 """
 
 SECRET_ENV = """\
-            - name: {key}
+            - name: {name}
               valueFrom:
                 secretKeyRef: {{name: platform-secrets, key: {key}}}
 """
@@ -590,8 +598,10 @@ def _k8s_manifest(process: Process, found: tuple[Domain, ...]) -> str:
         env += ("            # psycopg must wait through eventlet's hub, or one query blocks every Nameko worker.\n"
                 "            - name: PSYCOPG_WAIT_FUNC\n              value: wait_select\n")
     secrets = (["CIPHER_KEY"] if process.key_holder else []) + \
-        ([] if process.role == "gateway" else ["POSTGRES_PASSWORD"]) + ["AMQP_URI"]
-    env += "".join(SECRET_ENV.format(key=key) for key in secrets)
+        ([] if process.role == "gateway" else ["POSTGRES_PASSWORD"])
+    env += "".join(SECRET_ENV.format(name=key, key=key) for key in secrets)
+    # Its own broker user (shared/broker_users.py): the pod sees no other process's credentials.
+    env += SECRET_ENV.format(name="AMQP_URI", key=amqp_variable(process))
     tail = CONTAINER_TAIL
     if process.role == "gateway":
         probes = GATEWAY_PROBES
@@ -637,7 +647,8 @@ KUSTOMIZATION_HEAD = """\
 #   - PostgreSQL and RabbitMQ: external dependencies, reached by the host names in the
 #     ConfigMap below (`postgres`, `rabbitmq`; e.g. Services or ExternalName Services in this
 #     namespace pointing at the managed instances).
-#   - The Secret `platform-secrets` (CIPHER_KEY, POSTGRES_PASSWORD, AMQP_URI): created once per
+#   - The Secret `platform-secrets` (CIPHER_KEY, POSTGRES_PASSWORD, one AMQP_URI_<PROCESS> per
+#     process: its own broker user, `python -m shared.broker_users k8s-secret`): created once per
 #     cluster with `kubectl create secret generic`, see docs/deployment.md. Keeping it out of
 #     the manifests means no key is ever committed, and `kubectl apply -k` can never overwrite
 #     the real key (events encrypted with one key cannot be read with another).

@@ -9,7 +9,8 @@
 # The broker: a RabbitMQ virtual host of its own, named after the database (POSTGRES_DBNAME),
 # so that two platforms on one broker never share queues. Unless AMQP_URI is set, run.sh creates
 # it on the local broker with rabbitmqctl and writes AMQP_URI into .env.local (so that `make demo`
-# and `make rebuild`, which read .env.local, use the same one).
+# and `make rebuild`, which read .env.local, use the same one). That URI is the administrator's;
+# every process connects as its own user (see "each process its own broker user" below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
@@ -91,6 +92,44 @@ if [ -z "${GATEWAY_JWKS:-}" ]; then
   echo "run: wrote GATEWAY_JWKS=$GATEWAY_JWKS to $ENV_FILE (development keys; private.pem signs tokens)"
 fi
 export GATEWAY_JWKS
+# --- each process its own broker user (shared/broker_users.py) --------------------------------
+# AMQP_URI above is the administrator's (guest on this machine): run.sh checks the broker with
+# it; no platform process uses it. Each process gets AMQP_URI_<PROCESS>: user <vhost>.<process>
+# with the least permissions it needs, its password generated once into $ENV_FILE.
+python -m shared.broker_users passwords "$ENV_FILE"
+set -a; . "$ENV_FILE"; set +a
+if [ -n "$AMQP_URI_GIVEN" ]; then AMQP_URI=$AMQP_URI_GIVEN; fi
+users_help="create them on the broker's host (rabbitmqctl needs root or the rabbitmq user), with the
+passwords of $ENV_FILE exported (set -a; . $ENV_FILE; set +a):
+$(env $(compgen -v AMQP_PASSWORD_ | sed 's/^/-u /') python -m shared.broker_users commands "$AMQP_VHOST" 2>&1 | sed 's/^/    /')
+(or: python -m shared.broker_users apply '$AMQP_VHOST' where rabbitmqctl reaches the broker)"
+case "$AMQP_HOST" in
+  127.0.0.1|localhost|::1)
+    if ! command -v rabbitmqctl >/dev/null 2>&1; then
+      echo "run: rabbitmqctl not found, so the broker users cannot be created here; $users_help" >&2
+    elif ! users_out=$(python -m shared.broker_users apply "$AMQP_VHOST" 2>&1); then
+      echo "run: could not create the broker users ($users_out); $users_help" >&2
+    fi ;;
+  *) echo "run: the broker at $AMQP_HOST is not on this machine; if its users do not exist yet, $users_help" >&2 ;;
+esac
+eval "$(python -m shared.broker_users env)"
+# Fail now, with the reason, if a process could not log in (the users were not created).
+if ! python - "$AMQP_URI_PROJECTION" <<'PY'
+import sys
+from kombu import Connection
+try:
+    with Connection(sys.argv[1], connect_timeout=5) as conn:
+        conn.ensure_connection(max_retries=1)
+except Exception as error:
+    print(f"run: the projection's broker user cannot log in ({type(error).__name__}: {error})", file=sys.stderr)
+    sys.exit(1)
+PY
+then
+  echo "run: the broker users are missing or have other passwords; $users_help" >&2
+  exit 1
+fi
+# No process needs the others' passwords (each gets its own AMQP_URI_<PROCESS>).
+for variable in $(compgen -v AMQP_PASSWORD_); do unset "$variable"; done
 
 # --- ports and URLs of every registered domain ----------------------------------------------
 eval "$(python -m deploy.render env)"

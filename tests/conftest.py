@@ -39,7 +39,13 @@ def _vhost_uri(vhost: str) -> str:
 
 @pytest.fixture(scope="session")
 def amqp_uri():
-    """A RabbitMQ vhost of the session's own (rabbitmqctl is on this machine; CI runs as root)."""
+    """A RabbitMQ vhost of the session's own (rabbitmqctl is on this machine; CI runs as root).
+    The URI is guest's (full rights on the vhost: what tests use to call and inspect). The
+    platform's broker users (shared/broker_users.py, `<vhost>.<process>`) are created for the
+    vhost too, their passwords in os.environ (AMQP_PASSWORD_<PROCESS>, BROKER_USERS_VHOST), so
+    the e2e platform (tests/e2e/platform.py) runs each process as its own user, like `make run`;
+    they are deleted at the end."""
+    from shared import broker_users
     ctl = shutil.which("rabbitmqctl")
     if ctl is None:
         pytest.fail("rabbitmqctl not found: the integration tests need the local RabbitMQ "
@@ -47,10 +53,18 @@ def amqp_uri():
     subprocess.run([ctl, "add_vhost", TEST_VHOST], check=True, capture_output=True)
     subprocess.run([ctl, "set_permissions", "-p", TEST_VHOST, "guest", ".*", ".*", ".*"],
                    check=True, capture_output=True)
+    passwords = {g.process: broker_users.new_password() for g in broker_users.table()}
+    for process, password in passwords.items():
+        os.environ[broker_users.password_variable(process)] = password
     uri = _vhost_uri(TEST_VHOST)
     os.environ["AMQP_URI"] = uri
-    yield uri
-    subprocess.run([ctl, "delete_vhost", TEST_VHOST], capture_output=True)
+    try:
+        broker_users.apply(TEST_VHOST, passwords, ctl=ctl)
+        os.environ["BROKER_USERS_VHOST"] = TEST_VHOST
+        yield uri
+    finally:
+        broker_users.delete(TEST_VHOST, ctl=ctl)
+        subprocess.run([ctl, "delete_vhost", TEST_VHOST], capture_output=True)
 
 
 @pytest.fixture(scope="session")

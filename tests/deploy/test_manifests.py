@@ -375,6 +375,10 @@ def workload_problems(docs: list[dict]) -> list[str]:
             images.add(container["image"])
             names, _ = container_env(container, configmaps)
             needed = needed_env(name) | ({"CIPHER_KEY"} if name in KEY_HOLDERS else set())
+            if name == "platform-setup":  # set-up never opens the broker: no broker user either
+                needed = needed - {"AMQP_URI"}
+                if "AMQP_URI" in names:
+                    problems.append(f"{where} must not get AMQP_URI: set-up never opens the broker")
             if needed - names:
                 problems.append(f"{where} lacks environment {sorted(needed - names)}")
             refs = secret_refs(container)

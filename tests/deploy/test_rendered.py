@@ -158,7 +158,8 @@ def test_the_e2e_platform_starts_every_registered_domain(with_sample):
     found = programs(platform.env)
     assert found["relay_volunteering"] == (
         "python -m shared.relay volunteering",
-        {"METRICS_PORT": str(platform.ports["RELAY_VOLUNTEERING_PORT"])})
+        {"METRICS_PORT": str(platform.ports["RELAY_VOLUNTEERING_PORT"]),
+         "AMQP_URI": platform.env["AMQP_URI_RELAY_VOLUNTEERING"]})
 
 
 def test_a_port_taken_twice_is_refused(registry_only):
@@ -178,7 +179,8 @@ def test_make_run_starts_the_gateway_on_its_port(registry_only):
     config = configparser.RawConfigParser()
     config.read_string(render.supervisord_conf(registry_only))
     assert config["program:gateway"]["command"] == "python -m services.gateway"
-    assert config["program:gateway"]["environment"] == 'GATEWAY_PORT="%(ENV_GATEWAY_PORT)s"'
+    assert config["program:gateway"]["environment"] == (
+        'GATEWAY_PORT="%(ENV_GATEWAY_PORT)s",AMQP_URI="%(ENV_AMQP_URI_GATEWAY)s"')
     assert "gateway" in config["group:platform"]["programs"].split(",")
     assert ': "${GATEWAY_PORT:=8010}"; export GATEWAY_PORT' in render.shell_env(registry_only)
     shown = render.banner({"GATEWAY_PORT": "8123", "GATEWAY_JWKS": "./.gateway-keys/jwks.json"}, registry_only)

@@ -10,7 +10,15 @@ REPORTING_PORT, GATEWAY_PORT; `<NAME>_URL` points at each domain's service.
 
 The gateway (`python -m services.gateway`, one of the programs) verifies tokens against a key set
 made in the logs folder (the test's tmp dir) by start_all(); `token(...)` issues one signed with
-it and `gateway_url(path)` is where the gateway answers."""
+it and `gateway_url(path)` is where the gateway answers.
+
+The broker: each program connects as its own user (shared/broker_users.py), like under `make run`:
+`AMQP_URI_<PROGRAM>`, given to the program as its AMQP_URI. The users are the session's
+(tests/conftest.py `amqp_uri` creates them for its vhost and exports BROKER_USERS_VHOST and the
+AMQP_PASSWORD_<PROCESS> passwords); a process the session has no user for (a domain a test
+registers through PLATFORM_EXTRA_DOMAINS) gets one here, and the table is applied again so the
+projection may bind that domain's exchange. On another vhost (the benchmark's, a rendering test)
+there are no users: every program gets `amqp_uri` (listed in `shared_uri`)."""
 from __future__ import annotations
 
 import configparser
@@ -65,6 +73,28 @@ def _stop_group(process: subprocess.Popen, sig) -> None:
         process.wait(10)
 
 
+def broker_uris(amqp_uri: str) -> tuple[dict[str, str], list[str], tuple | None]:
+    """({program: its own user's URI}, [programs left on amqp_uri], (vhost, passwords) to apply
+    first or None). Users exist only for the vhost the session made them for."""
+    from deploy import render
+    from shared import broker_users
+    programs_ = [p.program for p in render.processes()]
+    vhost = broker_users.vhost_of(amqp_uri)
+    if os.environ.get("BROKER_USERS_VHOST") != vhost:
+        return {}, programs_, None
+    passwords, new = {}, False
+    for grant in broker_users.table():
+        variable = broker_users.password_variable(grant.process)
+        if not os.environ.get(variable):
+            os.environ[variable] = broker_users.new_password()  # the session's delete finds it by prefix
+            new = True
+        passwords[grant.process] = os.environ[variable]
+    uris = broker_users.process_uris(amqp_uri, passwords)
+    extra = bool(os.environ.get("PLATFORM_EXTRA_DOMAINS"))  # the projection's grant changes too
+    return ({p: uris[p] for p in programs_ if p in uris}, [p for p in programs_ if p not in uris],
+            (vhost, passwords) if new or extra else None)
+
+
 class Platform:
     def __init__(self, amqp_uri: str, logs: Path):
         from deploy import render
@@ -76,6 +106,9 @@ class Platform:
                         PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}",
                         REPORTING_URL=f"http://127.0.0.1:{self.ports['REPORTING_PORT']}",
                         **urls, **{k: str(v) for k, v in self.ports.items()})
+        self.broker_uris, self.shared_uri, self._apply_users = broker_uris(amqp_uri)
+        for process in render.processes():
+            self.env[render.amqp_variable(process)] = self.broker_uris.get(process.program, amqp_uri)
         self.logs = logs
         self._gateway_key = None
         self.processes: dict[str, subprocess.Popen] = {}
@@ -87,6 +120,10 @@ class Platform:
         return f"http://127.0.0.1:{self.ports[port_name]}{path}"
 
     def setup(self) -> None:
+        if self._apply_users:
+            from shared import broker_users
+            broker_users.apply(self._apply_users[0], self._apply_users[1])
+            self._apply_users = None
         subprocess.run([sys.executable, "-m", "shared.setup"], cwd=ROOT, env=self.env, check=True)
 
     def start(self, name: str) -> None:
