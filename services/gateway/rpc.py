@@ -72,7 +72,9 @@ class ThreadProxies:
             except Exception:  # already broken
                 log.debug("stopping a broken proxy failed", exc_info=True)
 
-    def call(self, service: str, method: str, **kwargs):
+    def call(self, service: str, method: str, /, **kwargs):
+        # positional-only: a command may have an argument named `service` or `method`
+        # (welfare.place_order has `service`), which must reach the RPC as a keyword
         from nameko.exceptions import RpcTimeout, UnknownService
         try:
             proxy = self._proxy()
