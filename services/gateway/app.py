@@ -90,9 +90,9 @@ class Gateway:
             self._rpc.stop()
 
     # --- one request (runs in the threadpool) --------------------------------------------------
-    def handle(self, route: routing.Route, authorization: str | None, path_params: dict,
-               given: dict, from_query: bool):
+    def handle(self, route: routing.Route, authorization: str | None, path_params: dict, raw):
         principal = self.verifier.verify(bearer(authorization))
+        given, from_query = _arguments(route, raw)      # only once the token verified
         command = route.command
         if not policy.allowed(principal.roles, route.domain, command):
             raise Forbidden(f"{route.operation_id} needs the role {command.role}; the token's "
@@ -197,29 +197,33 @@ def create_app(verifier=None, rpc=None, routes=None) -> FastAPI:
     return app
 
 
+def _arguments(route: routing.Route, raw) -> tuple[dict, bool]:
+    """The client's arguments: a GET's query parameters (raw: their (key, value) pairs), else
+    the JSON object body (raw: bytes). Returns (arguments, from_query)."""
+    if route.method == "GET":
+        given = {}
+        for key, value in raw:
+            if key in given:
+                raise InvalidInput(key, "is given twice", code="input.unknown_field")
+            given[key] = value
+        return given, True
+    try:
+        given = json.loads(raw) if raw.strip() else {}
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
+        raise MalformedBody(f"the body is not JSON: {error}") from None
+    if not isinstance(given, dict):
+        raise InvalidInput("body", "must be a JSON object of the arguments", code="input.not_an_object")
+    return given, False
+
+
 def _endpoint(gateway: Gateway, route: routing.Route):
     status = openapi.success_status(route)
 
     async def endpoint(request: Request):
         try:
-            if route.method == "GET":
-                given, from_query = {}, True
-                for key, value in request.query_params.multi_items():
-                    if key in given:
-                        raise InvalidInput(key, "is given twice", code="input.unknown_field")
-                    given[key] = value
-            else:
-                from_query = False
-                raw = await request.body()
-                try:
-                    given = json.loads(raw) if raw.strip() else {}
-                except (ValueError, UnicodeDecodeError, RecursionError) as error:
-                    raise MalformedBody(f"the body is not JSON: {error}") from None
-                if not isinstance(given, dict):
-                    raise InvalidInput("body", "must be a JSON object of the arguments",
-                                       code="input.not_an_object")
+            raw = request.query_params.multi_items() if route.method == "GET" else await request.body()
             result = await run_in_threadpool(gateway.handle, route, request.headers.get("authorization"),
-                                             dict(request.path_params), given, from_query)
+                                             dict(request.path_params), raw)
             return JSONResponse({"result": result}, status_code=status)
         except Unauthorized as error:
             return problem(401, "Unauthorized", error.code, error.detail,

@@ -41,3 +41,18 @@ def test_an_argument_named_service_or_method_reaches_the_rpc(monkeypatch):
     finally:
         proxies.stop()
     assert seen == [("welfare", "place_order", {"service": "meals", "method": "cash"})]
+
+
+@pytest.mark.parametrize("method, url, body", [
+    ("post", "/social-assistance/households", b"[]"),                      # not an object
+    ("post", "/social-assistance/households", b"{oops"),                   # not JSON
+    ("get", "/social-assistance/donation-totals?year=2007&year=2008", None),  # a parameter twice
+])
+def test_no_token_is_401_whatever_the_body_or_the_parameters(client, rpc, method, url, body):
+    """The token is checked first: the body was parsed (400/422) before it was."""
+    response = client.request(method.upper(), url, content=body,
+                              headers={"Content-Type": "application/json"} if body else {})
+    assert response.status_code == 401, response.text
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert response.json()["code"] == "auth.no_token"
+    assert rpc.calls == []
