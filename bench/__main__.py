@@ -51,6 +51,9 @@ def parser() -> argparse.ArgumentParser:
                      help="client threads of the gateway's commands/s, over HTTP and over RPC (4)")
     run.add_argument("--gateway-seconds", type=float, default=15,
                      help="duration of each gateway measurement (15)")
+    run.add_argument("--gateway-areas", choices=["listed", "*"], default="listed",
+                     help='the token\'s areas: "listed" (the seven; the gateway looks up the area of '
+                          'each id, one RPC more) or "*" (the whole district, no lookup)')
     run.add_argument("--gateway-rate", type=float, default=50,
                      help="offered commands/s of the gateway's latency, over HTTP and over RPC (50)")
     run.add_argument("--wait-quiet", type=float, default=0, metavar="MINUTES",
