@@ -43,8 +43,19 @@ def parser() -> argparse.ArgumentParser:
                      help="seconds between reads of the tracking positions (0.002)")
     run.add_argument("--pgbench-seconds", type=int, default=15, help="pgbench -T (15)")
     run.add_argument("--baseline-seconds", type=float, default=5, help="duration of timed baselines (5)")
-    run.add_argument("--phases", type=lambda t: t.split(","), default=["commands", "latency", "throughput"],
-                     help="platform phases to run (commands,latency,throughput)")
+    run.add_argument("--phases", type=lambda t: t.split(","), default=["commands", "gateway", "latency", "throughput"],
+                     help="platform phases to run (commands,gateway,latency,throughput)")
+    run.add_argument("--only", type=lambda t: t.split(","), metavar="PHASES",
+                     help="only these platform phases and no baselines, e.g. --only gateway")
+    run.add_argument("--gateway-concurrency", type=int, default=4,
+                     help="client threads of the gateway's commands/s, over HTTP and over RPC (4)")
+    run.add_argument("--gateway-seconds", type=float, default=15,
+                     help="duration of each gateway measurement (15)")
+    run.add_argument("--gateway-areas", choices=["listed", "*"], default="listed",
+                     help='the token\'s areas: "listed" (the seven; the gateway looks up the area of '
+                          'each id, one RPC more) or "*" (the whole district, no lookup)')
+    run.add_argument("--gateway-rate", type=float, default=50,
+                     help="offered commands/s of the gateway's latency, over HTTP and over RPC (50)")
     run.add_argument("--wait-quiet", type=float, default=0, metavar="MINUTES",
                      help="first wait up to MINUTES for the shared machine to be under 25%% busy (0)")
     run.add_argument("--skip-baselines", action="store_true", help="platform figures only")
@@ -86,8 +97,11 @@ def main(argv=None) -> int:
     if args.command == "soak":
         from bench.soak import run_soak
         return run_soak(args)
+    if args.only:
+        args.phases, args.skip_baselines = args.only, True
     if args.quick:
         args.seconds, args.events, args.latency_seconds, args.pgbench_seconds = 5, 3000, 10, 5
+        args.gateway_seconds = 5
         args.info_rate = 0
         args.baseline_seconds = 2
     from bench.run import run_bench

@@ -44,21 +44,25 @@ class Completed:
 
 
 def closed_loop(amqp_uri: str, households: Households, concurrency: int, seconds: float,
-                progress: Callable[[str], None] = lambda _m: None) -> dict:
+                progress: Callable[[str], None] = lambda _m: None, *, connect: Callable | None = None,
+                cycle: Callable = household_cycle, warm: Callable = _warm) -> dict:
+    """`connect()` gives each thread its client (default: its own RPC proxy); `cycle(client,
+    households)` yields after each command (bench.gateway passes the HTTP ones)."""
     _import_in_main_thread()
+    connect = connect or (lambda: _proxy(amqp_uri))
     stop = threading.Event()
     ready = threading.Barrier(concurrency + 1, timeout=60)
     stats = [Completed() for _ in range(concurrency)]
 
     def worker(mine: Completed) -> None:
         from shared.errors import DomainError
-        with _proxy(amqp_uri) as rpc:
-            _warm(rpc)
+        with connect() as rpc:
+            warm(rpc)
             ready.wait()
             while not stop.is_set():
                 began = time.perf_counter()
                 try:
-                    for _name, _result in household_cycle(rpc, households):
+                    for _name, _result in cycle(rpc, households):
                         now = time.perf_counter()
                         mine.at.append(now)
                         mine.took.append(now - began)
@@ -126,8 +130,10 @@ class OpenLoop:
     """Send `job(rpc, state)` at `rate` per second from `senders` threads."""
 
     def __init__(self, amqp_uri: str, rate: float, senders: int, job: Callable, state_factory=dict,
-                 max_lateness: float | None = None):
+                 max_lateness: float | None = None, connect: Callable | None = None, warm: Callable = _warm):
         self.amqp_uri = amqp_uri
+        self.connect = connect or (lambda: _proxy(amqp_uri))  # each sender's client
+        self.warm = warm
         self.max_lateness = max_lateness  # stop offering when this far behind the schedule
         self.saturated_at: float | None = None
         self.rate = rate
@@ -156,8 +162,8 @@ class OpenLoop:
             started = False
             while not self.stop.is_set():
                 try:
-                    with _proxy(self.amqp_uri) as rpc:
-                        _warm(rpc)
+                    with self.connect() as rpc:
+                        self.warm(rpc)
                         if not started:
                             started = True
                             ready.wait()

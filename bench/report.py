@@ -84,6 +84,10 @@ TARGETS = [
     Target("projection events/s (absolute)", "projection_eps", "min", 2000, unit="events/s"),
     Target("commands/s (best concurrency)", "commands_ps_best", "ratio", 0.30, "pgbench_tps", "commands/s"),
     Target("p99 command -> read model", "latency_ms.p99", "below", 250, unit="ms"),
+    # issue 9: the HTTP gateway beside the same commands over RPC, measured in the same run
+    Target("gateway commands/s (HTTP vs RPC)", "gateway.http_commands_ps", "ratio", 0.80,
+           "gateway.rpc_commands_ps", "commands/s"),
+    Target("gateway p99 at 50 commands/s", "gateway.http_at_rate_ms.p99", "below", 50, unit="ms"),
 ]
 
 

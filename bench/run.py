@@ -5,7 +5,8 @@ Order (each step prints its progress):
   2. baselines that need no platform: pgbench -N, eventsourcing save loop, pika (confirm per
      message, batched confirms, consume with acks)
   3. the platform (tests/e2e/platform.py): commands/s at each concurrency; the RPC ceiling (a
-     command refused before any I/O); command-to-read-model latency at an informative rate
+     command refused before any I/O); the gateway (bench/gateway.py: the same commands through
+     HTTP beside RPC, closed loop and at 50/s); command-to-read-model latency at an informative rate
      (50/s) and at the target's offered load (100/s); then relay and projection throughput:
      both stopped, N events pre-loaded, relay started and timed to the head, then the
      projection likewise
@@ -130,6 +131,7 @@ def _run_bench(args) -> int:
 
 
 BASELINE_LABELS = {"pika_batched_confirm_mps": "pika batched confirms",
+                   "gateway.rpc_commands_ps": "same over RPC",
                    "projection_runner_eps": "ProjectionRunner",
                    "pgbench_tps": "pgbench -N tps"}
 
@@ -147,6 +149,15 @@ def info_rows(figures: dict) -> list[report.Row]:
                                "pgbench -N tps", figures.get("pgbench_tps"),
                                figures["rpc_ceiling_cps"] / figures["pgbench_tps"] if figures.get("pgbench_tps") else None,
                                "(info)"))
+    gateway = figures.get("gateway") or {}
+    if gateway:
+        for via in ("rpc", "http"):
+            for p in ("p50", "p99"):
+                rows.append(report.Row(f"gateway {p} per command over {via.upper()}, concurrency "
+                                       f"{gateway['concurrency']} (ms)", gateway[f"{via}_command_ms"].get(p),
+                                       target="(info)"))
+        rows.append(report.Row(f"gateway p99 at {gateway['rate']:.0f}/s over RPC directly (ms)",
+                               gateway["rpc_at_rate_ms"].get("p99"), target="(info)"))
     latency = figures.get("latency_ms")
     if latency:
         for p in ("p50", "p95"):
@@ -177,6 +188,8 @@ def baseline_lines(figures: dict) -> str:
 def noise_lines(figures: dict) -> str:
     """How much of the machine other processes (other engineers' tests) took in each phase."""
     phases = [(f"commands c={r['concurrency']}", r.get("cpu")) for r in figures.get("commands", [])]
+    gateway = figures.get("gateway") or {}
+    phases += [(f"gateway {via}", (gateway.get(via) or {}).get("cpu")) for via in ("rpc", "http")]
     phases += [("latency", figures.get("latency_cpu")),
                ("latency (info rate)", (figures.get("latency_at_info_rate") or {}).get("latency_cpu")),
                ("relay catch-up", (figures.get("relay") or {}).get("cpu")),
@@ -225,6 +238,7 @@ def platform_figures(args, env, figures: dict, log, stamp: str) -> None:
     households = Households(0)
     log.phase("platform: starting (shared.setup + every program of deploy/supervisord.conf)")
     bench = BenchPlatform(env.amqp_uri)
+    bench.platform.env["GATEWAY_RATE_LIMIT"] = "0"  # a platform's own gateway: the bench is one client
     extra = dict(item.split("=", 1) for item in getattr(args, "env", []))
     bench.platform.env.update(extra)
     os.environ.update(extra)  # and the harness's own child processes (pre-load, ProjectionRunner)
@@ -235,9 +249,13 @@ def platform_figures(args, env, figures: dict, log, stamp: str) -> None:
     try:
         bench.start_all()
         log(f"platform up; process logs in {bench.logs}")
-        phases = getattr(args, "phases", ["commands", "latency", "throughput"])
+        phases = getattr(args, "phases", ["commands", "gateway", "latency", "throughput"])
         if "commands" in phases:
             commands(args, env, bench, households, figures, log, stamp)
+        if "gateway" in phases:
+            from bench import gateway
+            gateway.run_phase(args, env, bench, households, figures, log)
+            wait_caught_up(env, log)
         if "latency" in phases:
             if getattr(args, "info_rate", 0):  # first: below saturation, nothing queued before it
                 info = {}

@@ -104,9 +104,10 @@ class Gateway:
             self._rpc.stop()
 
     # --- one request (runs in the threadpool) --------------------------------------------------
-    def handle(self, route: routing.Route, authorization: str | None, path_params: dict,
-               given: dict, from_query: bool, trace: dict | None = None):
+    def handle(self, route: routing.Route, authorization: str | None, path_params: dict, raw,
+               trace: dict | None = None):
         principal = self.verifier.verify(bearer(authorization))
+        given, from_query = _arguments(route, raw)      # only once the token verified
         reason = given.pop(routing.REVEAL_REASON, None) if route.reveals and from_query else None
         command = route.command
         if not policy.allowed(principal.roles, route.domain, command):
@@ -125,9 +126,9 @@ class Gateway:
                                    trace.get("request_id"), trace.get("traceparent"), reason)
         self._check_area(route, principal, values, context)
         if not route.pages:
-            return self.rpc.call(route.domain, command.name, context=context, **values)
+            return self.rpc.call(route.domain, command.name, context, **values)
         request = paging.decode(cursor, limit, paging.query_fingerprint(route, values, principal.areas))
-        return paging.page(self.rpc.call(route.domain, command.name, context=context, **values),
+        return paging.page(self.rpc.call(route.domain, command.name, context, **values),
                            principal.areas, request)
 
     def _bind(self, route, principal: Principal, path_params: dict, given: dict, from_query: bool):
@@ -169,7 +170,7 @@ class Gateway:
         query = self.get_queries.get((route.domain, f"get_{route.command.area_via}"))
         if query is None:
             return ["*"]            # not resolvable yet: only a whole-district token may act
-        record = self.rpc.call(route.domain, query.name, context={k: v for k, v in context.items() if k != audit.REASON},
+        record = self.rpc.call(route.domain, query.name, {k: v for k, v in context.items() if k != audit.REASON},
                                **{query.args[0].name: record_id})
         if isinstance(record, dict) and isinstance(record.get("area"), str):
             return [record["area"]]
@@ -259,30 +260,33 @@ def create_app(verifier=None, rpc=None, routes=None, limiter: RateLimiter | None
     return app
 
 
+def _arguments(route: routing.Route, raw) -> tuple[dict, bool]:
+    """The client's arguments: a GET's query parameters (raw: their (key, value) pairs), else
+    the JSON object body (raw: bytes). Returns (arguments, from_query)."""
+    if route.method == "GET":
+        given = {}
+        for key, value in raw:
+            if key in given:
+                raise InvalidInput(key, "is given twice", code="input.unknown_field")
+            given[key] = value
+        return given, True
+    try:
+        given = json.loads(raw) if raw.strip() else {}
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
+        raise MalformedBody(f"the body is not JSON: {error}") from None
+    if not isinstance(given, dict):
+        raise InvalidInput("body", "must be a JSON object of the arguments", code="input.not_an_object")
+    return given, False
+
+
 def _endpoint(gateway: Gateway, route: routing.Route):
     status = openapi.success_status(route)
 
     async def endpoint(request: Request):
         try:
-            if route.method == "GET":
-                given, from_query = {}, True
-                for key, value in request.query_params.multi_items():
-                    if key in given:
-                        raise InvalidInput(key, "is given twice", code="input.unknown_field")
-                    given[key] = value
-            else:
-                from_query = False
-                raw = await request.body()
-                try:
-                    given = json.loads(raw) if raw.strip() else {}
-                except (ValueError, UnicodeDecodeError, RecursionError) as error:
-                    raise MalformedBody(f"the body is not JSON: {error}") from None
-                if not isinstance(given, dict):
-                    raise InvalidInput("body", "must be a JSON object of the arguments",
-                                       code="input.not_an_object")
+            raw = request.query_params.multi_items() if route.method == "GET" else await request.body()
             result = await run_in_threadpool(gateway.handle, route, request.headers.get("authorization"),
-                                             dict(request.path_params), given, from_query,
-                                             request.state.trace)
+                                             dict(request.path_params), raw, request.state.trace)
             body = result.body() if isinstance(result, paging.Page) else {"result": result}
             return JSONResponse(body, status_code=status)
         except Unauthorized as error:

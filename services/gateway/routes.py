@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass, field
 
 from shared import domains
-from shared.commands import QUERY, Command, Optional, Uuid
+from shared.commands import QUERY, Command, Uuid
 
 OFFICER = "officer"
 REVEAL = "reveal_identity"
@@ -186,6 +186,4 @@ def from_query_string(arg, raw: str):
         return int(raw)
     if kind == "boolean" and raw.lower() in ("true", "false", "1", "0"):
         return raw.lower() in ("true", "1")
-    if raw == "" and isinstance(arg.type, Optional):
-        return None
-    return raw
+    return raw          # "" too: an empty value is not an absent one (the type refuses it)

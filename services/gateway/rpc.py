@@ -76,7 +76,10 @@ class ThreadProxies:
             except Exception:  # already broken
                 log.debug("stopping a broken proxy failed", exc_info=True)
 
-    def call(self, service: str, method: str, context: dict | None = None, **kwargs):
+    def call(self, service: str, method: str, context: dict | None = None, /, **kwargs):
+        # positional-only: a command may have an argument named `service` or `method`
+        # (welfare.place_order has `service`), which must reach the RPC as a keyword;
+        # `context` is the call's audit context data (shared/audit.py)
         from nameko.exceptions import RpcTimeout, UnknownService
         try:
             proxy = self._proxy()

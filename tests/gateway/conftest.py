@@ -41,7 +41,7 @@ class FakeRpc:
         self.answer = "ok"
         self.contexts: list[dict | None] = []     # the audit context data sent with each call
 
-    def call(self, service, method, context=None, **kwargs):
+    def call(self, service, method, context=None, /, **kwargs):
         self.calls.append((service, method, kwargs))
         self.contexts.append(context)
         if method.startswith("get_") and len(kwargs) == 1:
