@@ -29,7 +29,9 @@ import json
 import logging
 import re
 import secrets
+import threading
 import uuid
+from collections import OrderedDict
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -85,6 +87,7 @@ class Gateway:
         self.routes = routing.build() if routes is None else routes
         self.get_queries = {(r.domain, r.command.name): r.command for r in self.routes
                             if r.command.kind == "query"}
+        self.record_areas = AreaCache()
 
     @property
     def verifier(self) -> Verifier:
@@ -166,10 +169,21 @@ class Gateway:
                             "gateway.area_not_held", command.area)
 
     def _record_areas(self, route, record_id, context: dict) -> list:
-        """The areas of the record an `area_via` id names, from the domain's get-query."""
+        """The areas of the record an `area_via` id names, from the domain's get-query (cached:
+        no record changes its area, see AreaCache)."""
         query = self.get_queries.get((route.domain, f"get_{route.command.area_via}"))
         if query is None:
             return ["*"]            # not resolvable yet: only a whole-district token may act
+        key = (route.domain, route.command.area_via, str(record_id))
+        cached = self.record_areas.get(key)
+        if cached is not None:
+            return list(cached)
+        areas = self._look_up_areas(route, query, record_id, context)
+        if areas != ["*"]:
+            self.record_areas.put(key, areas)
+        return areas
+
+    def _look_up_areas(self, route, query, record_id, context: dict) -> list:
         record = self.rpc.call(route.domain, query.name, {k: v for k, v in context.items() if k != audit.REASON},
                                **{query.args[0].name: record_id})
         if isinstance(record, dict) and isinstance(record.get("area"), str):
@@ -177,6 +191,32 @@ class Gateway:
         if isinstance(record, dict) and isinstance(record.get("areas"), list):
             return list(record["areas"])
         return ["*"]
+
+
+class AreaCache:
+    """The areas of records already looked up, at most `size` of them, least recently used out.
+    Safe because no record of any domain changes its area or areas after it is registered (a
+    household, a case, an incident's affected areas ...): a domain where one could must not
+    declare `area_via` on it. Unknown ids (404) are never cached: the record may come later."""
+
+    def __init__(self, size: int = 50_000):
+        self.size = size
+        self._entries: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            value = self._entries.get(key)
+            if value is not None:
+                self._entries.move_to_end(key)
+            return value
+
+    def put(self, key, areas: list) -> None:
+        with self._lock:
+            self._entries[key] = tuple(areas)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
 
 
 def _check_reveal_reason(reason) -> None:

@@ -19,7 +19,7 @@ import warnings
 
 warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
 
-from nameko.exceptions import deserialize_to_instance  # noqa: E402
+from nameko.exceptions import RemoteError, deserialize_to_instance  # noqa: E402
 from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402
 
 from shared import errors  # noqa: E402
@@ -29,6 +29,8 @@ for _error in errors.ALL:
 
 log = logging.getLogger("gateway.rpc")
 DEFAULT_TIMEOUT = 30.0
+# Remote errors that mean the service is up but its store is not (psycopg, psycopg_pool): 503.
+STORE_UNAVAILABLE = frozenset({"OperationalError", "PoolTimeout", "ConnectionTimeout", "InterfaceError"})
 
 
 class Unavailable(Exception):
@@ -95,6 +97,10 @@ class ThreadProxies:
         except (OSError, ConnectionError) as error:
             self._discard()
             raise Unavailable(f"{service} is unreachable ({error})") from error
+        except RemoteError as error:
+            if error.exc_type in STORE_UNAVAILABLE:     # the service's database is away
+                raise Unavailable(f"{service} cannot reach its database ({error.exc_type})") from error
+            raise
         except Exception as error:
             if type(error).__module__.startswith(("kombu", "amqp")):
                 self._discard()

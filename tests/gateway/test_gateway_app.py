@@ -87,12 +87,26 @@ def test_403_for_a_role_not_held_and_for_reveal_without_the_right(client, rpc, a
     assert client.get(url + "?reveal_identity=false", headers=reader).status_code == 200
     assert_problem(client.get(url + "?reveal_identity=true", headers=auth()), 422,
                    "audit.reveal_reason_required", "reveal_reason")
-    calls = len(rpc.calls)
     assert client.get(url + "?reveal_identity=true&reveal_reason=appeal+hearing", headers=auth()).status_code == 200
     assert rpc.calls[-1][2] == {"household_id": HOUSEHOLD_ID, "reveal_identity": True}
     assert rpc.contexts[-1]["reason"] == "appeal hearing"
-    assert len(rpc.calls) == calls + 2      # the area lookup, then the query itself
-    assert "reason" not in rpc.contexts[-2]  # the area lookup reveals nothing
+    assert all("reason" not in context for context in rpc.contexts[:-1])  # area lookups reveal nothing
+
+
+def test_a_records_area_is_looked_up_once(client, rpc, auth):
+    """No record changes its area: the second command on a case needs no lookup (an unknown
+    id is not remembered, it may be registered later)."""
+    url = f"/social-assistance/cases/{CASE_ID}/verify"
+    for _ in range(3):
+        assert client.post(url, headers=auth(), json={"household_monthly_income": "100"}).status_code == 200
+    lookups = [call for call in rpc.calls if call[1] == "get_case"]
+    assert len(lookups) == 1 and [c[1] for c in rpc.calls].count("verify") == 3
+    unknown = "6f1c2a3e-0000-4000-8000-0000000000ee"
+    for _ in range(2):
+        response = client.post(f"/social-assistance/cases/{unknown}/verify", headers=auth(),
+                               json={"household_monthly_income": "100"})
+        assert response.status_code == 404
+    assert [call[2] for call in rpc.calls].count({"case_id": unknown}) == 2
 
 
 def test_422_from_the_declaration_before_any_call_and_400_for_malformed_json(client, rpc, auth):

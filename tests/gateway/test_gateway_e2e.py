@@ -152,6 +152,14 @@ def test_who_acted_and_the_request_id_reach_the_stored_and_published_event(gatew
     assert event["actorroles"] == "social_assistance.officer"
     assert event["traceparent"].startswith(f"00-{trace_id}-") and event["traceparent"].endswith("-01")
     assert "officer-li" not in json.dumps(event["data"]) and "audit" not in event["data"]
+    # ... and into the audit read model, through the bus and the projection
+    auditor = bearer(key, "auditor-sun", "auditor", areas="*")
+    trail = platform.wait_until(lambda: requests.get(f"{base}/audit", params={"request": "req-42"}, headers=auditor,
+                                                     timeout=30).json()["result"]["events"], what="the audit row")
+    (row,) = trail
+    assert (row["actor"], row["request_id"], row["type"]) == ("officer-li", "req-42", "HouseholdRegistered")
+    assert row["traceparent"] == event["traceparent"] and row["aggregate_id"] == event["subject"]
+    is_problem(requests.get(f"{base}/audit", params={"request": "req-42"}, headers=li, timeout=30), 403)
 
     # without the headers: a request id is made, answered, and stored
     response = requests.post(f"{base}/social-assistance/households", headers=li, timeout=30, json={

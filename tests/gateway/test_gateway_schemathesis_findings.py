@@ -56,3 +56,38 @@ def test_no_token_is_401_whatever_the_body_or_the_parameters(client, rpc, method
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
     assert response.json()["code"] == "auth.no_token"
     assert rpc.calls == []
+
+
+def test_a_service_whose_database_is_away_is_503_not_500(monkeypatch):
+    """The reporting service answers a RemoteError of psycopg's OperationalError while its
+    database is down: the gateway says 503 (try again), as for an unreachable service."""
+    from nameko.exceptions import RemoteError
+
+    from services.gateway import rpc as gateway_rpc
+
+    class DownClusterRpcProxy:
+        def __init__(self, config, context_data=None, timeout=None):
+            pass
+
+        def start(self):
+            class Service:
+                def __getattr__(self, method):
+                    def call(**kwargs):
+                        raise RemoteError("OperationalError", "connection refused")
+                    return call
+
+            class Cluster:
+                def __getattr__(self, service):
+                    return Service()
+            return Cluster()
+
+        def stop(self):
+            pass
+
+    monkeypatch.setattr(gateway_rpc, "ClusterRpcProxy", DownClusterRpcProxy)
+    proxies = gateway_rpc.ThreadProxies("amqp://x/")
+    try:
+        with pytest.raises(gateway_rpc.Unavailable, match="database"):
+            proxies.call("reporting", "report")
+    finally:
+        proxies.stop()
