@@ -34,7 +34,7 @@ a service cannot send a request). A process that declares an exchange (configure
 delete it; RabbitMQ has no "declare but not delete". The projection's write on `amq.default`
 lets it publish to any queue by name; Nameko dispatches RPC on the routing key
 `<service>.<method>`, and a default-exchange message carries the queue's name instead, so that
-cannot call a service method (tests/integration/test_broker_users.py shows the refusal).
+cannot call a service method (tests/integration/test_broker_permissions.py shows the refusal).
 
     python -m shared.broker_users table                markdown of the table (docs/broker.md)
     python -m shared.broker_users commands VHOST       the rabbitmqctl commands, to run by hand
