@@ -319,6 +319,15 @@ def _arguments(route: routing.Route, raw) -> tuple[dict, bool]:
     return given, False
 
 
+def _location(route: routing.Route, status: int, result) -> dict | None:
+    """A 201's `Location`: the created record's URL (the collection's path and the new id,
+    answered as the id itself or as the record's `id`)."""
+    created = result.get("id") if isinstance(result, dict) else result
+    if status != 201 or not isinstance(created, str) or not re.fullmatch(r"[A-Za-z0-9\-]{1,64}", created):
+        return None
+    return {"Location": f"{route.path}/{created}"}
+
+
 def _endpoint(gateway: Gateway, route: routing.Route):
     status = openapi.success_status(route)
 
@@ -328,7 +337,7 @@ def _endpoint(gateway: Gateway, route: routing.Route):
             result = await run_in_threadpool(gateway.handle, route, request.headers.get("authorization"),
                                              dict(request.path_params), raw, request.state.trace)
             body = result.body() if isinstance(result, paging.Page) else {"result": result}
-            return JSONResponse(body, status_code=status)
+            return JSONResponse(body, status_code=status, headers=_location(route, status, result))
         except Unauthorized as error:
             return problem(401, "Unauthorized", error.code, error.detail,
                            headers={"WWW-Authenticate": 'Bearer realm="civil-affairs", error="invalid_token"'

@@ -89,8 +89,12 @@ def _page_parameters() -> list[dict]:
 
 def _success(route: routing.Route) -> dict:
     if not route.pages:
-        return {"description": "the result", "content": {"application/json": {"schema": {
+        success = {"description": "the result", "content": {"application/json": {"schema": {
             "type": "object", "properties": {"result": {}}, "required": ["result"]}}}}
+        if success_status(route) == 201:
+            success["headers"] = {"Location": {"description": "the created record's URL", "required": True,
+                                               "schema": {"type": "string", "maxLength": 200}}}
+        return success
     return {"description": "one page of the list, only the items in the token's areas (an item's "
                            "`area`, or all its `areas`); `next` is the cursor of the next page, "
                            "null on the last",

@@ -29,7 +29,7 @@ def _grant(*roles, commands=(), all_queries=False, reveal=False) -> Grant:
     return Grant(frozenset(roles), frozenset(commands), all_queries, reveal)
 
 
-SA, DR, WF, RP = "social_assistance", "disaster_relief", "welfare", "reporting"
+SA, DR, WF, RP, SB = "social_assistance", "disaster_relief", "welfare", "reporting", "subscriptions"
 
 #  token role                     declared command roles held                      extra                reveal
 POLICY: dict[str, Grant] = {
@@ -49,7 +49,7 @@ POLICY: dict[str, Grant] = {
     "welfare.reader":             _grant(f"{WF}.reader"),
     # across the bureau
     "auditor":                    _grant(all_queries=True),                      # every query, no command, masked
-    "administrator":              _grant(f"{RP}.auditor",                        # the audit trail,
+    "administrator":              _grant(f"{RP}.auditor", f"{SB}.administrator", # the audit trail, subscriptions,
                                          commands=(f"{SA}.set_standard", f"{SA}.raise_standards",  # reference data
                                                    f"{SA}.standard", f"{WF}.rules")),               # and standards
 }

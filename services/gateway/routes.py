@@ -33,7 +33,7 @@ REVEAL = "reveal_identity"
 REVEAL_REASON = "reveal_reason"     # the gateway's own query parameter of revealing queries
 # Services that are not registered domains but declare commands for the gateway (their module
 # has SERVICE, the Nameko service's name, and COMMANDS).
-SERVICES = ("services.reporting.commands",)
+SERVICES = ("services.reporting.commands", "services.subscriptions.commands")
 PAGE_ARGS = ("limit", "cursor")
 _PATH_ARG = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 

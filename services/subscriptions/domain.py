@@ -1,0 +1,377 @@
+"""Domain layer of the subscription service: the `Subscription` aggregate and its rules.
+
+A subscription (shaped after the CloudEvents Subscriptions API) names who receives what and why:
+the subscriber organisation, the purpose, the legal basis (which sets the data scope: `full` for
+service delivery and law enforcement, `reduced` otherwise), the source domain, event `types`
+(empty: all), `filters` (services/subscriptions/filters.py), the `sink` and its `protocol`
+(`HTTP` webhooks or `AMQP`), `protocolsettings` and `config`.
+
+States: `created` → `validated` (the sink's handshake succeeded) → `active`; `suspended` (with
+a reason) from any of those; `resume` goes back to `created` (the sink is validated again before
+the next delivery); `deleted` is final. Changing the sink puts a validated or active subscription
+back to `created`. `position` is the last acknowledged `sequence` of the source (an int;
+acknowledgements never move it back, `rewind` does, for a replay).
+
+HTTP subscriptions hold up to two webhook secrets (`whsec_` + base64 of 32 random bytes, the
+Standard Webhooks form): the newest first; a rotation keeps the previous one valid beside it until
+the next rotation. Secrets live only in the (encrypted) event store: `view()` shows their count
+and the newest one's fingerprint, never a secret.
+
+Public command methods check and raise typed errors; private past-tense `@event` methods change
+state. No framework here (eventsourcing's aggregate base and the standard library only).
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import secrets as random_secrets
+from urllib.parse import urlsplit
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import event
+
+from services.subscriptions import filters as filtering
+from shared.audit import AuditedAggregate
+from shared.errors import Conflict, InvalidInput
+
+LEGAL_BASES = ("statistics", "oversight", "service_delivery", "law_enforcement")
+FULL_SCOPE_BASES = ("service_delivery", "law_enforcement")
+PROTOCOLS = ("HTTP", "AMQP")
+SINK_SCHEMES = {"HTTP": ("http", "https"), "AMQP": ("amqp", "amqps")}
+CREATED, VALIDATED, ACTIVE, SUSPENDED, DELETED = "created", "validated", "active", "suspended", "deleted"
+STATES = (CREATED, VALIDATED, ACTIVE, SUSPENDED, DELETED)
+MAX_SUBSCRIBER, MAX_PURPOSE, MAX_REASON = 100, 500, 500
+MAX_TYPES, MAX_TYPE = 50, 200
+MAX_SINK = 500
+MAX_SETTINGS, MAX_KEY, MAX_SETTING_TEXT = 20, 64, 200
+MAX_POSITION = 10 ** 20 - 1          # a sequence has 20 digits
+SECRET_PREFIX = "whsec_"
+MAX_SECRETS = 2
+_TYPE = re.compile(r"^[A-Za-z][A-Za-z0-9._\-]*$")
+_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]*$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def scope_of(legal_basis: str) -> str:
+    """The data scope a legal basis entitles: "full" or "reduced"."""
+    return "full" if legal_basis in FULL_SCOPE_BASES else "reduced"
+
+
+def new_secret() -> str:
+    """A webhook secret: `whsec_` + base64 of 32 random bytes (Standard Webhooks)."""
+    return SECRET_PREFIX + base64.b64encode(random_secrets.token_bytes(32)).decode()
+
+
+def fingerprint(secret: str) -> str:
+    """Names a secret without showing it: the first 16 hex digits of its SHA-256."""
+    return "sha256:" + hashlib.sha256(secret.encode()).hexdigest()[:16]
+
+
+# --- checks: each returns the normalised value or raises InvalidInput ---------------------------
+
+def check_text(field: str, value, max_length: int, multiline: bool = False) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(field, "must be non-empty text", code="subscription.empty_text")
+    text = value.strip()
+    if len(text) > max_length:
+        raise InvalidInput(field, f"must be at most {max_length} characters", code="subscription.text_too_long")
+    if _CONTROL.search(text.replace("\n", "").replace("\t", "") if multiline else text):
+        raise InvalidInput(field, "must not contain control characters", code="subscription.control_character")
+    return text
+
+
+def check_legal_basis(value) -> str:
+    if value not in LEGAL_BASES:
+        raise InvalidInput("legal_basis", "must be one of " + ", ".join(LEGAL_BASES),
+                           code="subscription.unknown_legal_basis")
+    return value
+
+
+def check_protocol(value) -> str:
+    if value not in PROTOCOLS:
+        raise InvalidInput("protocol", "must be HTTP or AMQP", code="subscription.unknown_protocol")
+    return value
+
+
+def check_source(value, sources) -> str:
+    if not isinstance(value, str) or value not in tuple(sources):
+        raise InvalidInput("source", "must be a registered domain: " + ", ".join(sources),
+                           code="subscription.unknown_source")
+    return value
+
+
+def check_types(value) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidInput("types", "must be a list of event types", code="subscription.types_not_a_list")
+    if len(value) > MAX_TYPES:
+        raise InvalidInput("types", f"must list at most {MAX_TYPES} event types", code="subscription.too_many_types")
+    for index, item in enumerate(value):
+        if not isinstance(item, str) or not 0 < len(item) <= MAX_TYPE or not _TYPE.match(item):
+            raise InvalidInput(f"types[{index}]", f"an event type is 1 to {MAX_TYPE} letters, digits, "
+                               "'.', '_' or '-', starting with a letter", code="subscription.bad_type")
+    return sorted(set(value))
+
+
+def check_sink(value, protocol: str) -> str:
+    """The sink URL's syntax for its protocol (the network allow-list is the delivery's)."""
+    if not isinstance(value, str) or not value or len(value) > MAX_SINK:
+        raise InvalidInput("sink", f"must be a URL of 1 to {MAX_SINK} characters", code="subscription.bad_sink")
+    if _CONTROL.search(value) or " " in value:
+        raise InvalidInput("sink", "must not contain spaces or control characters", code="subscription.bad_sink")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 (raises ValueError on a bad port)
+    except ValueError:
+        raise InvalidInput("sink", "is not a URL", code="subscription.bad_sink") from None
+    schemes = SINK_SCHEMES[protocol]
+    if parts.scheme not in schemes:
+        raise InvalidInput("sink", f"a {protocol} sink's scheme is " + " or ".join(schemes),
+                           code="subscription.sink_scheme")
+    if parts.username is not None or parts.password is not None:
+        raise InvalidInput("sink", "must not carry credentials (the platform issues them)",
+                           code="subscription.sink_credentials")
+    if protocol == "HTTP" and (not parts.hostname or parts.fragment):
+        raise InvalidInput("sink", "an HTTP sink names a host and has no #fragment", code="subscription.bad_sink")
+    return value
+
+
+def check_settings(field: str, value) -> dict:
+    """`protocolsettings` or `config`: at most 20 keys, each value a scalar (text at most 200)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidInput(field, "must be an object", code="subscription.settings_not_an_object")
+    if len(value) > MAX_SETTINGS:
+        raise InvalidInput(field, f"at most {MAX_SETTINGS} keys", code="subscription.too_many_settings")
+    checked = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or not 0 < len(key) <= MAX_KEY or not _KEY.match(key):
+            raise InvalidInput(field, f"a key is 1 to {MAX_KEY} letters, digits, '_', '.' or '-'",
+                               code="subscription.bad_setting_key")
+        checked[key] = _setting_value(f"{field}.{key}", item)
+    return checked
+
+
+def _setting_value(field: str, value):
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int) and abs(value) < 10 ** 15:
+        return value
+    if isinstance(value, str) and len(value) <= MAX_SETTING_TEXT and not _CONTROL.search(value):
+        return value
+    raise InvalidInput(field, f"must be a scalar: true/false, null, a whole number under 10**15 or "
+                       f"text of at most {MAX_SETTING_TEXT} characters", code="subscription.bad_setting_value")
+
+
+def check_position(field: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_POSITION:
+        raise InvalidInput(field, "must be a sequence number from 0 to 10**20-1",
+                           code="subscription.bad_position")
+    return value
+
+
+class Subscription(AuditedAggregate):
+    """One subscriber's subscription to one source's events."""
+
+    @classmethod
+    def create(cls, *, subscriber, purpose, legal_basis, source, sources, sink, protocol="HTTP",
+               types=None, filters=None, protocolsettings=None, config=None, after=0,
+               secret: str | None = None) -> "Subscription":
+        protocol = check_protocol(protocol)
+        if protocol == "HTTP" and not (isinstance(secret, str) and secret.startswith(SECRET_PREFIX)):
+            raise InvalidInput("secret", "an HTTP subscription needs a webhook secret", code="subscription.no_secret")
+        return cls(subscriber=check_text("subscriber", subscriber, MAX_SUBSCRIBER),
+                   purpose=check_text("purpose", purpose, MAX_PURPOSE, multiline=True),
+                   legal_basis=check_legal_basis(legal_basis), source=check_source(source, sources),
+                   types=check_types(types), filters=filtering.check(filters),
+                   sink=check_sink(sink, protocol), protocol=protocol,
+                   protocolsettings=check_settings("protocolsettings", protocolsettings),
+                   config=check_settings("config", config), position=check_position("after", after),
+                   secrets=[secret] if protocol == "HTTP" else [])
+
+    @event("Created")
+    def __init__(self, *, subscriber, purpose, legal_basis, source, types, filters, sink, protocol,
+                 protocolsettings, config, position, secrets):
+        self.subscriber, self.purpose, self.legal_basis = subscriber, purpose, legal_basis
+        self.source, self.types, self.filters = source, list(types), list(filters)
+        self.sink, self.protocol = sink, protocol
+        self.protocolsettings, self.config = dict(protocolsettings), dict(config)
+        self.position, self.secrets = position, list(secrets)
+        self.state, self.reason = CREATED, None
+
+    # --- reading -----------------------------------------------------------------------------
+
+    @property
+    def scope(self) -> str:
+        return scope_of(self.legal_basis)
+
+    def view(self) -> dict:
+        """The subscription as shown to administrators: never a secret."""
+        return {"id": str(self.id), "subscriber": self.subscriber, "purpose": self.purpose,
+                "legal_basis": self.legal_basis, "scope": self.scope, "source": self.source,
+                "types": list(self.types), "filters": list(self.filters), "sink": self.sink,
+                "protocol": self.protocol, "protocolsettings": dict(self.protocolsettings),
+                "config": dict(self.config), "state": self.state, "reason": self.reason,
+                "position": self.position, "secret_count": len(self.secrets),
+                "secret_fingerprint": fingerprint(self.secrets[0]) if self.secrets else None,
+                "created_on": self.created_on.isoformat(), "modified_on": self.modified_on.isoformat(),
+                "version": self.version}
+
+    # --- commands ------------------------------------------------------------------------------
+
+    def _not_deleted(self) -> None:
+        if self.state == DELETED:
+            raise Conflict("subscription_id", "the subscription is deleted", code="subscription.deleted")
+
+    def validate_sink(self) -> None:
+        """The sink's handshake succeeded (recorded only from `created`)."""
+        self._not_deleted()
+        if self.state != CREATED:
+            raise Conflict("state", f"only a created subscription's sink is validated (it is {self.state})",
+                           code="subscription.not_created")
+        self._sink_validated()
+
+    @event("SinkValidated")
+    def _sink_validated(self):
+        self.state = VALIDATED
+
+    def activate(self) -> None:
+        self._not_deleted()
+        if self.state != VALIDATED:
+            raise Conflict("state", f"only a validated subscription is activated (it is {self.state})",
+                           code="subscription.not_validated")
+        self._activated()
+
+    @event("Activated")
+    def _activated(self):
+        self.state = ACTIVE
+
+    def suspend(self, reason) -> None:
+        self._not_deleted()
+        reason = check_text("reason", reason, MAX_REASON, multiline=True)
+        if self.state == SUSPENDED:
+            raise Conflict("state", "the subscription is already suspended", code="subscription.already_suspended")
+        self._suspended(reason=reason)
+
+    @event("Suspended")
+    def _suspended(self, reason):
+        self.state, self.reason = SUSPENDED, reason
+
+    def resume(self) -> None:
+        self._not_deleted()
+        if self.state != SUSPENDED:
+            raise Conflict("state", f"only a suspended subscription is resumed (it is {self.state})",
+                           code="subscription.not_suspended")
+        self._resumed()
+
+    @event("Resumed")
+    def _resumed(self):
+        self.state, self.reason = CREATED, None     # the sink is validated again first
+
+    def update(self, *, sources, sink=None, types=None, filters=None, protocolsettings=None,
+               config=None, purpose=None, legal_basis=None) -> bool:
+        """Change what is given (None: unchanged); False when nothing changes."""
+        self._not_deleted()
+        changes = self._changes(sink=None if sink is None else check_sink(sink, self.protocol),
+                                types=None if types is None else check_types(types),
+                                filters=None if filters is None else filtering.check(filters),
+                                protocolsettings=None if protocolsettings is None
+                                else check_settings("protocolsettings", protocolsettings),
+                                config=None if config is None else check_settings("config", config),
+                                purpose=None if purpose is None
+                                else check_text("purpose", purpose, MAX_PURPOSE, multiline=True),
+                                legal_basis=None if legal_basis is None else check_legal_basis(legal_basis))
+        if not changes:
+            return False
+        self._updated(changes=changes)
+        return True
+
+    def _changes(self, **given) -> dict:
+        return {key: value for key, value in given.items()
+                if value is not None and value != getattr(self, key)}
+
+    @event("Updated")
+    def _updated(self, changes):
+        for key, value in changes.items():
+            setattr(self, key, value)
+        if "sink" in changes and self.state in (VALIDATED, ACTIVE):
+            self.state = CREATED                    # a new sink is validated before delivery
+
+    def rotate_secret(self, secret: str, keep_previous: bool = True) -> None:
+        self._not_deleted()
+        if self.protocol != "HTTP":
+            raise Conflict("protocol", "only an HTTP subscription has webhook secrets",
+                           code="subscription.no_webhook_secret")
+        if not (isinstance(secret, str) and secret.startswith(SECRET_PREFIX)):
+            raise InvalidInput("secret", "must be a webhook secret (whsec_...)", code="subscription.no_secret")
+        kept = self.secrets[:MAX_SECRETS - 1] if keep_previous else []
+        self._secret_rotated(secrets=[secret, *kept])
+
+    @event("SecretRotated")
+    def _secret_rotated(self, secrets):
+        self.secrets = list(secrets)
+
+    def acknowledge(self, position) -> bool:
+        """Deliveries up to `position` are done; an older or equal position changes nothing."""
+        self._not_deleted()
+        position = check_position("position", position)
+        if position <= self.position:
+            return False
+        self._deliveries_acknowledged(position=position)
+        return True
+
+    @event("DeliveriesAcknowledged")
+    def _deliveries_acknowledged(self, position):
+        self.position = position
+
+    def rewind(self, after) -> None:
+        """Replay: deliver again every event after this sequence number (it may be earlier)."""
+        self._not_deleted()
+        self._rewound(position=check_position("after", after))
+
+    @event("Rewound")
+    def _rewound(self, position):
+        self.position = position
+
+    def delete(self) -> None:
+        self._not_deleted()
+        self._deleted()
+
+    @event("Deleted")
+    def _deleted(self):
+        self.state, self.secrets = DELETED, []
+
+
+class Directory(AuditedAggregate):
+    """Every subscription's id (one per store, at a fixed id): what `list` reads."""
+
+    MAX = 1000
+    ID = uuid5(NAMESPACE_URL, "urn:zhonglou-civil-affairs:subscriptions:directory")
+
+    @staticmethod
+    def create_id() -> UUID:
+        return Directory.ID
+
+    @event("Created")
+    def __init__(self):
+        self.ids: list[str] = []
+
+    def add(self, subscription_id) -> None:
+        if len(self.ids) >= self.MAX:
+            raise Conflict("subscription", f"at most {self.MAX} subscriptions", code="subscription.too_many")
+        self._added(subscription_id=str(subscription_id))
+
+    @event("Added")
+    def _added(self, subscription_id):
+        self.ids.append(subscription_id)
+
+    def remove(self, subscription_id) -> None:
+        if str(subscription_id) in self.ids:
+            self._removed(subscription_id=str(subscription_id))
+
+    @event("Removed")
+    def _removed(self, subscription_id):
+        self.ids.remove(subscription_id)
