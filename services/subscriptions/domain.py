@@ -128,7 +128,7 @@ def check_sink(value, protocol: str) -> str:
         raise InvalidInput("sink", "is not a URL", code="subscription.bad_sink") from None
     schemes = SINK_SCHEMES[protocol]
     if parts.scheme not in schemes:
-        raise InvalidInput("sink", f"a {protocol} sink's scheme is " + " or ".join(schemes),
+        raise InvalidInput("sink", f"the scheme of a {protocol} sink is " + " or ".join(schemes),
                            code="subscription.sink_scheme")
     if parts.username is not None or parts.password is not None:
         raise InvalidInput("sink", "must not carry credentials (the platform issues them)",
