@@ -1,4 +1,5 @@
-"""Creates the database, every registered domain's schema and tables and the read model,
+"""Creates the database, every registered domain's schema and tables, the subscription
+service's (schema `subscriptions`) and the read model,
 idempotently: `python -m shared.setup`."""
 from __future__ import annotations
 
@@ -19,12 +20,20 @@ def prepare(domain: domains.Domain) -> str:
     return domain.name if done is None else f"{domain.name} ({domain.prepare}: {done})"
 
 
+def prepare_subscriptions() -> str:
+    """The subscription service's event store (schema `subscriptions`, its tables)."""
+    from services.subscriptions.application import Subscriptions
+    Subscriptions().close()
+    return Subscriptions.name
+
+
 def main() -> int:
     configure_logging()
     try:
         cfg = settings()
         from services.projection.readmodel import ReadModel
         prepared = [prepare(domain) for domain in domains.registered()]
+        prepared.append(prepare_subscriptions())
         ReadModel.connect(cfg)
     except ConfigurationError as error:
         print(f"setup: {error}", file=sys.stderr)

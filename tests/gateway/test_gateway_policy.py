@@ -19,7 +19,11 @@ EXPECTED = {
     "auditor": QUERIES,
     "administrator": {"social_assistance.set_standard", "social_assistance.raise_standards",
                       "social_assistance.standard", "welfare.rules", "reporting.audit",
-                      "reporting.report"},
+                      "reporting.report"} | {
+        "subscriptions." + name for name in (
+            "register_subscription", "list_subscriptions", "get_subscription", "update_subscription",
+            "delete_subscription", "rotate_secret", "suspend_subscription", "resume_subscription",
+            "replay_subscription")},
     "social_assistance.approver": {
         "social_assistance." + name for name in (
             "approve", "reject", "set_standard", "raise_standards", "merge_rural_into_urban",
