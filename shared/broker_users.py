@@ -17,7 +17,8 @@ What each kind of process does on the broker (read from the code, not guessed):
 
 - A domain's Nameko service (nameko/rpc.py `RpcConsumer`, `Responder`): declares the exchange
   `nameko-rpc` and its queue `rpc-<service>`, binds it with `<service>.*`, consumes it, and
-  publishes each reply to `nameko-rpc` with the caller's reply key. Reporting is the same.
+  publishes each reply to `nameko-rpc` with the caller's reply key. Reporting and the
+  subscription service (services/subscriptions) are the same.
 - A domain's relay (shared/relay.py): declares and publishes to `<domain>.events`. Nothing else.
 - The projection (shared/consumer.py): declares every domain's `<domain>.events` exchange (so its
   queue can be bound before a relay ever ran), its quorum queue `projection.read_model` bound with
@@ -134,9 +135,9 @@ def table(domains: tuple[str, ...] | None = None) -> list[Grant]:
     if domains is None:
         from shared import domains as registry
         domains = registry.names()
-    services = (*domains, "reporting")
+    services = (*domains, "reporting", "subscriptions")
     grants = [g for d in domains for g in (_service(d), _relay(d))]
-    grants += [_projection(domains), _service("reporting", "service"),
+    grants += [_projection(domains), _service("reporting", "service"), _service("subscriptions", "service"),
                _caller("gateway", services, "the HTTP gateway"),
                _caller("demo", services, "the demo runner (deploy/demo.py)"),
                _caller("bench", services, "the benchmark (make bench)")]
