@@ -37,6 +37,7 @@ NAMEKO_CONFIG = "deploy/nameko.yml"
 # The generic processes' host ports under `make run` (the domains declare theirs).
 PROJECTION_HOST_PORT = 9102
 REPORTING_HOST_PORT = 8003
+SUBSCRIPTIONS_HOST_PORT = 8006
 GATEWAY_HOST_PORT = 8010
 # Where the gateway's containers read the JWKS (a mounted Secret in k8s, a compose secret).
 GATEWAY_JWKS_MOUNT = "/etc/gateway-jwks"
@@ -53,7 +54,7 @@ class Process:
     program: str              # supervisord program: social_assistance, relay_social_assistance
     name: str                 # compose service, k8s Deployment/Service: social-assistance-relay
     command: tuple[str, ...]
-    role: str                 # service | relay | projection | reporting | gateway
+    role: str                 # service | relay | projection | reporting | subscriptions | gateway
     port_variable: str        # where `make run` reads its host port: SOCIAL_ASSISTANCE_PORT
     host_port: int            # its default on one host
     domain: Domain | None = None
@@ -61,12 +62,12 @@ class Process:
     @property
     def http(self) -> bool:
         """Answers HTTP with /healthz (a Nameko service or the gateway); otherwise metrics only."""
-        return self.role in ("service", "reporting", "gateway")
+        return self.role in ("service", "reporting", "subscriptions", "gateway")
 
     @property
     def nameko(self) -> bool:
         """A Nameko service: eventlet, WEB_SERVER_ADDRESS, PSYCOPG_WAIT_FUNC."""
-        return self.role in ("service", "reporting")
+        return self.role in ("service", "reporting", "subscriptions")
 
     @property
     def container_port(self) -> int:
@@ -79,7 +80,7 @@ class Process:
     @property
     def key_holder(self) -> bool:
         """Opens an event store, so it needs CIPHER_KEY (the projection and reporting never)."""
-        return self.role in ("service", "relay")
+        return self.role in ("service", "relay", "subscriptions")
 
     def listen_env(self, port) -> tuple[str, str]:
         if self.role == "gateway":
@@ -127,6 +128,8 @@ def processes(found: tuple[Domain, ...] | None = None) -> list[Process]:
                        "projection", "PROJECTION_PORT", PROJECTION_HOST_PORT),
                Process("reporting", "reporting", _nameko("services.reporting.service"),
                        "reporting", "REPORTING_PORT", REPORTING_HOST_PORT),
+               Process("subscriptions", "subscriptions", _nameko("services.subscriptions.service"),
+                       "subscriptions", "SUBSCRIPTIONS_PORT", SUBSCRIPTIONS_HOST_PORT),
                Process("gateway", "gateway", ("python", "-m", "services.gateway"), "gateway",
                        "GATEWAY_PORT", GATEWAY_HOST_PORT)]
     ports: dict[int, str] = {}
@@ -359,6 +362,8 @@ def _compose_process(process: Process, found: tuple[Domain, ...]) -> str:
         head = f"  # Single ordered publisher of {process.domain.slug}'s events: never scale it (see docs).\n"
     elif process.role == "projection":
         head = "  # Single ordered consumer building the read model: never scale it (see docs).\n"
+    elif process.role == "subscriptions":
+        head = "  # Event subscriptions (docs/subscriptions.md): RPC over AMQP, its own event store.\n"
     else:
         head = "  # The report (/report) over the read model.\n"
     env_anchor = "event-store-env" if process.key_holder else "platform-env"
@@ -566,6 +571,9 @@ def _k8s_manifest(process: Process, found: tuple[Domain, ...]) -> str:
     elif process.role == "reporting":
         intro = ("# reporting: the Nameko service behind /report (HTTP API).\n"
                  "# Stateless between requests (state is in PostgreSQL): it can run several replicas.\n")
+    elif process.role == "subscriptions":
+        intro = ("# subscriptions: the Nameko service of the event subscriptions (docs/subscriptions.md).\n"
+                 "# Stateless between requests (state is in PostgreSQL): it can run several replicas.\n")
     elif process.role == "relay":
         intro = (f"# {name}: publishes {process.domain.slug}'s stored events, in notification order,\n"
                  "# to RabbitMQ (shared/relay.py), and records the published position.\n#\n"
@@ -629,6 +637,8 @@ def _k8s_manifest(process: Process, found: tuple[Domain, ...]) -> str:
         service_note = f"# Called by the projection ({url_variable(process.domain)} in the ConfigMap) and the tools.\n"
     elif process.role == "reporting":
         service_note = "# The reporting HTTP API.\n"
+    elif process.role == "subscriptions":
+        service_note = "# Its /healthz and /metrics (the gateway calls it over RPC).\n"
     elif process.role == "gateway":
         service_note = "# The gateway's HTTP API, behind the Ingress below.\n"
     else:
@@ -749,6 +759,7 @@ def ports_table(found: tuple[Domain, ...]) -> str:
             "| set-up (one-shot) | `python -m shared.setup` | – | – | – | exits 0 |"]
     for p in processes(found):
         paths = {"service": "`/healthz`, `/metrics`, `/events`", "reporting": "`/healthz`, `/metrics`, `/report`",
+                 "subscriptions": "`/healthz`, `/metrics`",
                  "gateway": "`/healthz`, `/metrics`, `/openapi.json`"}
         rows.append(f"| {p.name} | `{' '.join(p.command)}` | {p.container_port} | {p.host_port} | "
                     f"`{p.port_variable}` | {paths.get(p.role, '`/metrics`')} |")
@@ -835,6 +846,8 @@ def banner(environ=None, found: tuple[Domain, ...] | None = None) -> str:
             what = f"{at(process, '/metrics')}  -> exchange {process.domain.name}.events"
         elif process.role == "projection":
             what = f"{at(process, '/metrics')}  -> PostgreSQL schema read_model"
+        elif process.role == "subscriptions":
+            what = f"{at(process, '/healthz')}  /metrics  (RPC: service subscriptions)"
         elif process.role == "gateway":
             jwks = env.get("GATEWAY_JWKS", "")
             keys = os.path.dirname(jwks) if jwks and "://" not in jwks else "DIR"

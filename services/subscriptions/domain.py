@@ -51,6 +51,7 @@ MAX_SECRETS = 2
 _TYPE = re.compile(r"^[A-Za-z][A-Za-z0-9._\-]*$")
 _KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]*$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")   # tab, newline, CR allowed
 
 
 def scope_of(legal_basis: str) -> str:
@@ -76,7 +77,7 @@ def check_text(field: str, value, max_length: int, multiline: bool = False) -> s
     text = value.strip()
     if len(text) > max_length:
         raise InvalidInput(field, f"must be at most {max_length} characters", code="subscription.text_too_long")
-    if _CONTROL.search(text.replace("\n", "").replace("\t", "") if multiline else text):
+    if (_CONTROL_MULTILINE if multiline else _CONTROL).search(text):
         raise InvalidInput(field, "must not contain control characters", code="subscription.control_character")
     return text
 

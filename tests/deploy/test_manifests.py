@@ -94,10 +94,11 @@ SETUP_COMMAND = ["python", "-m", "shared.setup"]
 # Single ordered publishers / consumer: more than one copy breaks event order.
 SINGLETONS = (*(f"{name}-relay" for name in SOURCES), "projection")
 # The processes that open an event store get the cipher key; no other process may (the
-# projection and reporting read only published, masked events and the read model).
-KEY_HOLDERS = {"setup", "platform-setup", *SOURCES, *(f"{name}-relay" for name in SOURCES)}
+# projection and reporting read only published, masked events and the read model; the
+# subscription service has an event store of its own).
+KEY_HOLDERS = {"setup", "platform-setup", "subscriptions", *SOURCES, *(f"{name}-relay" for name in SOURCES)}
 # Nameko services: stateless, they scale horizontally.
-SCALABLE = (*SOURCES, "reporting", GATEWAY)
+SCALABLE = (*SOURCES, "reporting", "subscriptions", GATEWAY)
 MEMORY_LIMIT = 256 * 2**20
 
 
