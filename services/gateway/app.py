@@ -294,10 +294,27 @@ def create_app(verifier=None, rpc=None, routes=None, limiter: RateLimiter | None
 
     app.add_api_route("/metrics", metrics.endpoint, methods=["GET"], include_in_schema=False)
 
+    # One route per path, whatever its methods (POST /subscriptions and GET /subscriptions), so
+    # that a 405 lists every method the path has in `Allow`.
+    by_path: dict[str, dict] = {}
     for route in gateway.routes:
-        app.add_api_route(route.path, _endpoint(gateway, route), methods=[route.method],
-                          include_in_schema=False, name=route.operation_id)
+        by_path.setdefault(route.path, {})[route.method] = (route, _endpoint(gateway, route))
+    for path, endpoints in by_path.items():
+        app.add_api_route(path, _by_method(endpoints), methods=list(endpoints), include_in_schema=False,
+                          name=" ".join(route.operation_id for route, _ in endpoints.values()))
     return app
+
+
+def _by_method(endpoints: dict):
+    """The endpoint of a path: each method's own (the router lets only declared methods in)."""
+    if len(endpoints) == 1:
+        ((_, endpoint),) = endpoints.values()
+        return endpoint
+
+    async def endpoint(request: Request):
+        return await endpoints[request.method][1](request)
+    endpoint.__name__ = "__or__".join(e.__name__ for _, e in endpoints.values())
+    return endpoint
 
 
 def _arguments(route: routing.Route, raw) -> tuple[dict, bool]:

@@ -94,3 +94,11 @@ def test_the_openapi_document_shows_the_routes(client):
     assert "Location" in create["responses"]["201"]["headers"]
     assert {"get", "post"} <= set(paths["/subscriptions/{subscription_id}"])
     assert "/subscriptions/{subscription_id}/rotate-secret" in paths
+
+
+def test_a_path_with_two_methods_lists_both_in_allow(client, auth):
+    for path, methods in (("/subscriptions", {"GET", "POST"}),
+                          (f"/subscriptions/{SID}", {"GET", "POST"})):
+        response = client.request("OPTIONS", path, headers=auth(**ADMIN))
+        assert response.status_code == 405
+        assert {m.strip() for m in response.headers["Allow"].split(",")} == methods
