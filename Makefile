@@ -13,9 +13,11 @@ install: $(VENV)/.installed
 # metric exposition in the tests). SERVER_TOOLS come with the local PostgreSQL and RabbitMQ the
 # README asks for (rabbitmqctl: test vhosts; pg_ctlcluster, pg_isready: the fault tests' restarts;
 # pgbench: make bench's baseline): a missing one means no local server, so they are only checked.
+# node and npm: tests/contract/test_asyncapi.py validates docs/asyncapi.yaml with @asyncapi/parser
+# (npm ci into tests/asyncapi/node_modules, cached; Node >= 18.18).
 # The Debian package prometheus also has a server; where apt starts services (not under a
 # policy-rc.d that forbids it, as on containers) the one it just started is stopped and disabled.
-INSTALL_TOOLS := promtool=prometheus
+INSTALL_TOOLS := promtool=prometheus node=nodejs npm=npm
 SERVER_TOOLS := rabbitmqctl=rabbitmq-server pg_ctlcluster=postgresql-common pg_isready=postgresql-client pgbench=postgresql
 APT_INSTALL := env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends
 
