@@ -177,3 +177,31 @@ def test_asyncapi_parser_refuses_broken_documents(node_parser, tmp_path):
         assert done.returncode == 1, name
         diagnostics = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
         assert any(d["path"].startswith(path) for d in diagnostics), done.stderr
+
+
+def test_the_webhook_example_is_valid_and_its_signature_the_independent_signers():
+    from datetime import datetime, timezone
+
+    from standardwebhooks.webhooks import Webhook
+    doc = _committed()
+    message = doc["components"]["messages"]["webhookEvent"]
+    (example,) = message["examples"]
+    for part in ("headers", "payload"):
+        schema = _inline(message[part], doc, DOCUMENT.parent)
+        Draft202012Validator(schema, format_checker=FormatChecker()).validate(example[part])
+    headers = example["headers"]
+    at = datetime.fromtimestamp(int(headers["webhook-timestamp"]), tz=timezone.utc)
+    body = asyncapi.example_body(example["payload"])
+    assert Webhook(asyncapi.EXAMPLE_SECRET).sign(headers["webhook-id"], at, body) \
+        == headers["webhook-signature"]
+    assert asyncapi.EXAMPLE_SECRET in example["summary"]
+    assert "actor" not in example["payload"]  # reduced scope
+
+
+def test_check_mode_tells_a_stale_file(tmp_path, monkeypatch, capsys):
+    assert asyncapi.main(["--check"]) == 0
+    stale = tmp_path / "asyncapi.yaml"
+    stale.write_text(DOCUMENT.read_text(encoding="utf-8").replace("3.0.0", "3.0.1", 1))
+    monkeypatch.setattr(asyncapi, "OUTPUT", stale)
+    assert asyncapi.main(["--check"]) == 1
+    assert "differs" in capsys.readouterr().out
