@@ -273,3 +273,41 @@ def test_amqp_subscriber_handles_in_order_skips_duplicates_and_resumes(
         assert channel.queue_declare(name, passive=True).method.message_count == 0
     finally:
         process.stop()
+
+
+@pytest.fixture
+def relayed_app(fresh_schemas, amqp_uri):
+    from tests.support import postgres_app
+    application = postgres_app()
+    yield application
+    application.close()
+
+
+def test_amqp_subscriber_consumes_what_the_real_relay_publishes(relayed_app, amqp_uri, subscription_queue):
+    """The bus side of the contract end to end: events stored, published by shared.relay to the
+    `social_assistance.events` exchange, routed by type to a queue bound as a subscription's is,
+    consumed by the example; each printed event is the stored one, in order."""
+    from shared.config import settings
+    from shared.relay import Relay
+    from tests.support import drive_year
+    name, channel = subscription_queue
+    channel.exchange_declare("social_assistance.events", "topic", durable=True)
+    for event_type in ("CaseApproved", "CasePaid", "HouseholdRegistered"):
+        channel.queue_bind(name, "social_assistance.events", event_type)
+    drive_year(relayed_app, households=3)
+    relay = Relay(relayed_app, settings(), batch_size=50)
+    while relay.run_once():
+        pass
+    stored = [e for e in (contract.as_dict(c) for c in contract.to_cloudevents(
+        relayed_app, relayed_app.recorder.select_notifications(start=1, limit=10_000)))
+        if e["type"] in ("CaseApproved", "CasePaid", "HouseholdRegistered")]
+    assert len(stored) >= 9
+    process = Process(str(EXAMPLES / "amqp_subscriber.py"), "--url", amqp_uri, "--queue", name,
+                      "--max-events", str(len(stored)))
+    try:
+        printed = [process.line() for _ in stored]
+        assert [(p["sequence"], p["type"], p["id"], p["data"]) for p in printed] == \
+            [(e["sequence"], e["type"], e["id"], e["data"]) for e in stored]
+        assert process.popen.wait(TIMEOUT) == 0
+    finally:
+        process.stop()
