@@ -120,6 +120,11 @@ def webhook_example() -> dict:
     }
 
 
+def _prose(text: str) -> str:
+    """Source-wrapped paragraphs as one line each (the YAML dump wraps them again)."""
+    return "\n\n".join(" ".join(p.split()) for p in text.split("\n\n"))
+
+
 def _relative(path: Path) -> str:
     return Path(os.path.relpath(path.resolve(), OUTPUT.parent)).as_posix()
 
@@ -237,9 +242,12 @@ def _header(description: str, **schema) -> dict:
     return {"type": "string", "description": description, **schema}
 
 
-def sink_components() -> dict:
-    """Schemas and messages of the subscription sinks (webhook, handshake, own queue)."""
-    webhook_headers = {
+def _ref(kind: str, name: str) -> dict:
+    return {"$ref": f"#/components/{kind}/{name}"}
+
+
+def _webhook_headers() -> dict:
+    return {
         "type": "object",
         "required": ["content-type", "webhook-id", "webhook-timestamp", "webhook-signature"],
         "properties": {
@@ -248,49 +256,58 @@ def sink_components() -> dict:
             "webhook-timestamp": _header("Unix seconds of this attempt; refuse one more than "
                                          "5 minutes away from your clock.", pattern=r"^\d+$"),
             "webhook-signature": _header(
-                "Space-separated `v1,<base64>` signatures, one per valid secret: "
-                "HMAC-SHA256 with the secret (`whsec_<base64>`) of `<webhook-id>.<webhook-timestamp>.<body>`.",
+                "Space-separated `v1,<base64>` signatures, one per valid secret: HMAC-SHA256 "
+                "with the secret (`whsec_<base64>`) of `<webhook-id>.<webhook-timestamp>.<body>`.",
                 pattern=r"^v1,[A-Za-z0-9+/=]+( v1,[A-Za-z0-9+/=]+)*$"),
         },
     }
-    request_headers = {"type": "object", "required": ["WebHook-Request-Origin"], "properties": {
+
+
+def _handshake_headers() -> tuple[dict, dict]:
+    """The OPTIONS request's headers and the consenting reply's."""
+    request = {"type": "object", "required": ["WebHook-Request-Origin"], "properties": {
         "WebHook-Request-Origin": _header("The platform's origin (a DNS name) asking for consent."),
         "WebHook-Request-Rate": _header("Deliveries per minute the platform would like to send.",
                                         pattern=r"^\d+$")}}
-    reply_headers = {"type": "object",
-                     "required": ["WebHook-Allowed-Origin", "WebHook-Allowed-Rate"], "properties": {
-                         "WebHook-Allowed-Origin": _header("The origin consented to, or `*`."),
-                         "WebHook-Allowed-Rate": _header("Deliveries per minute allowed, or `*`.",
-                                                         pattern=r"^(\d+|\*)$"),
-                         "Allow": _header("Methods the sink accepts (POST).")}}
+    reply = {"type": "object", "required": ["WebHook-Allowed-Origin", "WebHook-Allowed-Rate"],
+             "properties": {
+                 "WebHook-Allowed-Origin": _header("The origin consented to, or `*`."),
+                 "WebHook-Allowed-Rate": _header("Deliveries per minute allowed, or `*`.",
+                                                 pattern=r"^(\d+|\*)$"),
+                 "Allow": _header("Methods the sink accepts (POST).")}}
+    return request, reply
+
+
+def _sink_messages() -> dict:
     scoped = {"$ref": "#/components/schemas/CloudEvent",
               "description": "The event scoped by the subscription's legal basis."}
     return {
-        "schemas": {"WebhookHeaders": webhook_headers, "ValidationRequestHeaders": request_headers,
-                    "ValidationReplyHeaders": reply_headers},
-        "messages": {
-            "webhookEvent": {
-                "name": "WebhookEvent", "title": "An event delivered to a webhook",
-                "contentType": contract.CONTENT_TYPE, "headers": {"$ref": "#/components/schemas/WebhookHeaders"},
-                "payload": scoped,
-                "examples": [webhook_example()],
-                "bindings": {"http": {"bindingVersion": "0.3.0"}}},
-            "validationRequest": {
-                "name": "ValidationRequest", "title": "Webhook validation handshake (OPTIONS)",
-                "description": HANDSHAKE, "headers": {"$ref": "#/components/schemas/ValidationRequestHeaders"},
-                "payload": {"type": "null", "description": "An OPTIONS request has no body."}},
-            "validationReply": {
-                "name": "ValidationReply", "title": "The sink's consent",
-                "headers": {"$ref": "#/components/schemas/ValidationReplyHeaders"},
-                "payload": {"type": "null"},
-                "bindings": {"http": {"statusCode": 200, "bindingVersion": "0.3.0"}}},
-            "queueEvent": {
-                "name": "QueueEvent", "title": "An event delivered to a subscription's queue",
-                "contentType": contract.CONTENT_TYPE, "headers": {"$ref": "#/components/schemas/AmqpHeaders"},
-                "payload": scoped,
-                "bindings": {"amqp": {"bindingVersion": "0.3.0"}}},
-        },
+        "webhookEvent": {
+            "name": "WebhookEvent", "title": "An event delivered to a webhook",
+            "contentType": contract.CONTENT_TYPE, "headers": _ref("schemas", "WebhookHeaders"),
+            "payload": scoped, "examples": [webhook_example()],
+            "bindings": {"http": {"bindingVersion": "0.3.0"}}},
+        "validationRequest": {
+            "name": "ValidationRequest", "title": "Webhook validation handshake (OPTIONS)",
+            "description": _prose(HANDSHAKE), "headers": _ref("schemas", "ValidationRequestHeaders"),
+            "payload": {"type": "null", "description": "An OPTIONS request has no body."}},
+        "validationReply": {
+            "name": "ValidationReply", "title": "The sink's consent",
+            "headers": _ref("schemas", "ValidationReplyHeaders"), "payload": {"type": "null"},
+            "bindings": {"http": {"statusCode": 200, "bindingVersion": "0.3.0"}}},
+        "queueEvent": {
+            "name": "QueueEvent", "title": "An event delivered to a subscription's queue",
+            "contentType": contract.CONTENT_TYPE, "headers": _ref("schemas", "AmqpHeaders"),
+            "payload": scoped, "bindings": {"amqp": {"bindingVersion": "0.3.0"}}},
     }
+
+
+def sink_components() -> dict:
+    """Schemas and messages of the subscription sinks (webhook, handshake, own queue)."""
+    request, reply = _handshake_headers()
+    return {"schemas": {"WebhookHeaders": _webhook_headers(), "ValidationRequestHeaders": request,
+                        "ValidationReplyHeaders": reply},
+            "messages": _sink_messages()}
 
 
 def sink_channels() -> dict:
@@ -298,16 +315,17 @@ def sink_channels() -> dict:
         "subscriptionWebhook": {
             "address": "{sinkPath}",
             "title": "A subscription's HTTP webhook sink",
-            "description": WEBHOOK + "\n\n" + HANDSHAKE,
+            "description": _prose(WEBHOOK + "\n\n" + HANDSHAKE),
             "servers": [{"$ref": "#/servers/webhookSink"}],
-            "parameters": {"sinkPath": {"description": "The path (and query) of the subscription's sink URL."}},
+            "parameters": {"sinkPath": {
+                "description": "The path (and query) of the subscription's sink URL."}},
             "messages": {name: {"$ref": f"#/components/messages/{name}"}
                          for name in ("webhookEvent", "validationRequest", "validationReply")},
         },
         "subscriptionQueue": {
             "address": "{queue}",
             "title": "A subscription's own AMQP queue",
-            "description": QUEUE,
+            "description": _prose(QUEUE),
             "servers": [{"$ref": "#/servers/bus"}],
             "parameters": {"queue": {"description": "The queue name given at the subscription's creation."}},
             "messages": {"queueEvent": {"$ref": "#/components/messages/queueEvent"}},
@@ -328,7 +346,7 @@ def sink_operations() -> dict:
             "bindings": {"http": {"method": "POST", "bindingVersion": "0.3.0"}}},
         "validateWebhook": {
             "action": "send", "title": "Ask a webhook sink for consent",
-            "description": HANDSHAKE, "channel": {"$ref": webhook},
+            "description": _prose(HANDSHAKE), "channel": {"$ref": webhook},
             "messages": [{"$ref": f"{webhook}/messages/validationRequest"}],
             "reply": {"channel": {"$ref": webhook},
                       "messages": [{"$ref": f"{webhook}/messages/validationReply"}]},
@@ -355,6 +373,25 @@ def servers() -> dict:
     }
 
 
+def _components(messages: dict) -> dict:
+    sinks = sink_components()
+    return {
+        "schemas": {"sequence": {"type": "string", "pattern": rf"^\d{{{contract.SEQUENCE_DIGITS}}}$",
+                                 "description": SEQUENCE_DESCRIPTION,
+                                 "examples": [contract.sequence_text(17)]},
+                    "CloudEvent": envelope_schema(),
+                    "AmqpHeaders": {"type": "object", "properties": {
+                        "ce-sequence": {"$ref": "#/components/schemas/sequence"}}},
+                    **sinks["schemas"]},
+        "messages": {**messages, **sinks["messages"]},
+        "securitySchemes": {"brokerUser": {
+            "type": "userPassword",
+            "description": ("Each platform process has its own RabbitMQ user (shared/broker_users.py); "
+                            "each AMQP subscription its own user, which may read its queue and "
+                            "nothing else (credentials shown once, at creation).")}},
+    }
+
+
 def document() -> dict:
     """The whole AsyncAPI 3.0 document as a dict."""
     channels, operations, messages = {}, {}, {}
@@ -365,7 +402,6 @@ def document() -> dict:
         operations[f"publish.{domain.name}"] = _publish_operation(domain, types)
         for event_type, (version, path) in files.items():
             messages[_key(domain.name, event_type)] = _message(domain, event_type, version, path)
-    sinks = sink_components()
     return {
         "asyncapi": "3.0.0",
         "id": "urn:zhonglou-civil-affairs:events",
@@ -383,21 +419,7 @@ def document() -> dict:
         "servers": servers(),
         "channels": {**channels, **sink_channels()},
         "operations": {**operations, **sink_operations()},
-        "components": {
-            "schemas": {"sequence": {"type": "string", "pattern": rf"^\d{{{contract.SEQUENCE_DIGITS}}}$",
-                                     "description": SEQUENCE_DESCRIPTION,
-                                     "examples": [contract.sequence_text(17)]},
-                        "CloudEvent": envelope_schema(),
-                        "AmqpHeaders": {"type": "object", "properties": {
-                            "ce-sequence": {"$ref": "#/components/schemas/sequence"}}},
-                        **sinks["schemas"]},
-            "messages": {**messages, **sinks["messages"]},
-            "securitySchemes": {"brokerUser": {
-                "type": "userPassword",
-                "description": ("Each platform process has its own RabbitMQ user (shared/broker_users.py); "
-                                "each AMQP subscription its own user, which may read its queue and "
-                                "nothing else (credentials shown once, at creation).")}},
-        },
+        "components": _components(messages),
     }
 
 
@@ -410,6 +432,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if the committed file differs")
     args = parser.parse_args(argv)
+    if os.environ.get(domains.EXTRA_ENV):
+        print(f"note: {domains.EXTRA_ENV} adds domains to the document; the committed one is "
+              "the registry's alone", file=sys.stderr)
     text = render()
     if args.check:
         same = OUTPUT.is_file() and OUTPUT.read_text(encoding="utf-8") == text
