@@ -24,6 +24,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pika
 import pytest
 import requests
 from standardwebhooks.webhooks import Webhook
@@ -208,7 +209,6 @@ def test_signed_but_not_structured_mode_is_refused(receiver, webhook_secrets, pl
 
 @pytest.fixture
 def subscription_queue(amqp_uri):
-    import pika
     connection = pika.BlockingConnection(pika.URLParameters(amqp_uri))
     channel = connection.channel()
     name = f"example-subscription-{uuid.uuid4().hex[:8]}"
@@ -222,7 +222,6 @@ def subscription_queue(amqp_uri):
 
 
 def _publish(channel, queue_name: str, event: dict) -> None:
-    import pika
     channel.basic_publish("", queue_name, json.dumps(event).encode(), pika.BasicProperties(
         content_type=contract.CONTENT_TYPE, message_id=event["id"], delivery_mode=2,
         headers={"ce-sequence": event["sequence"]}))
@@ -257,7 +256,7 @@ def test_amqp_subscriber_handles_in_order_skips_duplicates_and_resumes(
         assert [process.line()["sequence"] for _ in first] == [e["sequence"] for e in first]
         _publish(channel, name, first[1])                                 # a redelivered duplicate
         process.wait_stderr('"reason": "duplicate"')
-        channel.basic_publish("", name, b"not an event", __import__("pika").BasicProperties(
+        channel.basic_publish("", name, b"not an event", pika.BasicProperties(
             content_type="text/plain", message_id="junk"))
         process.wait_stderr('"rejected": "junk"')
         process.no_line(within=0.3)
