@@ -166,7 +166,7 @@ class Management:
         try:
             self.request("GET", "/api/overview")
             return True
-        except ManagementUnavailable:
+        except (ManagementUnavailable, NotFound):   # NotFound: something else answers there
             return False
 
     def wait_ready(self, seconds: float = 60.0) -> None:
