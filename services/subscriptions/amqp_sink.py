@@ -42,7 +42,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import amqp
 
@@ -60,6 +60,9 @@ MAX_EVENT_BYTES = 1_000_000    # one CloudEvent, encoded
 HTTP_TIMEOUT = 10.0
 SUBSCRIPTION_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 NOTHING = "^$"
+# The delivery process's broker user (for shared/broker_users.py's table): publish to the
+# deliveries exchange, nothing else (the exchanges and queues are made through the management API).
+DELIVERY_PERMISSIONS = {"configure": NOTHING, "write": r"^subscriptions\.deliveries$", "read": NOTHING}
 
 
 class ManagementUnavailable(RuntimeError):
@@ -80,6 +83,17 @@ class Credentials:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def uri(self, broker: str = "amqp://127.0.0.1:5672") -> str:
+        """The subscriber's AMQP URI on `broker` (scheme, host and port; amqps for TLS)."""
+        return _uri_of(broker.rstrip("/") + "/" + quote(self.vhost, safe=""), self.username, self.password)
+
+
+def _uri_of(amqp_uri: str, user: str, password: str) -> str:
+    parts = urlsplit(amqp_uri)
+    netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{parts.hostname or '127.0.0.1'}" + (
+        f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme or "amqp", netloc, parts.path, "", ""))
 
 
 # --- names ----------------------------------------------------------------------------------------

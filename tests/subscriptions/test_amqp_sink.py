@@ -79,8 +79,11 @@ def _connection(uri: str, **options) -> amqp.Connection:
 
 
 def _subscriber(credentials: sink.Credentials, **options) -> amqp.Connection:
-    return amqp.Connection(host="127.0.0.1:5672", userid=credentials.username, password=credentials.password,
-                           virtual_host=credentials.vhost, connect_timeout=5, **options)
+    """Connected with the URI the credentials give (what a subscriber would be handed)."""
+    address = AmqpAddress.parse(credentials.uri("amqp://127.0.0.1:5672"))
+    assert (address.user, address.password, address.vhost) == (
+        credentials.username, credentials.password, credentials.vhost)
+    return amqp.Connection(**address.connection_kwargs(), **options)
 
 
 def _event(n: int) -> dict:
@@ -282,3 +285,26 @@ def test_deprovision_removes_the_user_and_both_queues_and_closes_its_connection(
     with _connection(amqp_uri) as publisher:
         with pytest.raises(sink.DeliveryRefused):
             sink.deliver(publisher, subscription_id, [_event(1)])
+
+
+# --- the delivery process's user ------------------------------------------------------------------
+
+def test_a_user_with_the_delivery_permissions_delivers_and_may_publish_nowhere_else(
+        provisioned, vhost, management, amqp_uri):
+    subscription_id, credentials = provisioned()
+    user, password = f"{vhost}.subscriptions_delivery_test", broker_users.new_password()
+    management.put_user(user, password)
+    try:
+        management.put_permissions(vhost, user, **sink.DELIVERY_PERMISSIONS)
+        uri = broker_users.process_uri(amqp_uri, "subscriptions_delivery_test", password)
+        with _connection(uri) as conn:
+            assert sink.deliver(conn, subscription_id, [_event(1)]) == 1
+        with _connection(uri, confirm_publish=True) as conn:
+            for exchange in (f"{domains.names()[0]}.events", sink.DEAD_LETTER_EXCHANGE, ""):
+                refused(lambda: conn.channel().basic_publish(amqp.Message(b"{}"), exchange=exchange,
+                                                             routing_key=credentials.queue))
+            refused(lambda: conn.channel().basic_get(credentials.queue))
+    finally:
+        management.delete("users", user)
+    with _subscriber(credentials) as conn:
+        assert _get(conn.channel(), credentials.queue) is not None
