@@ -230,8 +230,8 @@ class Management:
     def delete(self, *segments: str) -> None:
         self.request("DELETE", self._path(*segments), missing_ok=True)
 
-    def close_connections_of(self, user: str) -> None:
-        for connection in self.request("GET", "/api/connections?columns=name,user") or []:
+    def close_connections_of(self, vhost: str, user: str) -> None:
+        for connection in self.request("GET", self._path("vhosts", vhost, "connections")) or []:
             if connection.get("user") == user:
                 self.delete("connections", connection["name"])
 
@@ -276,7 +276,7 @@ def deprovision(subscription_id: str, vhost: str, *, api: Management | None = No
     api = api or Management()
     user = subscriber_user(vhost, subscription_id)
     api.delete("users", user)
-    api.close_connections_of(user)
+    api.close_connections_of(vhost, user)
     api.delete("queues", vhost, queue_name(subscription_id))
     api.delete("queues", vhost, dead_letter_queue(subscription_id))
 
