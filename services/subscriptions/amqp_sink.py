@@ -15,7 +15,8 @@ An AMQP subscription gets, in the platform's vhost:
                                       is returned once: configure nothing, write nothing, read
                                       only `^subscription\\.<id>$`
 
-`deprovision` removes the user (closing its connections) and both queues; the two exchanges
+`dead_letter_count` and `redrive` are the operator's: how many dead letters wait, and moving them
+back into the subscription's queue. `deprovision` removes the user (closing its connections) and both queues; the two exchanges
 stay (they are the platform's). Dead-lettering is at-least-once (quorum queues with
 `x-dead-letter-strategy: at-least-once`, which needs `x-overflow: reject-publish`).
 
@@ -350,6 +351,49 @@ def deliver(connection: amqp.Connection, subscription_id: str, events: list[dict
     finally:
         _close(channel)
     return len(messages)
+
+
+# --- dead letters ---------------------------------------------------------------------------------
+
+MAX_REDRIVE = 10_000
+
+
+def dead_letter_count(subscription_id: str, vhost: str, *, api: Management | None = None) -> int:
+    """How many messages wait in the subscription's dead-letter queue (the broker's count)."""
+    found = (api or Management()).get_queue(checked("vhost", vhost), dead_letter_queue(subscription_id))
+    if found is None:
+        raise NotFound("subscription_id", "has no AMQP sink on this broker", code="subscription.no_amqp_sink")
+    return int(found.get("messages", 0))
+
+
+def redrive(connection: amqp.Connection, subscription_id: str, *, limit: int = 1000,
+            timeout: float = 30.0) -> int:
+    """An operator's re-drive: move up to `limit` dead letters, oldest first, back into the
+    subscription's queue (through the deliveries exchange, confirmed before each is removed from
+    the dead-letter queue: a crash in between duplicates, never loses). Returns how many moved."""
+    checked_id(subscription_id)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_REDRIVE:
+        raise InvalidInput("limit", f"must be a whole number 1..{MAX_REDRIVE}", code="subscription.redrive_limit")
+    channel = connection.channel()
+    try:
+        confirms, moved = _Confirms(channel), 0
+        while moved < limit and (dead := channel.basic_get(dead_letter_queue(subscription_id))) is not None:
+            channel.basic_publish(_revived(dead), exchange=DELIVERIES_EXCHANGE, routing_key=subscription_id,
+                                  mandatory=True)
+            moved += 1
+            confirms.wait(moved, connection, min(max(timeout, 0.1), 300.0))
+            channel.basic_ack(dead.delivery_tag)
+    finally:
+        _close(channel)
+    return moved
+
+
+def _revived(dead: amqp.Message) -> amqp.Message:
+    """The same CloudEvent and id; the broker's dead-lettering headers (x-death, x-delivery-count,
+    x-first-death-*) dropped, so the delivery limit counts afresh."""
+    headers = {k: v for k, v in (dead.properties.get("application_headers") or {}).items() if not k.startswith("x-")}
+    return amqp.Message(dead.body, content_type=dead.properties.get("content_type", CONTENT_TYPE), delivery_mode=2,
+                        message_id=dead.properties.get("message_id"), application_headers=headers)
 
 
 def _close(channel) -> None:

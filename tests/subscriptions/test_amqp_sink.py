@@ -21,7 +21,7 @@ import pytest
 from services.subscriptions import amqp_sink as sink
 from shared import broker_users, domains
 from shared.bus import AmqpAddress, declare_events_exchange
-from shared.errors import InvalidInput
+from shared.errors import InvalidInput, NotFound
 
 pytestmark = pytest.mark.integration
 
@@ -260,8 +260,45 @@ def test_a_message_past_the_delivery_limit_lands_in_the_dead_letter_queue(provis
     assert deliveries == 3                                      # the first delivery and two more
     with _connection(amqp_uri) as operator:
         dead = _get(operator.channel(), f"subscription.{subscription_id}.dead")
-    assert dead is not None and json.loads(dead.body) == event
-    assert dead.properties["message_id"] == event["id"]
+        assert dead is not None and json.loads(dead.body) == event
+        assert dead.properties["message_id"] == event["id"]
+        operator.channel().close()                              # not acked: it goes back to the dead letters
+
+
+def test_an_operator_sees_the_dead_letters_and_redrives_them_to_the_subscriber(
+        provisioned, amqp_uri, vhost, management):
+    subscription_id, credentials = provisioned(delivery_limit=1)
+    events = [_event(n) for n in (1, 2, 3)]
+    with _connection(amqp_uri) as publisher:
+        sink.deliver(publisher, subscription_id, events)
+    with _subscriber(credentials) as conn:
+        channel = conn.channel()
+        while (message := _get(channel, credentials.queue, seconds=3)) is not None:
+            channel.basic_reject(message.delivery_tag, requeue=True)
+    deadline = time.monotonic() + 15                            # the management API's counts lag a little
+    while sink.dead_letter_count(subscription_id, vhost, api=management) != 3 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert sink.dead_letter_count(subscription_id, vhost, api=management) == 3
+    with _connection(amqp_uri) as operator:
+        assert sink.redrive(operator, subscription_id, limit=2) == 2
+        assert sink.redrive(operator, subscription_id) == 1
+        assert sink.redrive(operator, subscription_id) == 0
+    with _subscriber(credentials) as conn:
+        channel = conn.channel()
+        again = [_get(channel, credentials.queue) for _ in events]
+    assert [json.loads(m.body) for m in again] == events        # the same events, in order
+    assert [m.properties["message_id"] for m in again] == [e["id"] for e in events]
+    assert all(m.properties["application_headers"].get("x-delivery-count", 0) == 0 for m in again)
+
+
+def test_dead_letters_of_a_subscription_without_a_sink_or_a_redrive_limit_out_of_bounds_are_refused(vhost, management):
+    with pytest.raises(NotFound) as caught:
+        sink.dead_letter_count(str(uuid.uuid4()), vhost, api=management)
+    assert caught.value.code == "subscription.no_amqp_sink"
+    for bad in (0, sink.MAX_REDRIVE + 1, True):
+        with pytest.raises(InvalidInput) as caught:
+            sink.redrive(None, str(uuid.uuid4()), limit=bad)
+        assert caught.value.code == "subscription.redrive_limit"
 
 
 # --- deprovision ----------------------------------------------------------------------------------
