@@ -13,11 +13,21 @@ install: $(VENV)/.installed
 # metric exposition in the tests). SERVER_TOOLS come with the local PostgreSQL and RabbitMQ the
 # README asks for (rabbitmqctl: test vhosts; pg_ctlcluster, pg_isready: the fault tests' restarts;
 # pgbench: make bench's baseline): a missing one means no local server, so they are only checked.
+# node and npm: tests/contract/test_asyncapi.py validates docs/asyncapi.yaml with @asyncapi/parser
+# (npm ci into tests/asyncapi/node_modules, cached; Node >= 18.18).
 # The Debian package prometheus also has a server; where apt starts services (not under a
 # policy-rc.d that forbids it, as on containers) the one it just started is stopped and disabled.
-INSTALL_TOOLS := promtool=prometheus
-SERVER_TOOLS := rabbitmqctl=rabbitmq-server pg_ctlcluster=postgresql-common pg_isready=postgresql-client pgbench=postgresql
+INSTALL_TOOLS := promtool=prometheus node=nodejs npm=npm
+SERVER_TOOLS := rabbitmqctl=rabbitmq-server rabbitmq-plugins=rabbitmq-server pg_ctlcluster=postgresql-common pg_isready=postgresql-client pgbench=postgresql
 APT_INSTALL := env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends
+# The AMQP sinks of subscriptions (services/subscriptions/amqp_sink.py) make queues and users through
+# the RabbitMQ management HTTP API, a plugin the broker ships switched off. `make tools` enables it
+# on the local broker when its API does not answer (online, no restart; nothing done when it
+# answers), then waits for the API. A RABBITMQ_MANAGEMENT_URL on another host is only checked: a
+# silent one is an error saying to enable the plugin on that broker's host.
+MANAGEMENT_PLUGIN := rabbitmq_management
+# /api/overview answering 200 or 401 (no credentials sent) means the plugin is on.
+MANAGEMENT_PROBE := import sys, http.client as h, urllib.parse as p; u = p.urlsplit(sys.argv[1]); c = (h.HTTPSConnection if u.scheme == 'https' else h.HTTPConnection)(u.hostname, u.port, timeout=3); c.request('GET', '/api/overview'); sys.exit(c.getresponse().status not in (200, 401))
 
 tools:
 	@set -e; missing=""; \
@@ -44,6 +54,31 @@ tools:
 	    || { echo "make tools: $${pair%%=*} not on PATH; it comes with the Debian package $${pair#*=}" \
 	              "(the README's set-up needs PostgreSQL and RabbitMQ on this machine)" >&2; exit 1; }; \
 	done
+	@set -e; url="$${RABBITMQ_MANAGEMENT_URL:-http://127.0.0.1:15672}"; \
+	answers() { python3 -c "$(MANAGEMENT_PROBE)" "$$url" 2>/dev/null; }; \
+	if answers; then exit 0; fi; \
+	case "$$url" in http://127.0.0.1[:/]*|http://localhost[:/]*|http://127.0.0.1|http://localhost) ;; \
+	  *) echo "make tools: the RabbitMQ management API at RABBITMQ_MANAGEMENT_URL=$$url does not answer;" \
+	          "on that broker's host run: rabbitmq-plugins enable $(MANAGEMENT_PLUGIN)" >&2; exit 1;; \
+	esac; \
+	if [ "$$(id -u)" = 0 ]; then sudo=""; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; \
+	else echo "make tools: the RabbitMQ management API ($$url) does not answer and rabbitmq-plugins needs root" \
+	          "(it reads the broker's Erlang cookie); as root run: rabbitmq-plugins enable $(MANAGEMENT_PLUGIN)" >&2; exit 1; fi; \
+	if ! enabled=$$($$sudo rabbitmq-plugins -q list -e -m 2>&1); then \
+	  echo "make tools: rabbitmq-plugins cannot reach the local broker: $$(printf '%s' "$$enabled" | head -n 3)" >&2; \
+	  echo "make tools: start it (rabbitmq-server -detached), then make tools again" >&2; exit 1; \
+	fi; \
+	if ! printf '%s\n' "$$enabled" | grep -qx '$(MANAGEMENT_PLUGIN)'; then \
+	  echo "make tools: enabling the RabbitMQ plugin $(MANAGEMENT_PLUGIN) (the subscriptions' AMQP sinks use its HTTP API)"; \
+	  out=$$($$sudo rabbitmq-plugins -q enable $(MANAGEMENT_PLUGIN) 2>&1) \
+	    || { echo "make tools: rabbitmq-plugins enable $(MANAGEMENT_PLUGIN) failed: $$(printf '%s' "$$out" | head -n 3)" >&2; \
+	         echo "make tools: the broker's enabled_plugins file must be writable by root (RABBITMQ_ENABLED_PLUGINS_FILE)" >&2; \
+	         exit 1; }; \
+	fi; \
+	for i in $$(seq 60); do answers && exit 0; sleep 0.5; done; \
+	echo "make tools: $(MANAGEMENT_PLUGIN) is enabled but $$url does not answer: is the management listener on another" \
+	     "port (management.tcp.port in rabbitmq.conf)? Set RABBITMQ_MANAGEMENT_URL to it" >&2; exit 1
 
 $(VENV)/.installed: pyproject.toml
 	python3.11 -m venv $(VENV)
