@@ -9,7 +9,9 @@ served over RPC), `validate_sink`, `activate`, `suspend`, `acknowledge`.
 A webhook secret is generated here at creation and rotation and answered exactly once, under
 `secret`; every other answer is `Subscription.view()` (no secret). An AMQP subscription's
 credentials come from the `provisioner` given (helper D's amqp_sink), shown once under
-`credentials`. Every change is saved with the directory in one atomic write.
+`credentials` (called once the subscription is saved, with its view; when it raises, the
+subscription is deleted again). `deprovisioner(view)` is called after a deletion of an AMQP one.
+Every change is saved with the directory in one atomic write.
 """
 from __future__ import annotations
 
@@ -31,10 +33,11 @@ class Subscriptions(PlatformApplication):
 
     def __init__(self, env=None, *, sources: Iterable[str] | None = None,
                  provisioner: Callable[[dict], dict] | None = None,
+                 deprovisioner: Callable[[dict], None] | None = None,
                  secrets: Callable[[], str] = new_secret):
         super().__init__(env)
         self.sources = tuple(registered_sources() if sources is None else sources)
-        self.provisioner = provisioner
+        self.provisioner, self.deprovisioner = provisioner, deprovisioner
         self.new_secret = secrets
 
     # --- administrators ------------------------------------------------------------------------
@@ -49,13 +52,25 @@ class Subscriptions(PlatformApplication):
             protocolsettings=protocolsettings, config=config, after=after, secret=secret)
         directory = self._directory()
         directory.add(subscription.id)
+        self.save(subscription, directory)
         answer = subscription.view()
         if subscription.protocol == "AMQP" and self.provisioner is not None:
-            answer["credentials"] = self.provisioner(answer)
-        self.save(subscription, directory)
+            answer["credentials"] = self._provision(subscription, answer)     # shown this once
         if secret is not None:
             answer["secret"] = secret       # shown this once
         return answer
+
+    def _provision(self, subscription: Subscription, view: dict) -> dict:
+        """The AMQP sink's credentials; when it cannot be made, the subscription is deleted
+        (nothing half-made stays) and the error goes to the caller."""
+        try:
+            return self.provisioner(view)
+        except Exception:
+            subscription.delete()
+            directory = self._directory()
+            directory.remove(subscription.id)
+            self.save(subscription, directory)
+            raise
 
     def get(self, subscription_id) -> dict:
         return self._subscription(subscription_id).view()
@@ -83,6 +98,8 @@ class Subscriptions(PlatformApplication):
         directory = self._directory()
         directory.remove(subscription.id)
         self.save(subscription, directory)
+        if subscription.protocol == "AMQP" and self.deprovisioner is not None:
+            self.deprovisioner(subscription.view())
         return subscription.view()
 
     @retry_on_conflict

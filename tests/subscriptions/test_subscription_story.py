@@ -108,6 +108,19 @@ def test_amqp_has_no_webhook_secret_and_gets_provisioned_credentials(app):
     with pytest.raises(Conflict) as refused:
         app.rotate_secret(created["id"])
     assert refused.value.code == "subscription.no_webhook_secret"
+    removed = []
+    app.deprovisioner = removed.append
+    app.delete(created["id"])
+    assert [view["id"] for view in removed] == [created["id"]]
+
+
+def test_an_amqp_sink_that_cannot_be_made_leaves_no_subscription(app):
+    def broken(view):
+        raise RuntimeError("management API unreachable")
+    app.provisioner = broken
+    with pytest.raises(RuntimeError):
+        create(app, protocol="AMQP", sink="amqp://broker.example/civil")
+    assert app.list() == []
 
 
 def test_scopes_of_the_legal_bases():
