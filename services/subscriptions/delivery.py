@@ -171,15 +171,15 @@ class Worker(threading.Thread):
         self.acknowledged = self.position
         self.suspended: str | None = None
         self.consecutive_failures = 0
-        self._stop = threading.Event()
+        self._stopping = threading.Event()
         self._last_ack = time.monotonic()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._stopping.set()
 
     def run(self) -> None:
         try:
-            while not self._stop.is_set() and self.suspended is None:
+            while not self._stopping.is_set() and self.suspended is None:
                 self._round()
         except Exception:  # noqa: BLE001 - a worker must never die silently
             log.exception("subscription %s: worker failed; it is restarted by the supervisor", self.id)
@@ -192,19 +192,19 @@ class Worker(threading.Thread):
             page = self.feed.page(self.position, self.settings.page_limit)
         except (httpx.HTTPError, ValueError) as error:
             log.warning("subscription %s: feed unavailable (%s)", self.id, type(error).__name__)
-            self._stop.wait(self.settings.poll_interval * 4)
+            self._stopping.wait(self.settings.poll_interval * 4)
             return
         events = page.get("events") or []
         self._lag(int(page.get("head") or 0), events)
         for event in events:
-            if self._stop.is_set() or not self._handle(event):
+            if self._stopping.is_set() or not self._handle(event):
                 break
             self.position = int(event["sequence"])
             if time.monotonic() - self._last_ack >= self.settings.ack_interval:
                 self._acknowledge()
         if not events:
             self._acknowledge()
-            self._stop.wait(self.settings.poll_interval)
+            self._stopping.wait(self.settings.poll_interval)
 
     def _handle(self, event: dict) -> bool:
         """True when the position may pass `event` (delivered, filtered out or dead-lettered)."""
@@ -212,8 +212,8 @@ class Worker(threading.Thread):
             return True
         body = scopes.scoped(event, self.scope)
         attempt = 0
-        while not self._stop.is_set():
-            self.pacer.wait(self._stop)
+        while not self._stopping.is_set():
+            self.pacer.wait(self._stopping)
             outcome = self.sink.deliver(body)
             if outcome.kind == DELIVERED:
                 DELIVERED_TOTAL.labels(self.id).inc()
@@ -224,7 +224,7 @@ class Worker(threading.Thread):
                 return False
             FAILED_TOTAL.labels(self.id, outcome.reason).inc()
             if outcome.kind == THROTTLED:
-                self._stop.wait(outcome.retry_after if outcome.retry_after is not None
+                self._stopping.wait(outcome.retry_after if outcome.retry_after is not None
                                 else backoff(attempt + 1, self.settings))
                 continue
             attempt += 1
@@ -235,7 +235,7 @@ class Worker(threading.Thread):
             if attempt >= self.settings.max_attempts:
                 self._dead_letter(body, outcome)
                 return True
-            self._stop.wait(backoff(attempt, self.settings))
+            self._stopping.wait(backoff(attempt, self.settings))
         return False
 
     def _dead_letter(self, event: dict, outcome: Outcome) -> None:
@@ -282,7 +282,7 @@ class Engine:
         self.networks = webhooks.allowed_networks() if networks is None else networks
         self.workers: dict[str, Worker] = {}
         self._handshake_at: dict[str, float] = {}
-        self._stop = threading.Event()
+        self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> "Engine":
@@ -291,15 +291,15 @@ class Engine:
         return self
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._stopping.is_set():
             try:
                 self.refresh()
             except Exception:  # noqa: BLE001 - the store may be away for a moment
                 log.exception("subscriptions: refresh failed")
-            self._stop.wait(self.settings.refresh_interval)
+            self._stopping.wait(self.settings.refresh_interval)
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
+        self._stopping.set()
         if self._thread is not None:
             self._thread.join(timeout)
         for worker in list(self.workers.values()):
@@ -318,7 +318,7 @@ class Engine:
                 worker.join(10)
                 del self.workers[sid]
         for sid, subscription in active.items():
-            if sid not in self.workers and not self._stop.is_set():
+            if sid not in self.workers and not self._stopping.is_set():
                 self._start_worker(subscription)
 
     def _start_worker(self, subscription: dict) -> None:
