@@ -31,7 +31,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Callable, Protocol
 
 import httpx
@@ -54,18 +54,22 @@ STATE = Gauge("subscription_state", "1 for the subscription's current state", ["
 SUSPENDED_ALERT = Gauge("subscription_suspended", "1 when the delivery engine suspended the subscription",
                         ["subscription"])
 HANDSHAKES = Counter("subscription_handshakes_total", "Validation handshakes", ["subscription", "outcome"])
+MAX_UNACKNOWLEDGED = 1000  # deliveries recorded per acknowledgement at most
 STATES = ("created", "validated", "active", "suspended", "deleted")
 
 
 class SubscriptionStore(Protocol):
     """What the engine needs of the subscriptions application. A subscription is a dict of
     primitives: id, source, types, filters, sink, protocol, legal_basis, position (int), secrets
-    (list of whsec_ strings), state, and allowed_rate (requests/minute from the handshake, or None)."""
+    (list of whsec_ strings), state, and allowed_rate (requests/minute from the handshake, or None).
+    `acknowledge` also carries the record of what was disclosed since the last acknowledgement:
+    one {"id", "type", "subject", "sequence", "scope", "at"} per event delivered (at most
+    MAX_UNACKNOWLEDGED), so the store keeps who received whose data, when, under which basis."""
 
     def active(self) -> list[dict]: ...            # state "active"
     def pending(self) -> list[dict]: ...           # state "created": waiting for the handshake
     def sink_validated(self, subscription_id: str, allowed_rate: int | None) -> None: ...
-    def acknowledge(self, subscription_id: str, position: int) -> None: ...
+    def acknowledge(self, subscription_id: str, position: int, deliveries: list[dict]) -> None: ...
     def suspend(self, subscription_id: str, reason: str) -> None: ...
     def dead_letter(self, subscription_id: str, event: dict, reason: str) -> None: ...
 
@@ -146,6 +150,13 @@ def _filters_matches():
     return matches
 
 
+def disclosure(event: dict, scope: str) -> dict:
+    """What the delivery record keeps of one delivered event: which record, not its content."""
+    return {"id": event.get("id"), "type": event.get("type"), "subject": event.get("subject"),
+            "sequence": event.get("sequence"), "scope": scope,
+            "at": datetime.now(timezone.utc).isoformat()}
+
+
 def lag_seconds(event: dict, now: float | None = None) -> float:
     try:
         stored = datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00")).timestamp()
@@ -169,6 +180,7 @@ class Worker(threading.Thread):
         self.pacer = webhooks.Pacer(subscription.get("allowed_rate"))
         self.position = int(subscription.get("position") or 0)
         self.acknowledged = self.position
+        self.deliveries: list[dict] = []
         self.suspended: str | None = None
         self.consecutive_failures = 0
         self._stopping = threading.Event()
@@ -200,7 +212,8 @@ class Worker(threading.Thread):
             if self._stopping.is_set() or not self._handle(event):
                 break
             self.position = int(event["sequence"])
-            if time.monotonic() - self._last_ack >= self.settings.ack_interval:
+            if (time.monotonic() - self._last_ack >= self.settings.ack_interval
+                    or len(self.deliveries) >= MAX_UNACKNOWLEDGED):
                 self._acknowledge()
         if not events:
             self._acknowledge()
@@ -217,6 +230,7 @@ class Worker(threading.Thread):
             outcome = self.sink.deliver(body)
             if outcome.kind == DELIVERED:
                 DELIVERED_TOTAL.labels(self.id).inc()
+                self.deliveries.append(disclosure(event, self.scope))
                 self.consecutive_failures = 0
                 return True
             if outcome.kind == GONE:
@@ -255,8 +269,8 @@ class Worker(threading.Thread):
     def _acknowledge(self) -> None:
         if self.position > self.acknowledged:
             try:
-                self.store.acknowledge(self.id, self.position)
-                self.acknowledged = self.position
+                self.store.acknowledge(self.id, self.position, self.deliveries)
+                self.acknowledged, self.deliveries = self.position, []
             except Exception:  # noqa: BLE001 - retried at the next acknowledgement
                 log.exception("subscription %s: acknowledging %s failed", self.id, self.position)
         self._last_ack = time.monotonic()
@@ -385,8 +399,8 @@ class ApplicationStore:
     def sink_validated(self, subscription_id: str, allowed_rate: int | None) -> None:
         self.app.sink_validated(subscription_id, allowed_rate)
 
-    def acknowledge(self, subscription_id: str, position: int) -> None:
-        self.app.acknowledge(subscription_id, position)
+    def acknowledge(self, subscription_id: str, position: int, deliveries: list[dict]) -> None:
+        self.app.acknowledge(subscription_id, position, deliveries)
 
     def suspend(self, subscription_id: str, reason: str) -> None:
         self.app.suspend(subscription_id, reason)

@@ -136,6 +136,7 @@ class MemoryStore:
         self.acks: list[tuple[str, int]] = []
         self.dead: list[tuple[str, dict, str]] = []
         self.suspensions: list[tuple[str, str]] = []
+        self.deliveries: list[tuple[str, dict]] = []
 
     def _in(self, state):
         with self._lock:
@@ -151,10 +152,11 @@ class MemoryStore:
         with self._lock:
             self.subscriptions[sid].update(state="active", allowed_rate=allowed_rate)
 
-    def acknowledge(self, sid, position):
+    def acknowledge(self, sid, position, deliveries):
         with self._lock:
             self.subscriptions[sid]["position"] = position
             self.acks.append((sid, position))
+            self.deliveries.extend((sid, d) for d in deliveries)
 
     def suspend(self, sid, reason):
         with self._lock:

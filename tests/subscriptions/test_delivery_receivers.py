@@ -215,10 +215,12 @@ def test_signatures_verify_with_standardwebhooks_and_rotation_keeps_both_valid(s
     r = receivers()
     old, new = subscription("x", "")["secrets"][0], subscription("y", "")["secrets"][0]
     store = MemoryStore(subscription("signed", r.url, secrets=[old]))
-    with running(store, source):
+    with running(store, source) as engine:
         assert wait_until(lambda: len(r.delivered()) == len(source.stored()))
         with store._lock:
             store.subscriptions["signed"]["secrets"] = [new, old]  # a rotation: the worker restarts
+        assert wait_until(lambda: "signed" in engine.workers
+                          and engine.workers["signed"].subscription["secrets"] == [new, old])
         with source.lock:
             source.app.register_household("xilin", "rural", [member("钱七")])
         assert wait_until(lambda: len(r.delivered()) == len(source.stored()))
@@ -237,6 +239,11 @@ def test_reduced_scope_reaches_a_statistics_subscriber(source, receivers):
         assert wait_until(lambda: store.subscriptions["stats"]["position"] == head)  # filtered ones passed
     for event in r.delivered():
         assert all(m["name"].endswith("*") and "monthly_income" not in m for m in event["data"]["members"])
+    # each delivery of personal data is recorded with the acknowledgement: which record, which scope
+    records = [d for sid, d in store.deliveries if sid == "stats"]
+    assert [(d["id"], d["subject"], d["scope"]) for d in records] == \
+        [(e["id"], e["subject"], "reduced") for e in r.delivered()]
+    assert set(records[0]) == {"id", "type", "subject", "sequence", "scope", "at"}  # no content
 
 
 def test_a_stalled_receiver_does_not_delay_the_others(source, receivers):
