@@ -40,6 +40,7 @@ from prometheus_client import Counter, Gauge
 from services.subscriptions import scope as scopes
 from services.subscriptions import webhooks
 from services.subscriptions.sinks import DELIVERED, GONE, THROTTLED, Outcome, Sink
+from shared.config import ConfigurationError
 
 log = logging.getLogger(__name__)
 
@@ -106,12 +107,15 @@ LIMITS = {"poll_interval": (0.01, 60), "page_limit": (1, 1000), "max_attempts": 
 def _bounded(name: str, kind, text: str):
     if name == "origin":
         if not 1 <= len(text) <= 200:
-            raise ValueError("SUBSCRIPTIONS_ORIGIN must be 1 to 200 characters")
+            raise ConfigurationError("SUBSCRIPTIONS_ORIGIN must be 1 to 200 characters")
         return text
-    value = (int if kind in (int, "int") else float)(text)
     low, high = LIMITS[name]
+    try:
+        value = (int if kind in (int, "int") else float)(text)
+    except ValueError as error:
+        raise ConfigurationError(f"SUBSCRIPTIONS_{name.upper()} must be a number") from error
     if not low <= value <= high:
-        raise ValueError(f"SUBSCRIPTIONS_{name.upper()} must be between {low} and {high}")
+        raise ConfigurationError(f"SUBSCRIPTIONS_{name.upper()} must be between {low} and {high}")
     return value
 
 
@@ -134,7 +138,7 @@ class FeedReader:
 
 
 def feed_from_env(source: str, environ=None) -> FeedReader:
-    from shared.config import service_url
+    from shared.config import service_url  # raises ConfigurationError when <SOURCE>_URL is unset
     return FeedReader(service_url(source, environ))
 
 

@@ -12,6 +12,7 @@ from prometheus_client import REGISTRY
 from standardwebhooks.webhooks import Webhook
 
 from services.subscriptions.delivery import Engine, FeedReader, Settings, backoff
+from shared.config import ConfigurationError
 from tests.subscriptions.delivery_support import (LOOPBACK, FeedServer, MemoryStore, Receiver, match_all,
                                                    subscription, wait_until)
 from tests.support import drive_year, member, memory_app
@@ -289,8 +290,9 @@ def test_backoff_is_exponential_with_full_jitter_and_capped():
 
 def test_settings_from_the_environment_are_bounded():
     assert Settings.from_env({"SUBSCRIPTIONS_MAX_ATTEMPTS": "5"}).max_attempts == 5
-    with pytest.raises(ValueError):
-        Settings.from_env({"SUBSCRIPTIONS_PAGE_LIMIT": "5000"})
+    for name, value in (("PAGE_LIMIT", "5000"), ("MAX_ATTEMPTS", "0"), ("BACKOFF_CAP", "soon")):
+        with pytest.raises(ConfigurationError, match=f"SUBSCRIPTIONS_{name}"):
+            Settings.from_env({f"SUBSCRIPTIONS_{name}": value})
 
 
 def _timestamp(text):
