@@ -201,9 +201,12 @@ def retry_after(value: str | None, now: float | None = None) -> float | None:
 
 
 def new_client() -> httpx.Client:
-    """Bounded timeouts, no redirects, no proxies from the environment."""
-    return httpx.Client(timeout=TIMEOUT, follow_redirects=False, trust_env=False,
-                        limits=httpx.Limits(max_connections=4, max_keepalive_connections=2))
+    """Bounded timeouts, no redirects, no proxies from the environment; TCP_NODELAY, because
+    httpcore writes headers and body separately and Nagle's algorithm would hold the body back
+    until the receiver's delayed ACK (milliseconds per request)."""
+    limits = httpx.Limits(max_connections=4, max_keepalive_connections=2)
+    transport = httpx.HTTPTransport(limits=limits, socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
+    return httpx.Client(timeout=TIMEOUT, follow_redirects=False, trust_env=False, transport=transport)
 
 
 class HttpSink:
