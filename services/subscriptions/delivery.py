@@ -300,6 +300,7 @@ class Engine:
         self.networks = webhooks.allowed_networks() if networks is None else networks
         self.workers: dict[str, Worker] = {}
         self._handshake_at: dict[str, float] = {}
+        self._handshaking: set[str] = set()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -360,10 +361,20 @@ class Engine:
             set_state(sid, "created")
             if subscription.get("protocol", "HTTP") != "HTTP" or self._handshake_at.get(sid, 0) > now:
                 continue
+            if sid in self._handshaking:
+                continue
             self._handshake_at[sid] = now + self.settings.handshake_interval
-            self._handshake(subscription)
+            self._handshaking.add(sid)
+            threading.Thread(target=self._handshake, args=(subscription,), name=f"handshake-{sid}",
+                             daemon=True).start()  # a receiver slow to answer delays no other
 
     def _handshake(self, subscription: dict) -> None:
+        try:
+            self._ask(subscription)
+        finally:
+            self._handshaking.discard(subscription["id"])
+
+    def _ask(self, subscription: dict) -> None:
         sid = subscription["id"]
         try:
             webhooks.check_sink(subscription["sink"], self.networks)
@@ -373,9 +384,10 @@ class Engine:
             HANDSHAKES.labels(sid, "refused").inc()
             log.warning("subscription %s: handshake refused (%s)", sid, error)
             return
+        if self._stopping.is_set():
+            return
         HANDSHAKES.labels(sid, "granted").inc()
         self.store.sink_validated(sid, consent.rate)
-        self._handshake_at.pop(sid, None)
 
 
 DELIVERY_FIELDS = ("sink", "secrets", "types", "filters", "legal_basis", "scope", "allowed_rate", "source")

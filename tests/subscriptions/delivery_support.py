@@ -26,9 +26,9 @@ class Receiver:
     (1-based, counting every attempt); `consent` decides the OPTIONS handshake. Every POST is
     recorded (also those answered with an error) with its headers, body and arrival time."""
 
-    def __init__(self, answer=None, consent=True, rate="*", port=0, delay=0.0):
+    def __init__(self, answer=None, consent=True, rate="*", port=0, delay=0.0, options_delay=0.0):
         self.answer = answer or (lambda n, event: (200, {}))
-        self.consent, self.rate, self.delay = consent, rate, delay
+        self.consent, self.rate, self.delay, self.options_delay = consent, rate, delay, options_delay
         self.posts: list[dict] = []
         self.options: list[dict] = []
         self._lock = threading.Lock()
@@ -51,6 +51,7 @@ class Receiver:
 
             def do_OPTIONS(self):
                 receiver.options.append(dict(self.headers))
+                time.sleep(receiver.options_delay)
                 self.send_response(200)
                 if receiver.consent:
                     self.send_header("WebHook-Allowed-Origin", self.headers.get("WebHook-Request-Origin", ""))

@@ -212,6 +212,17 @@ def test_handshake_granted_activates_and_delivery_honours_the_allowed_rate(sourc
     assert r.options[0]["WebHook-Request-Origin"] == FAST.origin
 
 
+def test_a_receiver_slow_to_answer_the_handshake_delays_no_other(source, receivers):
+    slow, quick = receivers(options_delay=3.0), receivers()
+    store = MemoryStore(subscription("slow", slow.url, state="created"),
+                        subscription("quick", quick.url, state="created"))
+    started = time.monotonic()
+    with running(store, source):
+        assert wait_until(lambda: len(quick.delivered()) == len(source.stored()), timeout=10)
+        assert time.monotonic() - started < 2.0
+        assert store.state("slow") == "created"
+
+
 def test_signatures_verify_with_standardwebhooks_and_rotation_keeps_both_valid(source, receivers):
     r = receivers()
     old, new = subscription("x", "")["secrets"][0], subscription("y", "")["secrets"][0]
