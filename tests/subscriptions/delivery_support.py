@@ -26,9 +26,11 @@ class Receiver:
     (1-based, counting every attempt); `consent` decides the OPTIONS handshake. Every POST is
     recorded (also those answered with an error) with its headers, body and arrival time."""
 
-    def __init__(self, answer=None, consent=True, rate="*", port=0, delay=0.0, options_delay=0.0):
+    def __init__(self, answer=None, consent=True, rate="*", port=0, delay=0.0, options_delay=0.0,
+                 hang_up=False):
         self.answer = answer or (lambda n, event: (200, {}))
         self.consent, self.rate, self.delay, self.options_delay = consent, rate, delay, options_delay
+        self.hang_up = hang_up  # close each connection after answering, without saying so
         self.posts: list[dict] = []
         self.options: list[dict] = []
         self._lock = threading.Lock()
@@ -75,6 +77,7 @@ class Receiver:
                     self.send_header(k, v)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
+                self.close_connection = receiver.hang_up
 
         self.server = _Server(("127.0.0.1", self._port), Handler)
         self._port = self.server.server_address[1]

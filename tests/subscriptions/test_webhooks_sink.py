@@ -97,18 +97,29 @@ def test_statuses_become_outcomes(status, kind, reason):
         target.stop()
 
 
-def test_no_receiver_is_a_connection_failure_and_a_slow_one_times_out(monkeypatch):
+def test_no_receiver_is_a_connection_failure_and_a_slow_one_times_out():
     r = Receiver()
     url = r.url
     r.stop()
     assert webhooks.HttpSink(url, [webhooks.new_secret()]).deliver(EVENT).reason == "connection"
     slow = Receiver(delay=1.0)
     try:
-        import httpx
-        client = httpx.Client(timeout=httpx.Timeout(0.2), follow_redirects=False)
-        assert webhooks.HttpSink(slow.url, [webhooks.new_secret()], client).deliver(EVENT).reason == "timeout"
+        sink = webhooks.HttpSink(slow.url, [webhooks.new_secret()], read_timeout=0.2)
+        started = time.monotonic()
+        assert sink.deliver(EVENT).reason == "timeout"
+        assert time.monotonic() - started < 0.6
     finally:
         slow.stop()
+
+
+def test_a_receiver_closing_kept_alive_connections_costs_no_failed_attempt():
+    r = Receiver(hang_up=True)
+    try:
+        sink = webhooks.HttpSink(r.url, [webhooks.new_secret()])
+        assert [sink.deliver(EVENT).kind for _ in range(5)] == [DELIVERED] * 5
+        assert len(r.posts) == 5
+    finally:
+        r.stop()
 
 
 def test_retry_after_as_seconds_or_a_date_and_capped():
