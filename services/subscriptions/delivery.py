@@ -63,14 +63,18 @@ class SubscriptionStore(Protocol):
     """What the engine needs of the subscriptions application. A subscription is a dict of
     primitives: id, source, types, filters, sink, protocol, legal_basis, position (int), secrets
     (list of whsec_ strings), state, and allowed_rate (requests/minute from the handshake, or None).
-    `acknowledge` also carries the record of what was disclosed since the last acknowledgement:
-    one {"id", "type", "subject", "sequence", "scope", "at"} per event delivered (at most
-    MAX_UNACKNOWLEDGED), so the store keeps who received whose data, when, under which basis."""
+    `acknowledge` moves the position from `previous` to `position` only if it still is `previous`
+    (compare and set) and answers whether it did: False means an operator moved it meanwhile (a
+    replay), and the worker restarts from the store's position. Either way it records what was
+    disclosed since the last acknowledgement: one {"id", "type", "subject", "sequence", "scope",
+    "at"} per event delivered (at most MAX_UNACKNOWLEDGED), so the store keeps who received whose
+    data, when, under which basis."""
 
     def active(self) -> list[dict]: ...            # state "active"
     def pending(self) -> list[dict]: ...           # state "created": waiting for the handshake
     def sink_validated(self, subscription_id: str, allowed_rate: int | None) -> None: ...
-    def acknowledge(self, subscription_id: str, position: int, deliveries: list[dict]) -> None: ...
+    def acknowledge(self, subscription_id: str, previous: int, position: int,
+                    deliveries: list[dict]) -> bool: ...
     def suspend(self, subscription_id: str, reason: str) -> None: ...
     def dead_letter(self, subscription_id: str, event: dict, reason: str) -> None: ...
 
@@ -185,6 +189,9 @@ class Worker(threading.Thread):
         self.position = int(subscription.get("position") or 0)
         self.acknowledged = self.position
         self.deliveries: list[dict] = []
+        self.acks = 0          # acknowledgements done, and one in flight: for the supervisor
+        self.acking = False
+        self.moved = False     # the store's position was moved under this worker (a replay)
         self.suspended: str | None = None
         self.consecutive_failures = 0
         self._stopping = threading.Event()
@@ -195,7 +202,7 @@ class Worker(threading.Thread):
 
     def run(self) -> None:
         try:
-            while not self._stopping.is_set() and self.suspended is None:
+            while not self._stopping.is_set() and self.suspended is None and not self.moved:
                 self._round()
         except Exception:  # noqa: BLE001 - a worker must never die silently
             log.exception("subscription %s: worker failed; it is restarted by the supervisor", self.id)
@@ -271,12 +278,18 @@ class Worker(threading.Thread):
         log.warning("subscription %s suspended: %s", self.id, reason)
 
     def _acknowledge(self) -> None:
-        if self.position > self.acknowledged:
+        if self.position > self.acknowledged and not self.moved:
+            self.acking = True
             try:
-                self.store.acknowledge(self.id, self.position, self.deliveries)
-                self.acknowledged, self.deliveries = self.position, []
+                moved = not self.store.acknowledge(self.id, self.acknowledged, self.position, self.deliveries)
+                self.acknowledged, self.deliveries, self.moved = self.position, [], moved
+                if moved:
+                    log.info("subscription %s: its position was moved (a replay); restarting", self.id)
             except Exception:  # noqa: BLE001 - retried at the next acknowledgement
                 log.exception("subscription %s: acknowledging %s failed", self.id, self.position)
+            finally:
+                self.acks += 1
+                self.acking = False
         self._last_ack = time.monotonic()
 
     def _lag(self, head: int, events: list[dict]) -> None:
@@ -329,10 +342,12 @@ class Engine:
 
     def refresh(self) -> None:
         self._handshakes(self.store.pending())
+        acks = {sid: w.acks for sid, w in self.workers.items()}
         active = {s["id"]: s for s in self.store.active() if s.get("protocol", "HTTP") == "HTTP"}
         for sid in list(self.workers):
             worker = self.workers[sid]
-            if sid not in active or not worker.is_alive() or _changed(worker.subscription, active[sid]):
+            if (sid not in active or not worker.is_alive() or _changed(worker.subscription, active[sid])
+                    or _moved(worker, active[sid], acks[sid])):
                 worker.stop()
                 worker.join(10)
                 del self.workers[sid]
@@ -397,32 +412,48 @@ def _changed(old: dict, new: dict) -> bool:
     return any(old.get(k) != new.get(k) for k in DELIVERY_FIELDS)
 
 
+def _moved(worker: Worker, current: dict, acks_before: int) -> bool:
+    """The store's position is not the one the worker acknowledged (a replay moved it), judged
+    only when no acknowledgement ran while the store was read."""
+    if worker.acking or worker.acks != acks_before:
+        return False
+    return int(current.get("position") or 0) != worker.acknowledged
+
+
 # --- the process --------------------------------------------------------------------------------
 
 class ApplicationStore:
-    """The subscriptions application (helper A's `Subscriptions`) as a SubscriptionStore.
-    INTEGRATION POINT: the method names below follow the shared design; adjust on merge."""
+    """The subscriptions application (services/subscriptions/application.py) as the engine's
+    SubscriptionStore. INTEGRATION POINT, written against that application's interface as the
+    two were built side by side: `list(state)`, `delivery(id)` (with the secrets), `validate_sink`,
+    `activate`, `suspend`, `acknowledge`. What it still has to gain is marked below."""
 
     def __init__(self, app):
         self.app = app
+        self.rates: dict[str, int | None] = {}  # TODO(merge): keep the allowed rate in SinkValidated
 
     def active(self) -> list[dict]:
-        return self.app.delivery_list("active")
+        found = [self.app.delivery(v["id"]) for v in self.app.list("active") if v["protocol"] == "HTTP"]
+        return [{**s, "allowed_rate": s.get("allowed_rate", self.rates.get(s["id"]))} for s in found]
 
     def pending(self) -> list[dict]:
-        return self.app.delivery_list("created")
+        return [v for v in self.app.list("created") if v["protocol"] == "HTTP"]
 
     def sink_validated(self, subscription_id: str, allowed_rate: int | None) -> None:
-        self.app.sink_validated(subscription_id, allowed_rate)
+        self.rates[subscription_id] = allowed_rate
+        self.app.validate_sink(subscription_id)
+        self.app.activate(subscription_id)
 
-    def acknowledge(self, subscription_id: str, position: int, deliveries: list[dict]) -> None:
-        self.app.acknowledge(subscription_id, position, deliveries)
+    def acknowledge(self, subscription_id: str, previous: int, position: int, deliveries: list[dict]) -> bool:
+        # TODO(merge): compare-and-set on `previous` and the delivery record, in the application
+        view = self.app.acknowledge(subscription_id, position)
+        return view["position"] == position
 
     def suspend(self, subscription_id: str, reason: str) -> None:
         self.app.suspend(subscription_id, reason)
 
     def dead_letter(self, subscription_id: str, event: dict, reason: str) -> None:
-        self.app.dead_letter(subscription_id, event, reason)
+        self.app.dead_letter(subscription_id, event, reason)  # TODO(merge): the application's dead letters
 
 
 def main() -> None:

@@ -158,11 +158,18 @@ class MemoryStore:
         with self._lock:
             self.subscriptions[sid].update(state="active", allowed_rate=allowed_rate)
 
-    def acknowledge(self, sid, position, deliveries):
+    def acknowledge(self, sid, previous, position, deliveries):
         with self._lock:
+            self.deliveries.extend((sid, d) for d in deliveries)
+            if self.subscriptions[sid]["position"] != previous:
+                return False  # moved meanwhile (a replay)
             self.subscriptions[sid]["position"] = position
             self.acks.append((sid, position))
-            self.deliveries.extend((sid, d) for d in deliveries)
+            return True
+
+    def replay(self, sid, after):
+        with self._lock:
+            self.subscriptions[sid]["position"] = after
 
     def suspend(self, sid, reason):
         with self._lock:

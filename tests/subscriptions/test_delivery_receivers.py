@@ -188,6 +188,33 @@ def test_resumed_after_suspension_continues_with_the_event_that_failed(source, r
     assert same(r.delivered()) == same(source.stored()) and chained(r.delivered())
 
 
+def test_a_replay_while_caught_up_delivers_again_from_the_position_asked(source, receivers):
+    r = receivers()
+    store = MemoryStore(subscription("again", r.url))
+    stored = source.stored()
+    with running(store, source):
+        assert wait_until(lambda: len(r.delivered()) == len(stored))
+        time.sleep(0.2)
+        store.replay("again", int(stored[9]["sequence"]))
+        assert wait_until(lambda: len(r.delivered()) == 2 * len(stored) - 10)
+        time.sleep(0.2)
+    assert same(r.delivered()) == same(stored + stored[10:])
+
+
+def test_a_replay_during_delivery_is_not_overwritten_by_the_worker(source, receivers):
+    r = receivers(delay=0.02)  # about 50 a second: the replay lands mid-stream
+    store = MemoryStore(subscription("mid", r.url))
+    stored = source.stored()
+    with running(store, source):
+        assert wait_until(lambda: len(r.delivered()) >= 20)
+        store.replay("mid", 0)
+        assert wait_until(lambda: r.delivered()[-1:] == stored[-1:] and len(r.delivered()) > len(stored))
+        time.sleep(0.2)
+    seen = ids(r.delivered())
+    restart = max(i for i, v in enumerate(seen) if v == stored[0]["id"])
+    assert restart >= 20 and seen[restart:] == ids(stored)  # from the start again, then everything
+
+
 def test_handshake_refused_delivers_nothing_and_the_state_stays_created(source, receivers):
     r = receivers(consent=False)
     store = MemoryStore(subscription("no", r.url, state="created"))
