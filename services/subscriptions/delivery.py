@@ -165,12 +165,12 @@ def disclosure(event: dict, scope: str) -> dict:
             "at": datetime.now(timezone.utc).isoformat()}
 
 
-def lag_seconds(event: dict, now: float | None = None) -> float:
+def stored_at(event: dict) -> float | None:
+    """When the event was stored (its `time`), as Unix seconds; None if it has none."""
     try:
-        stored = datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00")).timestamp()
+        return datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00")).timestamp()
     except (KeyError, ValueError):
-        return 0.0
-    return max(0.0, (time.time() if now is None else now) - stored)
+        return None
 
 
 class Worker(threading.Thread):
@@ -196,6 +196,8 @@ class Worker(threading.Thread):
         self.consecutive_failures = 0
         self._stopping = threading.Event()
         self._last_ack = time.monotonic()
+        self.head, self.pending_since = self.position, None
+        LAG_SECONDS.labels(self.id).set_function(self.lag_seconds)
 
     def stop(self) -> None:
         self._stopping.set()
@@ -218,15 +220,20 @@ class Worker(threading.Thread):
             self._stopping.wait(self.settings.poll_interval * 4)
             return
         events = page.get("events") or []
-        self._lag(int(page.get("head") or 0), events)
+        self.head = int(page.get("head") or 0)
+        LAG_EVENTS.labels(self.id).set(max(0, self.head - self.position))
         for event in events:
+            self.pending_since = stored_at(event)
             if self._stopping.is_set() or not self._handle(event):
                 break
             self.position = int(event["sequence"])
+            LAG_EVENTS.labels(self.id).set(max(0, self.head - self.position))
             if (time.monotonic() - self._last_ack >= self.settings.ack_interval
                     or len(self.deliveries) >= MAX_UNACKNOWLEDGED):
                 self._acknowledge()
         if not events:
+            self.pending_since = None
+            LAG_EVENTS.labels(self.id).set(max(0, self.head - self.position))
             self._acknowledge()
             self._stopping.wait(self.settings.poll_interval)
 
@@ -292,9 +299,11 @@ class Worker(threading.Thread):
                 self.acking = False
         self._last_ack = time.monotonic()
 
-    def _lag(self, head: int, events: list[dict]) -> None:
-        LAG_EVENTS.labels(self.id).set(max(0, head - self.position))
-        LAG_SECONDS.labels(self.id).set(lag_seconds(events[0]) if events else 0.0)
+    def lag_seconds(self) -> float:
+        """Age of the event being delivered (the oldest not yet delivered); 0 when caught up.
+        Computed when Prometheus scrapes, so a worker stuck on one event shows its lag growing."""
+        since = self.pending_since
+        return 0.0 if since is None else max(0.0, time.time() - since)
 
 
 def set_state(subscription_id: str, state: str) -> None:

@@ -300,6 +300,10 @@ def test_a_stalled_receiver_does_not_delay_the_others(source, receivers):
                 source.app.register_household("yonghong", "urban", [member(f"孙{i}")])
             time.sleep(0.1)
         assert all(wait_until(lambda r=r: len(r.delivered()) == len(source.stored())) for r in fast)
+        time.sleep(0.1)
+        # the lag metrics say who is behind: the stalled one, by events and by seconds
+        assert sample("subscription_lag_events", "stalled") > 20 and sample("subscription_lag_seconds", "stalled") > 1
+        assert all(sample("subscription_lag_events", f"fast{i}") == 0 for i in range(2))
     stored_at = {e["id"]: _timestamp(e["time"]) for e in source.stored()}
     for r in fast:
         live = r.posts[-20:]
