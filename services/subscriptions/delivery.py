@@ -1,0 +1,486 @@
+"""Application layer: the delivery process — `python -m services.subscriptions.delivery`.
+
+For every active HTTP subscription one worker thread runs the same loop for replay and live:
+read a page of the source's feed after the subscription's position (`GET <SOURCE>_URL/events`),
+keep the events its `types` and `filters` select, scope each one (scope.py), deliver them one by
+one in `sequence` order, and acknowledge the position reached. A worker waits only for its own
+sink, so a slow or dead subscriber never delays another.
+
+Failures: a failed attempt (5xx, other non-2xx, a redirect, a timeout, no connection) is retried
+after an exponential back-off with full jitter; after `max_attempts` the event goes to the
+subscription's dead letters and the worker moves on; after `suspend_after` consecutive failed
+attempts the subscription is suspended (and the position of the last delivered event kept, so a
+resume continues with the event that failed). 429 waits `Retry-After` (not counted as a failure
+of the sink); 410 suspends at once. Delivery is at least once: positions are acknowledged at
+most every `ack_interval` seconds and when a worker stops, so after a crash the events after the
+last acknowledged position are delivered again — receivers de-duplicate on `webhook-id`.
+
+Before a subscription's first delivery (state "created", also after its sink changed) the
+supervisor runs the validation handshake (webhooks.handshake) and, on consent, reports it to the
+store (`sink_validated`), which activates it; without consent nothing is delivered.
+
+The engine reaches the subscription store only through `SubscriptionStore` (the application of
+services/subscriptions/application.py, adapted by `ApplicationStore`).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import random
+import signal
+import threading
+import time
+from dataclasses import dataclass, fields
+from datetime import datetime, timezone
+from typing import Callable, Protocol
+
+import httpx
+from prometheus_client import Counter, Gauge
+
+from services.subscriptions import scope as scopes
+from services.subscriptions import webhooks
+from services.subscriptions.sinks import DELIVERED, GONE, THROTTLED, Outcome, Sink
+from shared.config import ConfigurationError
+
+log = logging.getLogger(__name__)
+
+DELIVERED_TOTAL = Counter("subscription_deliveries_total", "Events delivered", ["subscription"])
+FAILED_TOTAL = Counter("subscription_delivery_failures_total", "Failed delivery attempts",
+                       ["subscription", "reason"])
+DEAD_TOTAL = Counter("subscription_dead_letters_total", "Events given up after the retry budget",
+                     ["subscription"])
+LAG_EVENTS = Gauge("subscription_lag_events", "Source head minus the subscription's position", ["subscription"])
+LAG_SECONDS = Gauge("subscription_lag_seconds", "Age of the oldest event not yet delivered", ["subscription"])
+STATE = Gauge("subscription_state", "1 for the subscription's current state", ["subscription", "state"])
+SUSPENDED_ALERT = Gauge("subscription_suspended", "1 when the delivery engine suspended the subscription",
+                        ["subscription"])
+HANDSHAKES = Counter("subscription_handshakes_total", "Validation handshakes", ["subscription", "outcome"])
+MAX_UNACKNOWLEDGED = 1000  # deliveries recorded per acknowledgement at most
+STATES = ("created", "validated", "active", "suspended", "deleted")
+
+
+class SubscriptionStore(Protocol):
+    """What the engine needs of the subscriptions application. A subscription is a dict of
+    primitives: id, source, types, filters, sink, protocol, legal_basis, position (int), secrets
+    (list of whsec_ strings), state, and allowed_rate (requests/minute from the handshake, or None).
+    `acknowledge` moves the position from `previous` to `position` only if it still is `previous`
+    (compare and set) and answers whether it did: False means an operator moved it meanwhile (a
+    replay), and the worker restarts from the store's position. Either way it records what was
+    disclosed since the last acknowledgement: one {"id", "type", "subject", "sequence", "scope",
+    "at"} per event delivered (at most MAX_UNACKNOWLEDGED), so the store keeps who received whose
+    data, when, under which basis."""
+
+    def active(self) -> list[dict]: ...            # state "active"
+    def pending(self) -> list[dict]: ...           # state "created": waiting for the handshake
+    def sink_validated(self, subscription_id: str, allowed_rate: int | None) -> None: ...
+    def acknowledge(self, subscription_id: str, previous: int, position: int,
+                    deliveries: list[dict]) -> bool: ...
+    def suspend(self, subscription_id: str, reason: str) -> None: ...
+    def dead_letter(self, subscription_id: str, event: dict, reason: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Settings:
+    poll_interval: float = 0.25     # seconds between feed reads when caught up
+    page_limit: int = 200           # events per feed read (the feed allows up to 1000)
+    max_attempts: int = 8           # per event, then a dead letter
+    backoff_base: float = 0.5       # seconds; attempt n waits uniform(0, min(cap, base * 2**(n-1)))
+    backoff_cap: float = 30.0
+    suspend_after: int = 20         # consecutive failed attempts
+    ack_interval: float = 1.0       # seconds between acknowledgements while delivering
+    refresh_interval: float = 1.0   # seconds between reads of the store
+    handshake_interval: float = 30.0  # seconds before a refused handshake is tried again
+    origin: str = "zhonglou-civil-affairs"  # WebHook-Request-Origin
+
+    @classmethod
+    def from_env(cls, environ=None) -> "Settings":
+        env = os.environ if environ is None else environ
+        values = {}
+        for f in fields(cls):
+            text = env.get(f"SUBSCRIPTIONS_{f.name.upper()}")
+            if text is not None:
+                values[f.name] = _bounded(f.name, f.type, text)
+        return cls(**values)
+
+
+LIMITS = {"poll_interval": (0.01, 60), "page_limit": (1, 1000), "max_attempts": (1, 100),
+          "backoff_base": (0.001, 60), "backoff_cap": (0.01, 3600), "suspend_after": (1, 10_000),
+          "ack_interval": (0, 3600), "refresh_interval": (0.01, 3600), "handshake_interval": (0.01, 86400)}
+
+
+def _bounded(name: str, kind, text: str):
+    if name == "origin":
+        if not 1 <= len(text) <= 200:
+            raise ConfigurationError("SUBSCRIPTIONS_ORIGIN must be 1 to 200 characters")
+        return text
+    low, high = LIMITS[name]
+    try:
+        value = (int if kind in (int, "int") else float)(text)
+    except ValueError as error:
+        raise ConfigurationError(f"SUBSCRIPTIONS_{name.upper()} must be a number") from error
+    if not low <= value <= high:
+        raise ConfigurationError(f"SUBSCRIPTIONS_{name.upper()} must be between {low} and {high}")
+    return value
+
+
+def backoff(attempt: int, settings: Settings, rand: Callable[[float, float], float] = random.uniform) -> float:
+    """Full jitter: uniform(0, min(cap, base * 2 ** (attempt - 1)))."""
+    return rand(0.0, min(settings.backoff_cap, settings.backoff_base * 2 ** min(attempt - 1, 30)))
+
+
+class FeedReader:
+    """A source's feed: GET <url>/events?after=N&limit=M (bounded timeouts, no redirects)."""
+
+    def __init__(self, url: str, client: httpx.Client | None = None):
+        self.url = url.rstrip("/")
+        self.client = client or httpx.Client(timeout=webhooks.TIMEOUT, follow_redirects=False, trust_env=False)
+
+    def page(self, after: int, limit: int) -> dict:
+        response = self.client.get(f"{self.url}/events", params={"after": after, "limit": limit})
+        response.raise_for_status()
+        return response.json()
+
+
+def feed_from_env(source: str, environ=None) -> FeedReader:
+    from shared.config import service_url  # raises ConfigurationError when <SOURCE>_URL is unset
+    return FeedReader(service_url(source, environ))
+
+
+def wanted(subscription: dict, event: dict, matches) -> bool:
+    types = subscription.get("types") or []
+    if types and event.get("type") not in types:
+        return False
+    return matches(subscription.get("filters") or [], event)
+
+
+def _filters_matches():
+    from services.subscriptions.filters import matches  # helper A's module
+    return matches
+
+
+def disclosure(event: dict, scope: str) -> dict:
+    """What the delivery record keeps of one delivered event: which record, not its content."""
+    return {"id": event.get("id"), "type": event.get("type"), "subject": event.get("subject"),
+            "sequence": event.get("sequence"), "scope": scope,
+            "at": datetime.now(timezone.utc).isoformat()}
+
+
+def stored_at(event: dict) -> float | None:
+    """When the event was stored (its `time`), as Unix seconds; None if it has none."""
+    try:
+        return datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00")).timestamp()
+    except (KeyError, ValueError):
+        return None
+
+
+class Worker(threading.Thread):
+    """Delivers one subscription's events in order; stops on `stop()`, on 410 or on suspension."""
+
+    def __init__(self, subscription: dict, store: SubscriptionStore, feed: FeedReader, settings: Settings,
+                 matches=None, sink: Sink | None = None):
+        super().__init__(name=f"subscription-{subscription['id']}", daemon=True)
+        self.subscription = subscription
+        self.id = subscription["id"]
+        self.store, self.feed, self.settings = store, feed, settings
+        self.matches = matches or _filters_matches()
+        self.scope = subscription.get("scope") or scopes.scope_of(subscription.get("legal_basis", ""))
+        self.sink = sink or webhooks.HttpSink(subscription["sink"], subscription["secrets"])
+        self.pacer = webhooks.Pacer(subscription.get("allowed_rate"))
+        self.position = int(subscription.get("position") or 0)
+        self.acknowledged = self.position
+        self.deliveries: list[dict] = []
+        self.acks = 0          # acknowledgements done, and one in flight: for the supervisor
+        self.acking = False
+        self.moved = False     # the store's position was moved under this worker (a replay)
+        self.suspended: str | None = None
+        self.consecutive_failures = 0
+        self._stopping = threading.Event()
+        self._last_ack = time.monotonic()
+        self.head, self.pending_since = self.position, None
+        LAG_SECONDS.labels(self.id).set_function(self.lag_seconds)
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def run(self) -> None:
+        try:
+            while not self._stopping.is_set() and self.suspended is None and not self.moved:
+                self._round()
+        except Exception:  # noqa: BLE001 - a worker must never die silently
+            log.exception("subscription %s: worker failed; it is restarted by the supervisor", self.id)
+        finally:
+            self._acknowledge()
+            self.sink.close()
+
+    def _round(self) -> None:
+        try:
+            page = self.feed.page(self.position, self.settings.page_limit)
+        except (httpx.HTTPError, ValueError) as error:
+            log.warning("subscription %s: feed unavailable (%s)", self.id, type(error).__name__)
+            self._stopping.wait(self.settings.poll_interval * 4)
+            return
+        events = page.get("events") or []
+        self.head = int(page.get("head") or 0)
+        LAG_EVENTS.labels(self.id).set(max(0, self.head - self.position))
+        for event in events:
+            self.pending_since = stored_at(event)
+            if self._stopping.is_set() or not self._handle(event):
+                break
+            self.position = int(event["sequence"])
+            LAG_EVENTS.labels(self.id).set(max(0, self.head - self.position))
+            if (time.monotonic() - self._last_ack >= self.settings.ack_interval
+                    or len(self.deliveries) >= MAX_UNACKNOWLEDGED):
+                self._acknowledge()
+        if not events:
+            self.pending_since = None
+            LAG_EVENTS.labels(self.id).set(max(0, self.head - self.position))
+            self._acknowledge()
+            self._stopping.wait(self.settings.poll_interval)
+
+    def _handle(self, event: dict) -> bool:
+        """True when the position may pass `event` (delivered, filtered out or dead-lettered)."""
+        if not wanted(self.subscription, event, self.matches):
+            return True
+        body = scopes.scoped(event, self.scope)
+        attempt = 0
+        while not self._stopping.is_set():
+            self.pacer.wait(self._stopping)
+            outcome = self.sink.deliver(body)
+            if outcome.kind == DELIVERED:
+                DELIVERED_TOTAL.labels(self.id).inc()
+                self.deliveries.append(disclosure(event, self.scope))
+                self.consecutive_failures = 0
+                return True
+            if outcome.kind == GONE:
+                self._suspend("the sink answered 410 Gone")
+                return False
+            FAILED_TOTAL.labels(self.id, outcome.reason).inc()
+            if outcome.kind == THROTTLED:
+                self._stopping.wait(outcome.retry_after if outcome.retry_after is not None
+                                else backoff(attempt + 1, self.settings))
+                continue
+            attempt += 1
+            self.consecutive_failures += 1
+            if self.consecutive_failures >= self.settings.suspend_after:
+                self._suspend(f"{self.consecutive_failures} consecutive failed deliveries; last: {outcome.detail}")
+                return False
+            if attempt >= self.settings.max_attempts:
+                self._dead_letter(body, outcome)
+                return True
+            self._stopping.wait(backoff(attempt, self.settings))
+        return False
+
+    def _dead_letter(self, event: dict, outcome: Outcome) -> None:
+        reason = f"{self.settings.max_attempts} attempts failed; last: {outcome.detail}"[:500]
+        self.store.dead_letter(self.id, event, reason)
+        DEAD_TOTAL.labels(self.id).inc()
+        log.warning("subscription %s: event %s dead-lettered (%s)", self.id, event.get("sequence"), reason)
+
+    def _suspend(self, reason: str) -> None:
+        self.suspended = reason
+        self._acknowledge()
+        self.store.suspend(self.id, reason)
+        SUSPENDED_ALERT.labels(self.id).set(1)
+        set_state(self.id, "suspended")
+        log.warning("subscription %s suspended: %s", self.id, reason)
+
+    def _acknowledge(self) -> None:
+        if self.position > self.acknowledged and not self.moved:
+            self.acking = True
+            try:
+                moved = not self.store.acknowledge(self.id, self.acknowledged, self.position, self.deliveries)
+                self.acknowledged, self.deliveries, self.moved = self.position, [], moved
+                if moved:
+                    log.info("subscription %s: its position was moved (a replay); restarting", self.id)
+            except Exception:  # noqa: BLE001 - retried at the next acknowledgement
+                log.exception("subscription %s: acknowledging %s failed", self.id, self.position)
+            finally:
+                self.acks += 1
+                self.acking = False
+        self._last_ack = time.monotonic()
+
+    def lag_seconds(self) -> float:
+        """Age of the event being delivered (the oldest not yet delivered); 0 when caught up.
+        Computed when Prometheus scrapes, so a worker stuck on one event shows its lag growing."""
+        since = self.pending_since
+        return 0.0 if since is None else max(0.0, time.time() - since)
+
+
+def set_state(subscription_id: str, state: str) -> None:
+    for s in STATES:
+        STATE.labels(subscription_id, s).set(1 if s == state else 0)
+
+
+class Engine:
+    """Keeps one worker per active HTTP subscription; handshakes the pending ones."""
+
+    def __init__(self, store: SubscriptionStore, feed_for: Callable[[str], FeedReader] = feed_from_env,
+                 settings: Settings | None = None, matches=None, networks: tuple | None = None):
+        self.store, self.feed_for = store, feed_for
+        self.settings = settings or Settings()
+        self.matches = matches
+        self.networks = webhooks.allowed_networks() if networks is None else networks
+        self.workers: dict[str, Worker] = {}
+        self._handshake_at: dict[str, float] = {}
+        self._handshaking: set[str] = set()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> "Engine":
+        self._thread = threading.Thread(target=self.run, name="subscriptions-supervisor", daemon=True)
+        self._thread.start()
+        return self
+
+    def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self.refresh()
+            except Exception:  # noqa: BLE001 - the store may be away for a moment
+                log.exception("subscriptions: refresh failed")
+            self._stopping.wait(self.settings.refresh_interval)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        for worker in list(self.workers.values()):
+            worker.stop()
+        for worker in list(self.workers.values()):
+            worker.join(timeout)
+        self.workers.clear()
+
+    def refresh(self) -> None:
+        self._handshakes(self.store.pending())
+        acks = {sid: w.acks for sid, w in self.workers.items()}
+        active = {s["id"]: s for s in self.store.active() if s.get("protocol", "HTTP") == "HTTP"}
+        for sid in list(self.workers):
+            worker = self.workers[sid]
+            if (sid not in active or not worker.is_alive() or _changed(worker.subscription, active[sid])
+                    or _moved(worker, active[sid], acks[sid])):
+                worker.stop()
+                worker.join(10)
+                del self.workers[sid]
+        for sid, subscription in active.items():
+            if sid not in self.workers and not self._stopping.is_set():
+                self._start_worker(subscription)
+
+    def _start_worker(self, subscription: dict) -> None:
+        try:
+            webhooks.check_sink(subscription["sink"], self.networks)
+        except Exception as error:  # noqa: BLE001 - InvalidInput: the allow-list changed since
+            self.store.suspend(subscription["id"], f"sink refused: {error}"[:500])
+            set_state(subscription["id"], "suspended")
+            return
+        worker = Worker(subscription, self.store, self.feed_for(subscription["source"]), self.settings,
+                        self.matches)
+        self.workers[subscription["id"]] = worker
+        set_state(subscription["id"], "active")
+        SUSPENDED_ALERT.labels(subscription["id"]).set(0)
+        worker.start()
+
+    def _handshakes(self, pending: list[dict]) -> None:
+        now = time.monotonic()
+        for subscription in pending:
+            sid = subscription["id"]
+            set_state(sid, "created")
+            if subscription.get("protocol", "HTTP") != "HTTP" or self._handshake_at.get(sid, 0) > now:
+                continue
+            if sid in self._handshaking:
+                continue
+            self._handshake_at[sid] = now + self.settings.handshake_interval
+            self._handshaking.add(sid)
+            threading.Thread(target=self._handshake, args=(subscription,), name=f"handshake-{sid}",
+                             daemon=True).start()  # a receiver slow to answer delays no other
+
+    def _handshake(self, subscription: dict) -> None:
+        try:
+            self._ask(subscription)
+        finally:
+            self._handshaking.discard(subscription["id"])
+
+    def _ask(self, subscription: dict) -> None:
+        sid = subscription["id"]
+        try:
+            webhooks.check_sink(subscription["sink"], self.networks)
+            with webhooks.new_client() as client:
+                consent = webhooks.handshake(client, subscription["sink"], self.settings.origin)
+        except Exception as error:  # noqa: BLE001 - HandshakeRefused, InvalidInput (allow-list), ...
+            HANDSHAKES.labels(sid, "refused").inc()
+            log.warning("subscription %s: handshake refused (%s)", sid, error)
+            return
+        if self._stopping.is_set():
+            return
+        HANDSHAKES.labels(sid, "granted").inc()
+        self.store.sink_validated(sid, consent.rate)
+
+
+DELIVERY_FIELDS = ("sink", "secrets", "types", "filters", "legal_basis", "scope", "allowed_rate", "source")
+
+
+def _changed(old: dict, new: dict) -> bool:
+    return any(old.get(k) != new.get(k) for k in DELIVERY_FIELDS)
+
+
+def _moved(worker: Worker, current: dict, acks_before: int) -> bool:
+    """The store's position is not the one the worker acknowledged (a replay moved it), judged
+    only when no acknowledgement ran while the store was read."""
+    if worker.acking or worker.acks != acks_before:
+        return False
+    return int(current.get("position") or 0) != worker.acknowledged
+
+
+# --- the process --------------------------------------------------------------------------------
+
+class ApplicationStore:
+    """The subscriptions application (services/subscriptions/application.py) as the engine's
+    SubscriptionStore. INTEGRATION POINT, written against that application's interface as the
+    two were built side by side: `list(state)`, `delivery(id)` (with the secrets), `validate_sink`,
+    `activate`, `suspend`, `acknowledge`. What it still has to gain is marked below."""
+
+    def __init__(self, app):
+        self.app = app
+        self.rates: dict[str, int | None] = {}  # TODO(merge): keep the allowed rate in SinkValidated
+
+    def active(self) -> list[dict]:
+        found = [self.app.delivery(v["id"]) for v in self.app.list("active") if v["protocol"] == "HTTP"]
+        return [{**s, "allowed_rate": s.get("allowed_rate", self.rates.get(s["id"]))} for s in found]
+
+    def pending(self) -> list[dict]:
+        return [v for v in self.app.list("created") if v["protocol"] == "HTTP"]
+
+    def sink_validated(self, subscription_id: str, allowed_rate: int | None) -> None:
+        self.rates[subscription_id] = allowed_rate
+        self.app.validate_sink(subscription_id)
+        self.app.activate(subscription_id)
+
+    def acknowledge(self, subscription_id: str, previous: int, position: int, deliveries: list[dict]) -> bool:
+        # TODO(merge): compare-and-set on `previous` and the delivery record, in the application
+        view = self.app.acknowledge(subscription_id, position)
+        return view["position"] == position
+
+    def suspend(self, subscription_id: str, reason: str) -> None:
+        self.app.suspend(subscription_id, reason)
+
+    def dead_letter(self, subscription_id: str, event: dict, reason: str) -> None:
+        self.app.dead_letter(subscription_id, event, reason)  # TODO(merge): the application's dead letters
+
+
+def main() -> None:
+    from prometheus_client import start_http_server
+
+    from services.subscriptions.application import Subscriptions
+    from shared.logs import configure_logging
+    configure_logging()
+    start_http_server(int(os.environ.get("METRICS_PORT", "9110")))
+    engine = Engine(ApplicationStore(Subscriptions()), settings=Settings.from_env())
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    signal.signal(signal.SIGINT, lambda *_: stopped.set())
+    engine.start()
+    log.info("subscriptions delivery: running")
+    stopped.wait()
+    engine.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+"""Application layer: what the delivery engine needs of a sink, whatever its protocol.
+
+A sink takes one CloudEvent (already filtered and scoped) and answers with an `Outcome`; the
+engine (delivery.py) decides from the outcome whether to advance, wait and retry, dead-letter or
+suspend. Only HTTP webhooks are delivered by the engine (webhooks.py); an AMQP subscription's
+events reach its own queue through the broker (amqp_sink.py), not through this process.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+DELIVERED = "delivered"   # 2xx: the subscriber has it
+RETRY = "retry"           # 5xx, other non-2xx, a redirect, a timeout, no connection: try again later
+THROTTLED = "throttled"   # 429: wait `retry_after` seconds, then try again (not a failure of the sink)
+GONE = "gone"             # 410: the subscriber wants no more; the subscription is suspended
+KINDS = (DELIVERED, RETRY, THROTTLED, GONE)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: str
+    reason: str = ""              # a metric label: server_error, timeout, connection, redirect, ...
+    detail: str = ""              # for logs and dead letters (bounded)
+    retry_after: float | None = None
+
+    @property
+    def delivered(self) -> bool:
+        return self.kind == DELIVERED
+
+
+class Sink(Protocol):
+    def deliver(self, event: dict) -> Outcome: ...
+
+    def close(self) -> None: ...
