@@ -131,19 +131,27 @@ class Subscriptions(PlatformApplication):
         return {**subscription.view(), "secrets": list(subscription.secrets)}
 
     @retry_on_conflict
-    def validate_sink(self, subscription_id) -> dict:
-        return self._change(subscription_id, Subscription.validate_sink)
+    def validate_sink(self, subscription_id, allowed_rate=None) -> dict:
+        return self._change(subscription_id, lambda s: s.validate_sink(allowed_rate))
 
     @retry_on_conflict
     def activate(self, subscription_id) -> dict:
         return self._change(subscription_id, Subscription.activate)
 
     @retry_on_conflict
-    def acknowledge(self, subscription_id, position) -> dict:
+    def acknowledge(self, subscription_id, position, previous=None, deliveries=()) -> bool:
+        """Compare-and-set: False when `previous` is no longer the subscription's position."""
         subscription = self._subscription(subscription_id)
-        if subscription.acknowledge(position):
+        moved = subscription.acknowledge(position, previous, deliveries)
+        if moved:
             self.save(subscription)
-        return subscription.view()
+        return moved
+
+    @retry_on_conflict
+    def dead_letter(self, subscription_id, event: dict, reason: str) -> dict:
+        return self._change(subscription_id, lambda s: s.dead_letter(
+            str(event.get("id", ""))[:100] or "?", int(event.get("sequence") or 0),
+            str(event.get("type", ""))[:100] or "?", str(reason)[:500] or "?"))
 
     # --- helpers -------------------------------------------------------------------------------
 

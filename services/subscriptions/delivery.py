@@ -433,36 +433,30 @@ def _moved(worker: Worker, current: dict, acks_before: int) -> bool:
 
 class ApplicationStore:
     """The subscriptions application (services/subscriptions/application.py) as the engine's
-    SubscriptionStore. INTEGRATION POINT, written against that application's interface as the
-    two were built side by side: `list(state)`, `delivery(id)` (with the secrets), `validate_sink`,
-    `activate`, `suspend`, `acknowledge`. What it still has to gain is marked below."""
+    SubscriptionStore: the allowed rate is kept in SinkValidated, acknowledgements are a
+    compare-and-set that records what was disclosed, dead letters are kept on the subscription."""
 
     def __init__(self, app):
         self.app = app
-        self.rates: dict[str, int | None] = {}  # TODO(merge): keep the allowed rate in SinkValidated
 
     def active(self) -> list[dict]:
-        found = [self.app.delivery(v["id"]) for v in self.app.list("active") if v["protocol"] == "HTTP"]
-        return [{**s, "allowed_rate": s.get("allowed_rate", self.rates.get(s["id"]))} for s in found]
+        return [self.app.delivery(v["id"]) for v in self.app.list("active") if v["protocol"] == "HTTP"]
 
     def pending(self) -> list[dict]:
         return [v for v in self.app.list("created") if v["protocol"] == "HTTP"]
 
     def sink_validated(self, subscription_id: str, allowed_rate: int | None) -> None:
-        self.rates[subscription_id] = allowed_rate
-        self.app.validate_sink(subscription_id)
+        self.app.validate_sink(subscription_id, allowed_rate)
         self.app.activate(subscription_id)
 
     def acknowledge(self, subscription_id: str, previous: int, position: int, deliveries: list[dict]) -> bool:
-        # TODO(merge): compare-and-set on `previous` and the delivery record, in the application
-        view = self.app.acknowledge(subscription_id, position)
-        return view["position"] == position
+        return self.app.acknowledge(subscription_id, position, previous, deliveries)
 
     def suspend(self, subscription_id: str, reason: str) -> None:
         self.app.suspend(subscription_id, reason)
 
     def dead_letter(self, subscription_id: str, event: dict, reason: str) -> None:
-        self.app.dead_letter(subscription_id, event, reason)  # TODO(merge): the application's dead letters
+        self.app.dead_letter(subscription_id, event, reason)
 
 
 def main() -> None:

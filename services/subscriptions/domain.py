@@ -46,6 +46,9 @@ MAX_TYPES, MAX_TYPE = 50, 200
 MAX_SINK = 500
 MAX_SETTINGS, MAX_KEY, MAX_SETTING_TEXT = 20, 64, 200
 MAX_POSITION = 10 ** 20 - 1          # a sequence has 20 digits
+DEAD_LETTERS_KEPT = 1000             # the newest dead letters an operator sees
+MAX_DELIVERIES = 1000                # delivery records per acknowledgement (the engine's page)
+_DELIVERY_KEYS = ("id", "type", "subject", "sequence", "scope", "at")
 SECRET_PREFIX = "whsec_"
 MAX_SECRETS = 2
 _TYPE = re.compile(r"^[A-Za-z][A-Za-z0-9._\-]*$")
@@ -174,6 +177,23 @@ def check_position(field: str, value) -> int:
     return value
 
 
+def check_deliveries(deliveries) -> list[dict]:
+    """The record of what an acknowledgement disclosed: each {"id", "type", "subject",
+    "sequence", "scope", "at"}, as text or whole numbers of bounded length."""
+    if not isinstance(deliveries, (list, tuple)) or len(deliveries) > MAX_DELIVERIES:
+        raise InvalidInput("deliveries", f"must be a list of at most {MAX_DELIVERIES} records",
+                           code="subscription.bad_deliveries")
+    records = []
+    for index, record in enumerate(deliveries):
+        if not isinstance(record, dict) or set(record) - set(_DELIVERY_KEYS) or not all(
+                isinstance(v, (str, int)) and not isinstance(v, bool) and len(str(v)) <= 100
+                for v in record.values()):
+            raise InvalidInput(f"deliveries[{index}]", "must be a record of " + ", ".join(_DELIVERY_KEYS),
+                               code="subscription.bad_deliveries")
+        records.append({key: record.get(key) for key in _DELIVERY_KEYS})
+    return records
+
+
 class Subscription(AuditedAggregate):
     """One subscriber's subscription to one source's events."""
 
@@ -210,13 +230,17 @@ class Subscription(AuditedAggregate):
         return scope_of(self.legal_basis)
 
     def view(self) -> dict:
-        """The subscription as shown to administrators: never a secret."""
+        """The subscription as shown to administrators: never a secret. (`allowed_rate`,
+        `delivered` and `dead_letters` default for subscriptions stored before they existed.)"""
         return {"id": str(self.id), "subscriber": self.subscriber, "purpose": self.purpose,
                 "legal_basis": self.legal_basis, "scope": self.scope, "source": self.source,
                 "types": list(self.types), "filters": list(self.filters), "sink": self.sink,
                 "protocol": self.protocol, "protocolsettings": dict(self.protocolsettings),
                 "config": dict(self.config), "state": self.state, "reason": self.reason,
                 "position": self.position, "secret_count": len(self.secrets),
+                "allowed_rate": getattr(self, "allowed_rate", None),
+                "delivered": getattr(self, "delivered", 0),
+                "dead_letters": list(getattr(self, "dead_letters", ())),
                 "secret_fingerprint": fingerprint(self.secrets[0]) if self.secrets else None,
                 "created_on": self.created_on.isoformat(), "modified_on": self.modified_on.isoformat(),
                 "version": self.version}
@@ -227,17 +251,23 @@ class Subscription(AuditedAggregate):
         if self.state == DELETED:
             raise Conflict("subscription_id", "the subscription is deleted", code="subscription.deleted")
 
-    def validate_sink(self) -> None:
-        """The sink's handshake succeeded (recorded only from `created`)."""
+    def validate_sink(self, allowed_rate=None) -> None:
+        """The sink's handshake succeeded (recorded only from `created`), with the rate the
+        receiver allowed (WebHook-Allowed-Rate, requests a minute; None: unlimited)."""
         self._not_deleted()
         if self.state != CREATED:
             raise Conflict("state", f"only a created subscription's sink is validated (it is {self.state})",
                            code="subscription.not_created")
-        self._sink_validated()
+        if allowed_rate is not None and (isinstance(allowed_rate, bool) or not isinstance(allowed_rate, int)
+                                         or not 0 < allowed_rate <= 1_000_000):
+            raise InvalidInput("allowed_rate", "must be a whole number of requests from 1 to 1,000,000",
+                               code="subscription.bad_allowed_rate")
+        self._sink_validated(allowed_rate=allowed_rate)
 
     @event("SinkValidated")
-    def _sink_validated(self):
+    def _sink_validated(self, allowed_rate=None):
         self.state = VALIDATED
+        self.allowed_rate = allowed_rate
 
     def activate(self) -> None:
         self._not_deleted()
@@ -315,18 +345,40 @@ class Subscription(AuditedAggregate):
     def _secret_rotated(self, secrets):
         self.secrets = list(secrets)
 
-    def acknowledge(self, position) -> bool:
-        """Deliveries up to `position` are done; an older or equal position changes nothing."""
+    def acknowledge(self, position, previous=None, deliveries=()) -> bool:
+        """Deliveries up to `position` are done; an older or equal position changes nothing, nor
+        does one acknowledged from a `previous` position that is no longer the subscription's (a
+        replay moved it meanwhile). `deliveries` records what was disclosed to the subscriber:
+        one {"id", "type", "subject", "sequence", "scope", "at"} per event delivered."""
         self._not_deleted()
         position = check_position("position", position)
+        if previous is not None and check_position("previous", previous) != self.position:
+            return False
         if position <= self.position:
             return False
-        self._deliveries_acknowledged(position=position)
+        self._deliveries_acknowledged(position=position, deliveries=check_deliveries(deliveries))
         return True
 
     @event("DeliveriesAcknowledged")
-    def _deliveries_acknowledged(self, position):
+    def _deliveries_acknowledged(self, position, deliveries=()):
         self.position = position
+        self.delivered = getattr(self, "delivered", 0) + len(deliveries)
+
+    def dead_letter(self, event_id, sequence, event_type, reason) -> None:
+        """An event given up after the retry budget: kept for an operator to see and replay."""
+        self._not_deleted()
+        for name, value, limit in (("event_id", event_id, 100), ("event_type", event_type, 100),
+                                   ("reason", reason, 500)):
+            if not isinstance(value, str) or not 0 < len(value) <= limit:
+                raise InvalidInput(name, f"must be text of 1 to {limit} characters", code="input.too_long")
+        self._dead_lettered(event_id=event_id, sequence=check_position("sequence", sequence),
+                            event_type=event_type, reason=reason)
+
+    @event("DeadLettered")
+    def _dead_lettered(self, event_id, sequence, event_type, reason):
+        letters = list(getattr(self, "dead_letters", ()))
+        letters.append({"event_id": event_id, "sequence": sequence, "type": event_type, "reason": reason})
+        self.dead_letters = letters[-DEAD_LETTERS_KEPT:]
 
     def rewind(self, after) -> None:
         """Replay: deliver again every event after this sequence number (it may be earlier)."""

@@ -49,11 +49,21 @@ def test_the_story(app):
     shown = app.get(sid)
     assert "secret" not in shown and "secrets" not in shown and secret not in repr(shown)
     assert app.list() == [shown]
-    assert app.validate_sink(sid)["state"] == "validated"
+    assert app.validate_sink(sid, 600)["state"] == "validated" and app.get(sid)["allowed_rate"] == 600
     assert app.activate(sid)["state"] == "active"
-    assert app.acknowledge(sid, 10)["position"] == 10
+    delivered = [{"id": "e-1", "type": "CaseApproved", "subject": "c-1", "sequence": 10,
+                  "scope": "full", "at": "2007-03-01T08:00:00+00:00"}]
+    assert app.acknowledge(sid, 10, previous=0, deliveries=delivered) is True
+    assert app.get(sid)["position"] == 10 and app.get(sid)["delivered"] == 1
     version = app.get(sid)["version"]
-    assert app.acknowledge(sid, 7)["position"] == 10 and app.get(sid)["version"] == version  # never back
+    assert app.acknowledge(sid, 7) is False and app.get(sid)["version"] == version  # never back
+    assert app.acknowledge(sid, 20, previous=3) is False and app.get(sid)["position"] == 10  # moved meanwhile
+    with pytest.raises(InvalidInput) as bad:
+        app.acknowledge(sid, 20, previous=10, deliveries=[{"name": "王芳"}])
+    assert bad.value.code == "subscription.bad_deliveries" and app.get(sid)["version"] == version
+    app.dead_letter(sid, {"id": "e-2", "type": "CaseApproved", "sequence": "00000000000000000011"}, "HTTP 500 x5")
+    assert app.get(sid)["dead_letters"] == [{"event_id": "e-2", "sequence": 11, "type": "CaseApproved",
+                                             "reason": "HTTP 500 x5"}]
     assert app.update(sid, sink="https://finance.example/hooks/v2")["state"] == "created"
     assert app.update(sid, types=["CaseApproved"])["version"] == app.get(sid)["version"]  # no change, no event
     rotated = app.rotate_secret(sid)
