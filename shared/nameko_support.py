@@ -29,7 +29,7 @@ import warnings  # noqa: E402
 warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
 
 from nameko.exceptions import deserialize_to_instance  # noqa: E402
-from nameko.rpc import Rpc  # noqa: E402
+from nameko.rpc import Rpc, RpcConsumer  # noqa: E402
 from nameko.web.handlers import http  # noqa: E402
 from nameko.extensions import DependencyProvider  # noqa: E402
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest  # noqa: E402
@@ -156,12 +156,49 @@ class CallerContext(DependencyProvider):
 
 # --- RPC methods generated from a domain's declared commands ----------------------------------------
 
-class DeclaredRpc(Rpc):
+MALFORMED = Counter("rpc_malformed_requests_total",
+                    "RPC requests dropped unanswered: no content type, no reply address, or a body "
+                    "that is not an object (nothing a Nameko caller sends)", ["service"])
+
+
+class GuardedRpcConsumer(RpcConsumer):
+    """Drops (acknowledges, logs, counts) a request that no Nameko caller would send. Nameko
+    itself answers such a message by failing to encode the error reply, and that kills the
+    service container; the message is then redelivered to the restarted service, which dies
+    again: one malformed message from anyone allowed to publish requests stops the service."""
+
+    def handle_message(self, body, message):
+        properties = message.properties
+        if (not isinstance(body, dict) or not properties.get("content_type")
+                or not properties.get("reply_to") or not properties.get("correlation_id")):
+            import logging
+            logging.getLogger("nameko_support").warning(
+                "%s: dropped a malformed RPC request (routing key %s, content type %s)",
+                self.container.service_name, message.delivery_info.get("routing_key"),
+                properties.get("content_type"))
+            MALFORMED.labels(self.container.service_name).inc()
+            self.queue_consumer.ack_message(message)
+            return
+        super().handle_message(body, message)
+
+
+class GuardedRpc(Rpc):
+    """Nameko's @rpc with malformed requests dropped (`GuardedRpcConsumer`): use `guarded_rpc`
+    for every RPC method of the platform's services."""
+
+    rpc_consumer = GuardedRpcConsumer()
+
+
+guarded_rpc = GuardedRpc.decorator
+
+
+class DeclaredRpc(GuardedRpc):
     """An RPC entrypoint whose arguments the command's declaration binds and checks (in the
     worker, so the caller gets `InvalidInput` naming the field, with a code such as
     `input.unknown_field`, `input.required` or `input.too_many_arguments`), instead of nameko's
     generic `IncorrectSignature` before the worker starts. Failures are counted by
-    `EntrypointMetrics` like any refused command."""
+    `EntrypointMetrics` like any refused command. Malformed messages never reach it
+    (`GuardedRpcConsumer`)."""
 
     def check_signature(self, args, kwargs):
         return None

@@ -17,13 +17,13 @@ REPORTING_DB_TIMEOUT seconds (5), READ_MODEL_SCHEMA (read_model).
 """
 from shared import nameko_support  # noqa: I001  (first: sets PSYCOPG_WAIT_FUNC before psycopg loads)
 from shared.nameko_support import EntrypointMetrics, error_response, json_response
+from shared.nameko_support import guarded_rpc as rpc  # nameko's @rpc, malformed requests dropped
 
 import logging
 import os
 
 import psycopg
 from nameko.extensions import DependencyProvider
-from nameko.rpc import rpc
 from nameko.web.handlers import http
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry
 from psycopg_pool import ConnectionPool, PoolTimeout

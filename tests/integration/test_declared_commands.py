@@ -174,3 +174,35 @@ def test_refusals_are_counted_as_refused_input_in_the_metrics(services, rpc):
     with urllib.request.urlopen(f"{services['social_assistance']}/metrics", timeout=10) as response:
         body = response.read().decode()
     assert 'entrypoint_errors_total{entrypoint="set_standard",kind="InvalidInput",service="social_assistance"}' in body
+
+
+def test_a_malformed_request_is_dropped_and_the_service_keeps_serving(services, rpc, amqp_uri):
+    """A message no Nameko caller sends (no content type, no reply address, a body that is not an
+    object) used to kill the service container, and its redelivery the restarted one: now it is
+    acknowledged, logged and counted, and the next call is served."""
+    import amqp
+
+    from shared.bus import AmqpAddress
+    address = AmqpAddress.parse(amqp_uri)
+    with amqp.Connection(**address.connection_kwargs()) as conn:
+        conn.connect()
+        channel = conn.channel()
+        for body, properties in ((b"{}", {}), (b"[1]", {"content_type": "application/json"}),
+                                 (b'{"args": [], "kwargs": {}}', {"content_type": "application/json"})):
+            channel.basic_publish(amqp.Message(body, **properties), exchange="nameko-rpc",
+                                  routing_key="social_assistance.standard")
+    base = services["social_assistance"]
+    deadline = time.monotonic() + 30
+    while dropped(base) < 3 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert dropped(base) == 3
+    assert rpc.social_assistance.standard("beigang", "urban", "2007-01")
+    assert healthz(base)["status"] == "ok"
+
+
+def dropped(base: str) -> float:
+    with urllib.request.urlopen(f"{base}/metrics", timeout=10) as response:
+        for line in response.read().decode().splitlines():
+            if line.startswith("rpc_malformed_requests_total{"):
+                return float(line.rsplit(" ", 1)[1])
+    return 0.0
