@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Callable, Iterable
 from types import ModuleType
 
@@ -263,9 +264,24 @@ class ReadModel(PostgresTrackingRecorder):
     def rebuild(self, sources: Iterable[str], read_pages: Callable[[str], Iterable[list[dict]]],
                 on_progress: Callable[[int], None] | None = None) -> dict[str, int]:
         """Wipe every table and replay each source from its first event, in one transaction:
-        the live consumer waits on the table locks and then carries on from the new position."""
+        the live consumer waits on the table locks and then carries on from the new position.
+        Should PostgreSQL still pick it as a deadlock victim against a reader holding one table
+        while wanting another, nothing was changed yet: it starts again, a few times."""
+        sources = list(sources)
+        for attempt in range(1, REBUILD_ATTEMPTS + 1):
+            try:
+                return self._rebuild(sources, read_pages, on_progress)
+            except Exception as error:
+                if attempt == REBUILD_ATTEMPTS or not _lost_a_lock_race(error):
+                    raise
+                time.sleep(0.2 * attempt)
+        raise AssertionError("unreachable")
+
+    def _rebuild(self, sources, read_pages, on_progress) -> dict[str, int]:
         schema = sql.Identifier(self.datastore.schema)
-        names = [*self.tables, TRACKING_TABLE, SKIPPED_TABLE]
+        # The tracking table first: a live batch locks its tracking row before any other table,
+        # so it either already holds it (the rebuild waits, holding nothing) or waits for it.
+        names = [TRACKING_TABLE, SKIPPED_TABLE, *self.tables]
         positions = {}
         with self.datastore.transaction(commit=True) as curs:
             db = Statements(curs, self.datastore.schema)
@@ -314,3 +330,16 @@ class ReadModel(PostgresTrackingRecorder):
             curs.execute(sql.SQL("SELECT * FROM {}.{}").format(
                 sql.Identifier(self.datastore.schema), sql.Identifier(name)))
             return sorted(tuple(row.values()) for row in curs.fetchall())
+
+
+REBUILD_ATTEMPTS = 5
+
+
+def _lost_a_lock_race(error: BaseException) -> bool:
+    """A deadlock victim or a lock timeout, possibly wrapped by eventsourcing."""
+    from psycopg import errors as pg
+    while error is not None:
+        if isinstance(error, (pg.DeadlockDetected, pg.LockNotAvailable)):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
