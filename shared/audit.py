@@ -32,6 +32,22 @@ CONTEXT_KEYS = ACTOR, ROLES, CLIENT, REQUEST_ID, TRACEPARENT, REASON = (
     "actor", "actor_roles", "actor_client", "request_id", "traceparent", "reason")
 
 
+REVEAL = "reveal_identity"   # the query argument that shows identity numbers unmasked
+MAX_REASON = 500
+
+
+def check_reason(reason, field: str = "reason") -> str:
+    """A reveal's reason: required text of at most MAX_REASON characters (the gateway checks it
+    before any call, the service for every caller, the Disclosure when it is recorded)."""
+    from shared.errors import InvalidInput
+    if not isinstance(reason, str) or not reason.strip():
+        raise InvalidInput(field, "revealing identity numbers needs a reason (why they are shown); "
+                           "it is recorded", code="audit.reveal_reason_required")
+    if len(reason) > MAX_REASON:
+        raise InvalidInput(field, f"must be at most {MAX_REASON} characters", code="input.too_long")
+    return reason.strip()
+
+
 def current() -> dict | None:
     """The audit of the command being handled, or None outside one."""
     return _CURRENT.get()
@@ -93,13 +109,7 @@ class Disclosure(AuditedAggregate):
 
     @classmethod
     def record(cls, record_type: str, record_id: str, fields, reason) -> "Disclosure":
-        from shared.errors import InvalidInput
-        if not isinstance(reason, str) or not reason.strip():
-            raise InvalidInput("reason", "revealing personal data needs a reason (why it is shown)",
-                               code="audit.reveal_reason_required")
-        if len(reason) > 500:
-            raise InvalidInput("reason", "must be at most 500 characters", code="input.too_long")
-        return cls(record_type, str(record_id), list(fields), reason.strip())
+        return cls(record_type, str(record_id), list(fields), check_reason(reason))
 
     @event("Recorded")
     def __init__(self, record_type: str, record_id: str, fields: list, reason: str):

@@ -207,15 +207,6 @@ class DeclaredRpc(GuardedRpc):
 declared_rpc = DeclaredRpc.decorator
 
 
-REVEAL = "reveal_identity"
-
-
-def _reveal_reason(context: dict) -> str:
-    reason = context.get(audit.REASON)
-    if not isinstance(reason, str) or not reason.strip():
-        raise errors.InvalidInput("reason", "revealing identity numbers needs a reason (why they "
-                                  "are shown); it is recorded", code="audit.reveal_reason_required")
-    return reason
 
 
 def _disclose(app, command, values: dict, reason: str) -> None:
@@ -229,8 +220,8 @@ def _rpc_method(command):
     def method(self, *args, **kwargs):
         values = command.bind(args, kwargs)
         context = self.caller
-        revealing = bool(values.get(REVEAL))
-        reason = _reveal_reason(context) if revealing else None
+        revealing = bool(values.get(audit.REVEAL))
+        reason = audit.check_reason(context.get(audit.REASON)) if revealing else None
         with audit.acting(audit.from_context(context, context.get("_origin_call_id"))):
             result = command.invoke(self.app, values)
             if revealing:

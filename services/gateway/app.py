@@ -123,7 +123,7 @@ class Gateway:
             if not policy.may_reveal(principal.roles):
                 raise Forbidden("revealing identity numbers needs a role with the reveal right",
                                 "gateway.reveal_not_held", policy.REVEAL_ARGUMENT)
-            _check_reveal_reason(reason)
+            audit.check_reason(reason, routing.REVEAL_REASON)
         trace = trace or {}
         context = audit.to_context(principal.sub, principal.roles, principal.client,
                                    trace.get("request_id"), trace.get("traceparent"), reason)
@@ -217,14 +217,6 @@ class AreaCache:
             self._entries.move_to_end(key)
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
-
-
-def _check_reveal_reason(reason) -> None:
-    if not isinstance(reason, str) or not reason.strip():
-        raise InvalidInput(routing.REVEAL_REASON, "revealing identity numbers needs a reason (why "
-                           "they are shown); it is recorded", code="audit.reveal_reason_required")
-    if len(reason) > 500:
-        raise InvalidInput(routing.REVEAL_REASON, "must be at most 500 characters", code="input.too_long")
 
 
 def _trace(request: Request) -> dict:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shared import audit
 from shared.commands import QUERY, Command
 
 
@@ -62,7 +63,7 @@ EVERY_ROLE_HOLDS = frozenset({f"{RP}.reader"})
 # of any area (every other district-wide query or command needs areas "*").
 AREA_FREE = frozenset({f"{RP}.report"})
 
-REVEAL_ARGUMENT = "reveal_identity"
+REVEAL_ARGUMENT = audit.REVEAL
 
 
 def grants(token_roles) -> list[Grant]:

@@ -25,11 +25,10 @@ import importlib
 import re
 from dataclasses import dataclass, field
 
-from shared import domains
+from shared import audit, domains
 from shared.commands import QUERY, Command, Uuid
 
 OFFICER = "officer"
-REVEAL = "reveal_identity"
 REVEAL_REASON = "reveal_reason"     # the gateway's own query parameter of revealing queries
 # Services that are not registered domains but declare commands for the gateway (their module
 # has SERVICE, the Nameko service's name, and COMMANDS).
@@ -81,7 +80,7 @@ class Route:
     @property
     def reveals(self) -> bool:
         """A query that can show identity numbers unmasked (then `reveal_reason` is asked)."""
-        return any(a.name == REVEAL for a in self.command.args)
+        return any(a.name == audit.REVEAL for a in self.command.args)
 
     @property
     def pages(self) -> bool:

@@ -61,7 +61,7 @@ def programs(env: dict) -> dict[str, tuple[str, dict]]:
     return found
 
 
-def _stop_group(process: subprocess.Popen, sig) -> None:
+def stop_group(process: subprocess.Popen, sig) -> None:
     """Signal the process's group; SIGKILL it when it has not exited within 10 s."""
     try:
         os.killpg(process.pid, sig)
@@ -184,14 +184,14 @@ class Platform:
     def kill(self, name: str, sig=signal.SIGKILL) -> None:
         with self._lock:
             process = self.processes.pop(name)
-        _stop_group(process, sig)
+        stop_group(process, sig)
 
     def stop_all(self) -> None:
         with self._lock:
             self._stopping = True
             stopping, self.processes = list(self.processes.values()), {}
         for process in stopping:
-            _stop_group(process, signal.SIGTERM)
+            stop_group(process, signal.SIGTERM)
 
     def get(self, port_name: str, path: str):
         with urllib.request.urlopen(self.url(port_name, path), timeout=10) as response:

@@ -14,8 +14,6 @@ the request as a curl command.
 from __future__ import annotations
 
 import contextlib
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,7 +22,6 @@ import schemathesis
 from schemathesis.config import SchemathesisConfig
 
 from services.gateway import policy, tokens
-from tests.e2e.platform import ROOT, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -49,28 +46,6 @@ def nodeid_for_schemathesis(request):
 
 
 @contextlib.contextmanager
-def own_gateway(platform, directory: Path):
-    """`python -m services.gateway` beside the platform, on a free port, with a fresh JWKS."""
-    jwks = tokens.write_keys(directory / "gateway-keys")
-    port = free_port()
-    log = open(directory / "gateway.log", "ab")
-    process = subprocess.Popen([sys.executable, "-m", "services.gateway"], cwd=ROOT,
-                               env={**platform.env, "GATEWAY_JWKS": str(jwks), "GATEWAY_PORT": str(port),
-                                    "GATEWAY_RPC_TIMEOUT": "20"},
-                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        yield f"http://127.0.0.1:{port}", tokens.load_key(jwks.parent)
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
-        log.close()
-
-
-@contextlib.contextmanager
 def platform_gateway(platform, _directory: Path):
     """The gateway program of the platform itself (its keys beside its GATEWAY_JWKS file, as
     `python -m services.gateway.tokens keys DIR` writes them)."""
@@ -80,8 +55,7 @@ def platform_gateway(platform, _directory: Path):
 
 @pytest.fixture
 def gateway(platform, tmp_path):
-    """(base URL, signing key) of the platform's own gateway program (`own_gateway` starts a
-    second one beside it, for a gateway under test that is not the platform's)."""
+    """(base URL, signing key) of the platform's own gateway program."""
     with platform_gateway(platform, tmp_path) as (base, key):
         platform.wait_until(lambda: requests.get(base + "/healthz", timeout=2).ok, what="the gateway")
         # the first RPC through the gateway: the services are consuming

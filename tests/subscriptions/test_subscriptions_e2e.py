@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -14,7 +15,7 @@ import pytest
 import requests
 
 from tests.e2e.conftest import platform  # noqa: F401  (the fixture)
-from tests.e2e.platform import ROOT, free_port
+from tests.e2e.platform import ROOT, free_port, stop_group
 from tests.support import member
 
 pytestmark = pytest.mark.e2e
@@ -35,15 +36,6 @@ def lines_of(process: subprocess.Popen) -> "queue.Queue[dict]":
                 found.put(json.loads(line))
     threading.Thread(target=read, daemon=True).start()
     return found
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(10)
 
 
 def test_a_municipal_webhook_gets_the_events_signed_in_order_and_reduced(platform, tmp_path):
@@ -86,6 +78,6 @@ def test_a_municipal_webhook_gets_the_events_signed_in_order_and_reduced(platfor
         state = platform.wait_until(lambda: (s := shown())["position"] == sequences[-1] and s, what="the acknowledgement")
         assert state["state"] == "active" and state["delivered"] == 3 and state["dead_letters"] == []
     finally:
-        stop(delivery)
-        stop(receiver)
+        stop_group(delivery, signal.SIGTERM)
+        stop_group(receiver, signal.SIGTERM)
         log.close()
