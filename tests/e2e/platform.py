@@ -155,6 +155,12 @@ class Platform:
         self.env["GATEWAY_JWKS"] = str(jwks)
         return jwks
 
+    def signing_key(self):
+        """The private key the platform's gateway trusts (for tests issuing their own tokens)."""
+        if self._gateway_key is None:
+            self.gateway_keys()
+        return self._gateway_key
+
     def token(self, sub: str = "officer-li", roles=(), areas=(), **claims) -> str:
         """A token the platform's gateway accepts (areas: a list of codes, or "*")."""
         from services.gateway import tokens

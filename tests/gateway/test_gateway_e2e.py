@@ -1,11 +1,9 @@
-"""End-to-end tier: the platform's processes plus the gateway process (`python -m services.gateway`),
+"""End-to-end tier: the platform's processes, its gateway (`python -m services.gateway`) among them,
 driven over real HTTP with tokens from a temporary JWKS: the dibao flow, maker-checker refused by
 identity from the token, and the answers' shapes."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,7 +11,8 @@ import pytest
 import requests
 
 from services.gateway import tokens
-from tests.e2e.platform import ROOT, Platform, free_port
+from tests.e2e.conftest import platform  # noqa: F401  (the fixture)
+from tests.e2e.platform import ROOT
 from tests.support import member
 
 pytestmark = pytest.mark.e2e
@@ -21,32 +20,15 @@ PROBLEM = "urn:zhonglou-civil-affairs:problem:"
 
 
 @pytest.fixture
-def gateway(fresh_schemas, amqp_uri, tmp_path):
-    platform = Platform(amqp_uri, tmp_path)
-    platform.start_all()
-    jwks = tokens.write_keys(tmp_path / "keys")
-    port = free_port()
-    log = open(tmp_path / "gateway.log", "ab")
-    process = subprocess.Popen([sys.executable, "-m", "services.gateway"], cwd=ROOT,
-                               env={**platform.env, "GATEWAY_JWKS": str(jwks), "GATEWAY_PORT": str(port),
-                                    "GATEWAY_RPC_TIMEOUT": "20"},
-                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        platform.wait_until(lambda: requests.get(base + "/healthz", timeout=2).ok, what="the gateway")
-        key = tokens.load_key(tmp_path / "keys")
-        reader = bearer(key, "reader-zhao", "social_assistance.reader", areas=["beigang"])
-        standard = f"{base}/social-assistance/standard?area=beigang&registration=urban&month=2007-01"
-        platform.wait_until(lambda: requests.get(standard, headers=reader, timeout=30).status_code == 200,
-                            what="RPC to social_assistance through the gateway")
-        yield base, key, platform, tmp_path
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        platform.stop_all()
+def gateway(platform, tmp_path):
+    """The platform's own gateway (one of its programs), once RPC answers through it."""
+    base = platform.gateway_url("")
+    key = platform.signing_key()
+    reader = bearer(key, "reader-zhao", "social_assistance.reader", areas=["beigang"])
+    standard = f"{base}/social-assistance/standard?area=beigang&registration=urban&month=2007-01"
+    platform.wait_until(lambda: requests.get(standard, headers=reader, timeout=30).status_code == 200,
+                        what="RPC to social_assistance through the gateway")
+    return base, key, platform, tmp_path
 
 
 def bearer(key, sub, *roles, areas=("beigang", "xilin")):
