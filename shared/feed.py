@@ -32,7 +32,7 @@ from datetime import datetime
 from prometheus_client import Gauge
 
 from shared import contract
-from shared.errors import InvalidInput, Unreachable
+from shared.errors import InvalidInput, ServiceUnavailable
 
 MAX_LIMIT = 1000
 MAX_DIGITS = 20  # a notification id fits in 20 digits (the CloudEvents sequence's width)
@@ -89,12 +89,12 @@ def parse_time(value) -> datetime:
 def position_at(source: str, at: str, *, environ=None, timeout: float = 5.0) -> int:
     """The position of `at` in `source`'s feed, asked of the source at <SOURCE>_URL
     (GET /events/position), within `timeout` seconds. A source not configured or not answering
-    is `Unreachable` (retry later, or fix the setting); a time it refuses is `InvalidInput`."""
+    is `ServiceUnavailable` (retry later, or fix the setting); a time it refuses is `InvalidInput`."""
     from shared.config import ConfigurationError, service_url
     try:
         base = service_url(source, environ)
     except ConfigurationError as error:
-        raise Unreachable("since", f"cannot ask {source} for the position of a time: {error}; "
+        raise ServiceUnavailable("since", f"cannot ask {source} for the position of a time: {error}; "
                           "or give `after` (a sequence) instead", code="feed.source_not_configured") from None
     url = f"{base}/events/position?" + urllib.parse.urlencode({"at": at})
     try:
@@ -112,8 +112,8 @@ def position_at(source: str, at: str, *, environ=None, timeout: float = 5.0) -> 
     return found
 
 
-def _unreachable(source: str, base: str, why: str) -> Unreachable:
-    return Unreachable("since", f"{source}'s feed at {base} did not tell the position of the time ({why}); "
+def _unreachable(source: str, base: str, why: str) -> ServiceUnavailable:
+    return ServiceUnavailable("since", f"{source}'s feed at {base} did not tell the position of the time ({why}); "
                        f"nothing was changed: retry in a moment, check that {source} runs and "
                        f"{source.upper()}_URL points at it, or give `after` (a sequence) instead",
                        code="feed.source_unreachable")

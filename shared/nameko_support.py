@@ -6,7 +6,7 @@ eventlet (psycopg detects gevent, not eventlet; its C wait would block the whole
 - `EntrypointMetrics`: calls, errors and duration of every entrypoint, for Prometheus.
 - `metrics_response()`: the Prometheus text page for an `@http('GET', '/metrics')` entrypoint.
 - `json_response()`: JSON bodies for HTTP entrypoints, with domain errors mapped to 4xx.
-- domain errors registered with Nameko, so RPC callers get `InvalidInput`/`Conflict`/`NotFound`/`Unreachable`
+- domain errors registered with Nameko, so RPC callers get `InvalidInput`/`Conflict`/`NotFound`/`ServiceUnavailable`
   back with field, rule and code, instead of a generic RemoteError.
 - `domain_service(domain)`: the service class, its RPC methods generated
   from the domain's declared commands (`services/<domain>/commands.py`, `shared.commands`).
@@ -117,7 +117,7 @@ def json_response(body, status: int = 200) -> Response:
 
 
 def error_response(error: errors.DomainError) -> Response:
-    status = {errors.NotFound: 404, errors.Conflict: 409, errors.Unreachable: 503}.get(type(error), 400)
+    status = {errors.NotFound: 404, errors.Conflict: 409, errors.ServiceUnavailable: 503}.get(type(error), 400)
     return json_response(error.as_dict(), status)
 
 

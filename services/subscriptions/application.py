@@ -9,7 +9,7 @@ served over RPC), `validate_sink`, `activate`, `suspend`, `acknowledge`, `dead_l
 Creation and replay start `after` a sequence or `since` a time: a time is resolved to a position
 by the injected `position_at(source, at) -> int` (default: the source's GET /events/position at
 <SOURCE>_URL, shared.feed.position_at, bounded timeout; a source that does not answer is
-`Unreachable`, nothing changed), and the event records both what was asked and the position.
+`ServiceUnavailable`, nothing changed), and the event records both what was asked and the position.
 Dead letters are re-driven by an operator: an HTTP subscription's in the domain (the delivery
 process delivers `redrive` and reports `redriven`), an AMQP one's by the injected
 `redriver(view, limit) -> int` (amqp_sink.redrive behind it), which answers how many it moved.
@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 from services.subscriptions.domain import (DEAD_LETTERS_KEPT, STATES, Directory, Subscription, check_position,
                                            check_source, check_start, new_secret)
 from shared import feed
-from shared.errors import Conflict, DomainError, InvalidInput, Unreachable
+from shared.errors import Conflict, DomainError, InvalidInput, ServiceUnavailable
 from shared.eventstore import PlatformApplication, retry_on_conflict
 
 log = logging.getLogger(__name__)
@@ -171,7 +171,7 @@ class Subscriptions(PlatformApplication):
     def _redrive_queue(self, subscription: Subscription, sequences, limit) -> dict:
         limit = subscription.check_queue_redrive(sequences, limit)
         if self.redriver is None:
-            raise Unreachable("subscription_id", "this subscription service has no AMQP re-driver: run it "
+            raise ServiceUnavailable("subscription_id", "this subscription service has no AMQP re-driver: run it "
                               "with its composition root (services/subscriptions/service.py build())",
                               code="subscription.no_redriver")
         try:
@@ -180,7 +180,7 @@ class Subscriptions(PlatformApplication):
             raise
         except Exception as error:      # the broker: what was confirmed moved stays moved
             log.warning("re-driving %s failed", subscription.id, exc_info=True)
-            raise Unreachable("subscription_id", f"the broker did not finish the re-drive ({type(error).__name__}); "
+            raise ServiceUnavailable("subscription_id", f"the broker did not finish the re-drive ({type(error).__name__}); "
                               "what it confirmed is back in the queue, the rest is still dead-lettered: "
                               "try again", code="subscription.redrive_failed") from None
         if not moved:

@@ -8,7 +8,7 @@ import pytest
 from eventsourcing.cryptography import AESCipher
 
 from services.subscriptions.application import Subscriptions
-from shared.errors import Conflict, InvalidInput, NotFound, Unreachable
+from shared.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable
 
 SOURCES = ("social_assistance", "welfare")
 SINCE = "2007-03-01T08:00:00+08:00"
@@ -108,27 +108,27 @@ def test_since_rules_are_refused_before_the_source_is_asked_and_nothing_is_store
 
 
 def test_a_source_that_does_not_answer_is_unreachable_and_nothing_is_stored():
-    app = make(position_at=Positions(error=Unreachable("since", "no answer", code="feed.source_unreachable")))
+    app = make(position_at=Positions(error=ServiceUnavailable("since", "no answer", code="feed.source_unreachable")))
     sid = create(app)["id"]
     before = head(app)
-    refused(Unreachable, "feed.source_unreachable", create, app, since=SINCE)
-    refused(Unreachable, "feed.source_unreachable", app.replay, sid, since=SINCE)
+    refused(ServiceUnavailable, "feed.source_unreachable", create, app, since=SINCE)
+    refused(ServiceUnavailable, "feed.source_unreachable", app.replay, sid, since=SINCE)
     assert head(app) == before and app.get(sid)["position"] == 0
 
 
 def test_the_default_position_at_asks_the_source_named_in_the_environment(monkeypatch):
     """Without <SOURCE>_URL the default is a typed error telling what to set; with it pointing at
-    nothing that listens, `Unreachable` within the bounded timeout."""
+    nothing that listens, `ServiceUnavailable` within the bounded timeout."""
     app = make()
     monkeypatch.delenv("WELFARE_URL", raising=False)
-    error = refused(Unreachable, "feed.source_not_configured", create, app, since=SINCE)
+    error = refused(ServiceUnavailable, "feed.source_not_configured", create, app, since=SINCE)
     assert "WELFARE_URL" in error.rule
     import socket
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]       # closed again: nothing listens there
     monkeypatch.setenv("WELFARE_URL", f"http://127.0.0.1:{port}")
-    refused(Unreachable, "feed.source_unreachable", create, app, since=SINCE)
+    refused(ServiceUnavailable, "feed.source_unreachable", create, app, since=SINCE)
     assert app.list() == []
 
 
@@ -208,9 +208,9 @@ def test_amqp_redrive_calls_the_redriver_and_answers_how_many_it_moved():
 
 
 @pytest.mark.parametrize("redriver, error, code", [
-    (None, Unreachable, "subscription.no_redriver"),
+    (None, ServiceUnavailable, "subscription.no_redriver"),
     (Redriver(moved=0), Conflict, "subscription.nothing_to_redrive"),
-    (Redriver(error=ConnectionResetError("broker went away")), Unreachable, "subscription.redrive_failed"),
+    (Redriver(error=ConnectionResetError("broker went away")), ServiceUnavailable, "subscription.redrive_failed"),
     (Redriver(error=NotFound("subscription_id", "no queue", code="subscription.no_amqp_sink")), NotFound,
      "subscription.no_amqp_sink"),
 ])
