@@ -37,7 +37,8 @@ SEQUENCE_DESCRIPTION = (
     f"notification id), a {contract.SEQUENCE_DIGITS}-digit zero-padded decimal string, so that "
     "sequences of one source sort as strings exactly as they sort as numbers, as the extension "
     "requires. It stays readable as an integer: `int(sequence)` is the position that "
-    "`GET <service>/events?after=N` and a subscription's replay position take. Sequences always "
+    "`GET <service>/events?after=N`, `GET <service>/events/position` and a subscription's replay "
+    "position take. Sequences always "
     "increase within a source but may skip numbers (see `prevsequence`).")
 EXTENSIONS = {
     "prevsequence": ("The `sequence` of the event this source published just before this one, when "
@@ -215,7 +216,10 @@ def _exchange_channel(domain: domains.Domain, types: list[str]) -> dict:
             "type, persistent, with publisher confirms. This is the bureau's internal bus (the "
             "platform's own consumers bind here); municipal subscribers use a subscription "
             "(webhook or their own queue) instead. The same events, byte for byte, are served by "
-            f"the domain's feed `GET /events?after=N&limit=M` (the replay source)."),
+            f"the domain's feed `GET /events?after=N&limit=M` (the replay source); "
+            "`GET /events/position?at=<RFC 3339 date-time with offset>` answers "
+            "`{source, at, position}`, the highest `sequence` stored before that time (0 if none), "
+            "where a replay from a time starts."),
         "servers": [{"$ref": "#/servers/bus"}],
         "messages": {_key(domain.name, t): {"$ref": f"#/components/messages/{_key(domain.name, t)}"}
                      for t in types},

@@ -5,8 +5,10 @@ Every stored event becomes one structured-mode CloudEvent:
   source    urn:zhonglou-civil-affairs:<service>
   type      aggregate + event name, e.g. CaseApproved (also the AMQP routing key, as in Nameko)
   subject   the aggregate id
-  sequence  the notification id in the service's event store, zero-padded so it orders as a
-            string (the CloudEvents sequence extension); consumers compare it as an integer
+  sequence  the notification id in the service's event store, zero-padded to 20 digits so that
+            sequences sort as strings exactly as they sort as numbers (the CloudEvents sequence
+            extension requires string order); it stays readable as a number: `int(sequence)` is
+            the position the feed (`?after=`, `/events/position`) and subscriptions use
   prevsequence the id of the event published just before this one, when known: ids of
             rolled-back transactions are never used, so a consumer seeing sequence jump past
             its position checks prevsequence before fetching a "missing" range

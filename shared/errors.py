@@ -47,4 +47,10 @@ class Conflict(DomainError):
     approval by the verifier, a concurrent change that won the race...)."""
 
 
-ALL = (DomainError, InvalidInput, NotFound, Conflict)
+class ServiceUnavailable(DomainError):
+    """Something the command needs (another service, the broker) did not answer or is not
+    configured: nothing was changed, and the same command may succeed later. HTTP 503 with
+    `Retry-After`; the rule says what to do (retry, or fix the setting it names)."""
+
+
+ALL = (DomainError, InvalidInput, NotFound, Conflict, ServiceUnavailable)

@@ -6,7 +6,7 @@ eventlet (psycopg detects gevent, not eventlet; its C wait would block the whole
 - `EntrypointMetrics`: calls, errors and duration of every entrypoint, for Prometheus.
 - `metrics_response()`: the Prometheus text page for an `@http('GET', '/metrics')` entrypoint.
 - `json_response()`: JSON bodies for HTTP entrypoints, with domain errors mapped to 4xx.
-- domain errors registered with Nameko, so RPC callers get `InvalidInput`/`Conflict`/`NotFound`
+- domain errors registered with Nameko, so RPC callers get `InvalidInput`/`Conflict`/`NotFound`/`ServiceUnavailable`
   back with field, rule and code, instead of a generic RemoteError.
 - `domain_service(domain)`: the service class, its RPC methods generated
   from the domain's declared commands (`services/<domain>/commands.py`, `shared.commands`).
@@ -117,14 +117,15 @@ def json_response(body, status: int = 200) -> Response:
 
 
 def error_response(error: errors.DomainError) -> Response:
-    status = {errors.NotFound: 404, errors.Conflict: 409}.get(type(error), 400)
+    status = {errors.NotFound: 404, errors.Conflict: 409, errors.ServiceUnavailable: 503}.get(type(error), 400)
     return json_response(error.as_dict(), status)
 
 
 class EventStoreEndpoints:
     """The HTTP endpoints every event-sourced service has (its `app` is the application):
     GET /metrics (Prometheus), GET /healthz, GET /events?after=N&limit=M (the notification log
-    as CloudEvents, for consumers catching up on a gap or rebuilding)."""
+    as CloudEvents, for consumers catching up on a gap or rebuilding), GET /events/position?at=T
+    (the position of a time in that log, for a replay from a time)."""
 
     @http("GET", "/metrics")
     def get_metrics(self, request):
@@ -143,6 +144,16 @@ class EventStoreEndpoints:
         try:
             return json_response(feed.page(self.app, request.args.get("after", "0"),
                                            request.args.get("limit", "500")))
+        except errors.DomainError as error:
+            return error_response(error)
+
+    @http("GET", "/events/position")
+    def events_position(self, request):
+        from shared import feed
+        if type(self).events is None:      # a service that serves no feed (`events = None`) has no position
+            return error_response(errors.NotFound("at", "this service serves no feed", code="feed.not_served"))
+        try:
+            return json_response(feed.position(self.app, request.args.get("at", "")))
         except errors.DomainError as error:
             return error_response(error)
 

@@ -1,6 +1,6 @@
 """The rule codes of the typed errors (shared/errors.py), read from the source with `ast`.
 
-Every `InvalidInput(...)`, `NotFound(...)`, `Conflict(...)` and `DomainError(...)` call in
+Every `InvalidInput(...)`, `NotFound(...)`, `Conflict(...)`, `ServiceUnavailable(...)` and `DomainError(...)` call in
 services/ and shared/ is a raise site; its `code=` keyword names the rule. A code is a string
 literal at the site, or (shared/identity.py) a literal `(code, rule)` pair the site looks up.
 
@@ -17,7 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ("services", "shared")
-ERRORS = ("InvalidInput", "NotFound", "Conflict", "DomainError")
+ERRORS = ("InvalidInput", "NotFound", "Conflict", "ServiceUnavailable", "DomainError")
 PREFIXES = ("dibao", "relief", "welfare", "input", "identity", "money", "feed", "report", "store", "audit",
             "subscription")
 CODE = re.compile(rf"^({'|'.join(PREFIXES)})\.[a-z][a-z_]*[a-z]$")

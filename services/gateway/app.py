@@ -44,7 +44,7 @@ from services.gateway import routes as routing
 from services.gateway.auth import Principal, Unauthorized, Verifier, bearer
 from services.gateway.ratelimit import RateLimiter, client_of
 from shared import audit
-from shared.errors import Conflict, DomainError, InvalidInput, NotFound
+from shared.errors import Conflict, DomainError, InvalidInput, NotFound, ServiceUnavailable
 
 log = logging.getLogger("gateway")
 REQUEST_ID = "X-Request-ID"
@@ -73,6 +73,9 @@ def problem(status: int, title: str, code: str, detail: str = "", field: str | N
 
 
 def _domain_problem(error: DomainError) -> JSONResponse:
+    if isinstance(error, ServiceUnavailable):      # what the service needed did not answer: retry later
+        return problem(503, "Service unavailable", error.code or "gateway.service_unavailable",
+                       error.message, error.field, headers={"Retry-After": "5"})
     status, title = {InvalidInput: (422, "Invalid input"), NotFound: (404, "Not found"),
                      Conflict: (409, "Conflict")}.get(type(error), (422, "Refused"))
     return problem(status, title, error.code or "input.invalid", error.message, error.field)

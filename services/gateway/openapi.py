@@ -25,7 +25,8 @@ ERRORS = {
     "409": "conflicts with the current state (e.g. dibao.maker_checker)",
     "422": "input breaks a declared bound or a domain rule",
     "429": "over the per-client rate limit (gateway.rate_limited); retry after Retry-After seconds",
-    "503": "the service is unreachable or did not answer in time",
+    "503": ("the service, or one it needed (e.g. a source feed), is unreachable or did not answer "
+            "in time; retry after Retry-After seconds"),
 }
 
 REVEAL_REASON_PARAMETER = {

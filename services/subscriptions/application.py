@@ -2,9 +2,17 @@
 primitives in and out, its own event store (schema `subscriptions`, encrypted like every store).
 
 Administrators' commands (over RPC from the gateway, services/subscriptions/commands.py): create,
-get, list, update, delete, rotate_secret, suspend, resume, replay. The delivery process's
+get, list, update, delete, rotate_secret, suspend, resume, replay, redrive. The delivery process's
 (services/subscriptions/delivery.py): `delivery(id)` (the subscription with its secrets, never
-served over RPC), `validate_sink`, `activate`, `suspend`, `acknowledge`.
+served over RPC), `validate_sink`, `activate`, `suspend`, `acknowledge`, `dead_letter`, `redriven`.
+
+Creation and replay start `after` a sequence or `since` a time: a time is resolved to a position
+by the injected `position_at(source, at) -> int` (default: the source's GET /events/position at
+<SOURCE>_URL, shared.feed.position_at, bounded timeout; a source that does not answer is
+`ServiceUnavailable`, nothing changed), and the event records both what was asked and the position.
+Dead letters are re-driven by an operator: an HTTP subscription's in the domain (the delivery
+process delivers `redrive` and reports `redriven`), an AMQP one's by the injected
+`redriver(view, limit) -> int` (amqp_sink.redrive behind it), which answers how many it moved.
 
 A webhook secret is generated here at creation and rotation and answered exactly once, under
 `secret`; every other answer is `Subscription.view()` (no secret). An AMQP subscription's
@@ -15,11 +23,16 @@ Every change is saved with the directory in one atomic write.
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 
-from services.subscriptions.domain import STATES, Directory, Subscription, new_secret
-from shared.errors import InvalidInput
+from services.subscriptions.domain import (DEAD_LETTERS_KEPT, STATES, Directory, Subscription, check_position,
+                                           check_source, check_start, new_secret)
+from shared import feed
+from shared.errors import Conflict, DomainError, InvalidInput, ServiceUnavailable
 from shared.eventstore import PlatformApplication, retry_on_conflict
+
+log = logging.getLogger(__name__)
 
 
 def registered_sources() -> tuple[str, ...]:
@@ -34,22 +47,27 @@ class Subscriptions(PlatformApplication):
     def __init__(self, env=None, *, sources: Iterable[str] | None = None,
                  provisioner: Callable[[dict], dict] | None = None,
                  deprovisioner: Callable[[dict], None] | None = None,
-                 secrets: Callable[[], str] = new_secret):
+                 secrets: Callable[[], str] = new_secret,
+                 position_at: Callable[[str, str], int] | None = None,
+                 redriver: Callable[[dict, int], int] | None = None):
         super().__init__(env)
         self.sources = tuple(registered_sources() if sources is None else sources)
         self.provisioner, self.deprovisioner = provisioner, deprovisioner
         self.new_secret = secrets
+        self.position_at = position_at or feed.position_at
+        self.redriver = redriver
 
     # --- administrators ------------------------------------------------------------------------
 
     @retry_on_conflict
     def create(self, subscriber, purpose, legal_basis, source, sink, protocol="HTTP", types=None,
-               filters=None, protocolsettings=None, config=None, after=0) -> dict:
+               filters=None, protocolsettings=None, config=None, after=None, since=None) -> dict:
+        after, since = self._start(check_source(source, self.sources), after, since)
         secret = self.new_secret() if protocol == "HTTP" else None
         subscription = Subscription.create(
             subscriber=subscriber, purpose=purpose, legal_basis=legal_basis, source=source,
             sources=self.sources, sink=sink, protocol=protocol, types=types, filters=filters,
-            protocolsettings=protocolsettings, config=config, after=after, secret=secret)
+            protocolsettings=protocolsettings, config=config, after=after, secret=secret, since=since)
         directory = self._directory()
         directory.add(subscription.id)
         self.save(subscription, directory)
@@ -119,9 +137,61 @@ class Subscriptions(PlatformApplication):
         return self._change(subscription_id, Subscription.resume)
 
     @retry_on_conflict
-    def replay(self, subscription_id, after) -> dict:
-        """Deliver again every event after `after` (a sequence number), then continue live."""
-        return self._change(subscription_id, lambda s: s.rewind(after))
+    def replay(self, subscription_id, after=None, since=None) -> dict:
+        """Deliver again every event after `after` (a sequence number) or stored from `since` (a
+        time) on, then continue live."""
+        subscription = self._subscription(subscription_id)
+        subscription.rewind(*self._start(subscription.source, after, since, required=True))
+        self.save(subscription)
+        return subscription.view()
+
+    def _start(self, source, after, since, required=False) -> tuple[int, str | None]:
+        """(position, since): `after` as it is, or `since` resolved by the source's feed."""
+        after, since = check_start(after, since, required)
+        if since is None:
+            return after, None
+        return check_position("since", self.position_at(source, since)), since
+
+    def redrive(self, subscription_id, sequences=None, limit=DEAD_LETTERS_KEPT) -> dict:
+        """Deliver dead letters again: an HTTP subscription's given `sequences` (None: all), at
+        most `limit`, by the delivery process; an AMQP one's, oldest first, back into its queue
+        now. The answer is the subscription with `redriven`: how many this asked for or moved."""
+        subscription = self._subscription(subscription_id)
+        if subscription.protocol == "AMQP":
+            return self._redrive_queue(subscription, sequences, limit)
+        return self._request_redrive(subscription_id, sequences, limit)
+
+    @retry_on_conflict
+    def _request_redrive(self, subscription_id, sequences, limit) -> dict:
+        subscription = self._subscription(subscription_id)
+        chosen = subscription.request_redrive(sequences, limit)
+        self.save(subscription)
+        return {**subscription.view(), "redriven": len(chosen)}
+
+    def _redrive_queue(self, subscription: Subscription, sequences, limit) -> dict:
+        limit = subscription.check_queue_redrive(sequences, limit)
+        if self.redriver is None:
+            raise ServiceUnavailable("subscription_id", "this subscription service has no AMQP re-driver: run it "
+                              "with its composition root (services/subscriptions/service.py build())",
+                              code="subscription.no_redriver")
+        try:
+            moved = self.redriver(subscription.view(), limit)
+        except DomainError:
+            raise
+        except Exception as error:      # the broker: what was confirmed moved stays moved
+            log.warning("re-driving %s failed", subscription.id, exc_info=True)
+            raise ServiceUnavailable("subscription_id", f"the broker did not finish the re-drive ({type(error).__name__}); "
+                              "what it confirmed is back in the queue, the rest is still dead-lettered: "
+                              "try again", code="subscription.redrive_failed") from None
+        if not moved:
+            raise Conflict("sequences", "the subscription's dead-letter queue is empty",
+                           code="subscription.nothing_to_redrive")
+        return {**self._record_queue_redrive(subscription.id, moved), "redriven": moved}
+
+    @retry_on_conflict
+    def _record_queue_redrive(self, subscription_id, moved: int) -> dict:
+        """Only the record is retried on a concurrent change: the broker's move is not repeated."""
+        return self._change(subscription_id, lambda s: s.queue_redriven(moved))
 
     # --- the delivery process ------------------------------------------------------------------
 
@@ -152,6 +222,15 @@ class Subscriptions(PlatformApplication):
         return self._change(subscription_id, lambda s: s.dead_letter(
             str(event.get("id", ""))[:100] or "?", int(event.get("sequence") or 0),
             str(event.get("type", ""))[:100] or "?", str(reason)[:500] or "?"))
+
+    @retry_on_conflict
+    def redriven(self, subscription_id, sequences) -> dict:
+        """The delivery process delivered these re-driven HTTP dead letters again: they leave
+        `redrive`. Sequences not waiting there change nothing (a second report is harmless)."""
+        subscription = self._subscription(subscription_id)
+        if subscription.redriven(sequences):
+            self.save(subscription)
+        return subscription.view()
 
     # --- helpers -------------------------------------------------------------------------------
 

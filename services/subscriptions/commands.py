@@ -16,6 +16,7 @@ district-wide (no area) and need the role `subscriptions.administrator` (the gat
 | suspend_subscription   | POST /subscriptions/{subscription_id}/suspend         |
 | resume_subscription    | POST /subscriptions/{subscription_id}/resume          |
 | replay_subscription    | POST /subscriptions/{subscription_id}/replay          |
+| redrive_dead_letters   | POST /subscriptions/{subscription_id}/redrive         |
 
 The filters and settings types delegate to the domain's checks (the same codes at the gateway
 and over RPC); their bounds are the domain's (services/subscriptions/domain.py, filters.py).
@@ -25,8 +26,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.subscriptions import domain, filters
-from shared.commands import (QUERY, REASON, Arg, ArgType, Bool, Choice, Command, Integer, ListOf,
-                             Optional, Text, Uuid)
+from shared.commands import (QUERY, REASON, Arg, ArgType, Bool, Choice, Command, DateTime, Integer,
+                             ListOf, Optional, Text, Uuid)
 
 SERVICE = "subscriptions"
 ADMINISTRATOR = "subscriptions.administrator"
@@ -72,6 +73,10 @@ POSITION = Integer(0, domain.MAX_POSITION)
 SUBSCRIBER = Text(domain.MAX_SUBSCRIBER, 1)
 PURPOSE = Text(domain.MAX_PURPOSE, 1, multiline=True)
 LEGAL_BASIS = Choice(domain.LEGAL_BASES)
+SINCE = Optional(DateTime())    # the domain requires the offset (subscription.bad_since)
+AFTER_DOC = "not with since"
+SINCE_DOC = ("a date-time with its offset (RFC 3339, e.g. 2007-03-01T08:00:00+08:00): start with the "
+             "events stored from then on (the source's feed resolves it to a sequence); not with after")
 
 COMMANDS = (
     Command("register_subscription", (
@@ -86,7 +91,9 @@ COMMANDS = (
         Arg("filters", Filters(), default=[]),
         Arg("protocolsettings", Settings(), default={}),
         Arg("config", Settings(), default={}),
-        Arg("after", POSITION, default=0, doc="deliver events after this sequence (0: from the start)")),
+        Arg("after", Optional(POSITION), default=None,
+            doc="deliver events after this sequence (default 0: from the start); " + AFTER_DOC),
+        Arg("since", SINCE, default=None, doc=SINCE_DOC)),
         role=ADMINISTRATOR, path="/subscriptions", method="create",
         doc="Create a subscription; the answer shows its webhook secret (HTTP) this once."),
     Command("list_subscriptions", (
@@ -113,7 +120,17 @@ COMMANDS = (
             path=ITEM + "/suspend", method="suspend", doc="Stop deliveries, with the reason."),
     Command("resume_subscription", (ID,), role=ADMINISTRATOR, path=ITEM + "/resume", method="resume",
             doc="Resume a suspended subscription (its sink is validated again first)."),
-    Command("replay_subscription", (ID, Arg("after", POSITION, doc="replay every event after this sequence")),
-            role=ADMINISTRATOR, path=ITEM + "/replay", method="replay",
-            doc="Deliver again every event after a sequence number, then continue live."),
+    Command("replay_subscription", (
+        ID, Arg("after", Optional(POSITION), default=None, doc="replay every event after this sequence; " + AFTER_DOC),
+        Arg("since", SINCE, default=None, doc=SINCE_DOC)),
+        role=ADMINISTRATOR, path=ITEM + "/replay", method="replay",
+        doc="Deliver again every event after a sequence number or from a time on, then continue live."),
+    Command("redrive_dead_letters", (
+        ID, Arg("sequences", Optional(ListOf(POSITION, max_items=domain.DEAD_LETTERS_KEPT)), default=None,
+                doc="HTTP: the dead letters' sequences (default: every one); AMQP: give none"),
+        Arg("limit", Integer(1, domain.MAX_REDRIVE), default=domain.DEAD_LETTERS_KEPT,
+            doc="at most this many, oldest first")),
+        role=ADMINISTRATOR, path=ITEM + "/redrive", method="redrive",
+        doc="Deliver dead letters again: HTTP ones by the delivery process (listed in `redrive` "
+            "until delivered), AMQP ones moved back into the subscription's queue now."),
 )

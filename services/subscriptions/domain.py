@@ -26,6 +26,7 @@ import base64
 import hashlib
 import re
 import secrets as random_secrets
+from datetime import datetime
 from urllib.parse import urlsplit
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -33,7 +34,7 @@ from eventsourcing.domain import event
 
 from services.subscriptions import filters as filtering
 from shared.audit import AuditedAggregate
-from shared.errors import Conflict, InvalidInput
+from shared.errors import Conflict, InvalidInput, NotFound
 
 LEGAL_BASES = ("statistics", "oversight", "service_delivery", "law_enforcement")
 FULL_SCOPE_BASES = ("service_delivery", "law_enforcement")
@@ -47,6 +48,8 @@ MAX_SINK = 500
 MAX_SETTINGS, MAX_KEY, MAX_SETTING_TEXT = 20, 64, 200
 MAX_POSITION = 10 ** 20 - 1          # a sequence has 20 digits
 DEAD_LETTERS_KEPT = 1000             # the newest dead letters an operator sees
+MAX_REDRIVE = 10_000                 # dead letters one re-drive moves at most (AMQP: amqp_sink's bound)
+MAX_SINCE = 40                       # characters of a `since` time
 MAX_DELIVERIES = 1000                # delivery records per acknowledgement (the engine's page)
 _DELIVERY_KEYS = ("id", "type", "subject", "sequence", "scope", "at")
 SECRET_PREFIX = "whsec_"
@@ -177,6 +180,46 @@ def check_position(field: str, value) -> int:
     return value
 
 
+def check_since(value) -> str:
+    """A replay's start time: an RFC 3339 date-time with its offset, normalised (isoformat)."""
+    rule = "must be a date and time with its offset, e.g. 2007-03-01T08:00:00+08:00"
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) and len(value) <= MAX_SINCE else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise InvalidInput("since", rule, code="subscription.bad_since")
+    return moment.isoformat()
+
+
+def check_start(after, since, required: bool = False) -> tuple[int | None, str | None]:
+    """Where delivery (re)starts: `after` (a sequence) or `since` (a time), never both; with
+    neither, 0 when not `required` (creation), refused when it is (a replay)."""
+    if after is not None and since is not None:
+        raise InvalidInput("since", "give either after (a sequence) or since (a time), not both",
+                           code="subscription.after_and_since")
+    if since is not None:
+        return None, check_since(since)
+    if after is None and required:
+        raise InvalidInput("after", "give after (a sequence) or since (a time) to replay from",
+                           code="subscription.replay_needs_start")
+    return check_position("after", 0 if after is None else after), None
+
+
+def check_sequences(field: str, value) -> list[int]:
+    """Sequences of dead letters: a list of at most DEAD_LETTERS_KEPT, sorted, without repeats."""
+    if not isinstance(value, (list, tuple)) or len(value) > DEAD_LETTERS_KEPT:
+        raise InvalidInput(field, f"must be a list of at most {DEAD_LETTERS_KEPT} sequences",
+                           code="subscription.bad_sequences")
+    return sorted({check_position(f"{field}[{i}]", v) for i, v in enumerate(value)})
+
+
+def check_redrive_limit(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_REDRIVE:
+        raise InvalidInput("limit", f"must be a whole number from 1 to {MAX_REDRIVE}", code="subscription.redrive_limit")
+    return value
+
+
 def check_deliveries(deliveries) -> list[dict]:
     """The record of what an acknowledgement disclosed: each {"id", "type", "subject",
     "sequence", "scope", "at"}, as text or whole numbers of bounded length."""
@@ -200,7 +243,9 @@ class Subscription(AuditedAggregate):
     @classmethod
     def create(cls, *, subscriber, purpose, legal_basis, source, sources, sink, protocol="HTTP",
                types=None, filters=None, protocolsettings=None, config=None, after=0,
-               secret: str | None = None) -> "Subscription":
+               secret: str | None = None, since: str | None = None) -> "Subscription":
+        """`after` is where delivery starts; `since`, when given, the time it was resolved from
+        (the application asks the source's feed), recorded with it."""
         protocol = check_protocol(protocol)
         if protocol == "HTTP" and not (isinstance(secret, str) and secret.startswith(SECRET_PREFIX)):
             raise InvalidInput("secret", "an HTTP subscription needs a webhook secret", code="subscription.no_secret")
@@ -211,17 +256,19 @@ class Subscription(AuditedAggregate):
                    sink=check_sink(sink, protocol), protocol=protocol,
                    protocolsettings=check_settings("protocolsettings", protocolsettings),
                    config=check_settings("config", config), position=check_position("after", after),
-                   secrets=[secret] if protocol == "HTTP" else [])
+                   secrets=[secret] if protocol == "HTTP" else [],
+                   since=None if since is None else check_since(since))
 
     @event("Created")
     def __init__(self, *, subscriber, purpose, legal_basis, source, types, filters, sink, protocol,
-                 protocolsettings, config, position, secrets):
+                 protocolsettings, config, position, secrets, since=None):
         self.subscriber, self.purpose, self.legal_basis = subscriber, purpose, legal_basis
         self.source, self.types, self.filters = source, list(types), list(filters)
         self.sink, self.protocol = sink, protocol
         self.protocolsettings, self.config = dict(protocolsettings), dict(config)
         self.position, self.secrets = position, list(secrets)
         self.state, self.reason = CREATED, None
+        self.since = since
 
     # --- reading -----------------------------------------------------------------------------
 
@@ -229,9 +276,17 @@ class Subscription(AuditedAggregate):
     def scope(self) -> str:
         return scope_of(self.legal_basis)
 
+    @property
+    def redrive(self) -> list[int]:
+        """Sequences of the dead letters an operator asked to deliver again, oldest first."""
+        return sorted({letter["sequence"] for letter in getattr(self, "redriving", ())})
+
     def view(self) -> dict:
         """The subscription as shown to administrators: never a secret. (`allowed_rate`,
-        `delivered` and `dead_letters` default for subscriptions stored before they existed.)"""
+        `delivered`, `dead_letters`, `redrive` and `since` default for subscriptions stored
+        before they existed.) `since`: the time the last creation or replay asked for (None when
+        it gave a sequence); `dead_letters`: the newest DEAD_LETTERS_KEPT not asked to be
+        re-driven; `redrive`: the sequences asked to be re-driven, not yet delivered again."""
         return {"id": str(self.id), "subscriber": self.subscriber, "purpose": self.purpose,
                 "legal_basis": self.legal_basis, "scope": self.scope, "source": self.source,
                 "types": list(self.types), "filters": list(self.filters), "sink": self.sink,
@@ -240,7 +295,8 @@ class Subscription(AuditedAggregate):
                 "position": self.position, "secret_count": len(self.secrets),
                 "allowed_rate": getattr(self, "allowed_rate", None),
                 "delivered": getattr(self, "delivered", 0),
-                "dead_letters": list(getattr(self, "dead_letters", ())),
+                "dead_letters": list(getattr(self, "dead_letters", ())), "redrive": self.redrive,
+                "since": getattr(self, "since", None),
                 "secret_fingerprint": fingerprint(self.secrets[0]) if self.secrets else None,
                 "created_on": self.created_on.isoformat(), "modified_on": self.modified_on.isoformat(),
                 "version": self.version}
@@ -380,14 +436,81 @@ class Subscription(AuditedAggregate):
         letters.append({"event_id": event_id, "sequence": sequence, "type": event_type, "reason": reason})
         self.dead_letters = letters[-DEAD_LETTERS_KEPT:]
 
-    def rewind(self, after) -> None:
-        """Replay: deliver again every event after this sequence number (it may be earlier)."""
+    def request_redrive(self, sequences=None, limit=DEAD_LETTERS_KEPT) -> list[int]:
+        """An operator asks the delivery process to deliver these HTTP dead letters again (None:
+        every one), at most `limit`, oldest first. They leave `dead_letters` for `redrive` until
+        the delivery process reports them `redriven` (a new failure is a new dead letter)."""
         self._not_deleted()
-        self._rewound(position=check_position("after", after))
+        if self.protocol != "HTTP":
+            raise Conflict("protocol", "an AMQP subscription's dead letters are in its dead-letter queue, "
+                           "not here", code="subscription.redrive_not_http")
+        limit = check_redrive_limit(limit)
+        held = sorted({letter["sequence"] for letter in getattr(self, "dead_letters", ())})
+        if not held:
+            raise Conflict("sequences", "the subscription has no dead letters", code="subscription.nothing_to_redrive")
+        chosen = held if sequences is None else check_sequences("sequences", sequences)
+        unknown = sorted(set(chosen) - set(held))
+        if unknown:
+            raise NotFound("sequences", "not among the dead letters: " + ", ".join(map(str, unknown[:10])),
+                           code="subscription.unknown_dead_letter")
+        chosen = chosen[:limit]
+        if len(self.redrive) + len(chosen) > DEAD_LETTERS_KEPT:
+            raise Conflict("sequences", f"at most {DEAD_LETTERS_KEPT} dead letters wait to be re-driven: wait "
+                           "until the delivery process has delivered those", code="subscription.redrive_full")
+        self._dead_letters_redrive_requested(sequences=chosen)
+        return chosen
+
+    @event("DeadLettersRedriveRequested")
+    def _dead_letters_redrive_requested(self, sequences):
+        wanted = set(sequences)
+        letters = list(getattr(self, "dead_letters", ()))
+        self.redriving = [*getattr(self, "redriving", ()), *(x for x in letters if x["sequence"] in wanted)]
+        self.dead_letters = [x for x in letters if x["sequence"] not in wanted]
+
+    def redriven(self, sequences) -> bool:
+        """The delivery process delivered these re-driven dead letters again (or gave them up
+        again: then they are new dead letters). False when none of them was waiting."""
+        self._not_deleted()
+        done = sorted(set(check_sequences("sequences", sequences)) & set(self.redrive))
+        if not done:
+            return False
+        self._dead_letters_redriven(sequences=done)
+        return True
+
+    @event("DeadLettersRedriven")
+    def _dead_letters_redriven(self, sequences):
+        done = set(sequences)
+        self.redriving = [x for x in getattr(self, "redriving", ()) if x["sequence"] not in done]
+
+    def check_queue_redrive(self, sequences, limit) -> int:
+        """An AMQP subscription's dead-letter queue is re-driven oldest first, up to `limit`: the
+        broker's queue, not the sequences, decides which."""
+        self._not_deleted()
+        if self.protocol != "AMQP":
+            raise Conflict("protocol", "an HTTP subscription's dead letters are re-driven by sequence",
+                           code="subscription.redrive_not_amqp")
+        if sequences is not None:
+            raise InvalidInput("sequences", "an AMQP subscription's dead letters are re-driven oldest first: "
+                               "give no sequences", code="subscription.redrive_sequences_amqp")
+        return check_redrive_limit(limit)
+
+    def queue_redriven(self, moved: int) -> None:
+        """Record that `moved` messages went back from the dead-letter queue (who asked: the audit)."""
+        self._queue_redriven(moved=check_redrive_limit(moved))
+
+    @event("DeadLetterQueueRedriven")
+    def _queue_redriven(self, moved):
+        pass
+
+    def rewind(self, after, since=None) -> None:
+        """Replay: deliver again every event after this sequence number (it may be earlier);
+        `since`: the time it was resolved from, recorded with it."""
+        self._not_deleted()
+        self._rewound(position=check_position("after", after), since=None if since is None else check_since(since))
 
     @event("Rewound")
-    def _rewound(self, position):
-        self.position = position
+    def _rewound(self, position, since=None):
+        self.position, self.since = position, since
 
     def delete(self) -> None:
         self._not_deleted()

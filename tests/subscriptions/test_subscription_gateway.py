@@ -20,7 +20,8 @@ def test_create_is_201_with_location(client, rpc, auth):
     assert response.json()["result"]["secret"] == "whsec_x"
     service, method, kwargs = rpc.calls[-1]
     assert (service, method) == ("subscriptions", "register_subscription")
-    assert kwargs["filters"] == BODY["filters"] and kwargs["protocol"] == "HTTP" and kwargs["after"] == 0
+    assert kwargs["filters"] == BODY["filters"] and kwargs["protocol"] == "HTTP"
+    assert kwargs["after"] is None and kwargs["since"] is None      # the application starts at 0
     assert rpc.contexts[-1]["actor"] == "admin-zhou"
 
 
