@@ -23,7 +23,7 @@ import sys
 
 from shared import domains
 from shared.demo_kit import (DEFAULT_SIZE, MAX_RUNS, NOT_RUNNING, SIZES, Kit, ServiceBroken,
-                             ServiceUnavailable, cluster_factory, fetch_report, parse_size, safe_uri)
+                             Unreachable, cluster_factory, fetch_report, parse_size, safe_uri)
 
 YEAR = 2007
 DEFAULT_SEED = 2007
@@ -89,7 +89,7 @@ def main(argv=None, out=sys.stdout, err=sys.stderr) -> int:
     try:
         try:
             number = args.run or run_number(scenarios, kits)
-        except ServiceUnavailable as error:
+        except Unreachable as error:
             print(f"demo: {error}\ndemo: {NOT_RUNNING} (RabbitMQ at {safe_uri(args.amqp_uri)})", file=err)
             return 2
         print(f"demo: run {number} on this database, seed {args.seed}, size {args.size}; domains: "
@@ -100,7 +100,7 @@ def main(argv=None, out=sys.stdout, err=sys.stderr) -> int:
             print(f"\n=== {getattr(scenario, 'TITLE', domain.title)} ===", file=out)
             try:
                 outcomes[domain.name] = scenario.run(plan, kits[domain.name])
-            except ServiceUnavailable as error:
+            except Unreachable as error:
                 print(f"\ndemo: {error}\ndemo: {NOT_RUNNING}", file=err)
                 return 2
             except ServiceBroken as error:

@@ -46,7 +46,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from shared.demo_kit import (GIVEN, OK, SURNAMES, Expect, Kit, People, Person, ServiceBroken,  # noqa: F401
-                             ServiceUnavailable, district_metrics, refused, table)
+                             Unreachable, district_metrics, refused, table)
 
 TITLE = "social assistance (低保)"
 
@@ -668,7 +668,7 @@ class Runner:
         try:
             standard = self.kit.call("standard", area, "urban", month_str(1))
             totals = self.kit.call("donation_totals", YEAR)
-        except ServiceUnavailable:
+        except Unreachable:
             raise
         except Exception as error:  # noqa: BLE001  (reachable, but not working)
             raise ServiceBroken(f"social_assistance answered the first call with "

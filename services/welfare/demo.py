@@ -582,7 +582,7 @@ def plan(seed: int, size: float = 1.0, run: int = 1, reference: Path | None = No
 
 def run(plan: Plan, kit: Kit) -> Outcome:
     """Drive the year through `kit` (service `welfare`), print the summary to `kit.out`.
-    Raises ServiceUnavailable if the bus or the service does not answer."""
+    Raises Unreachable if the bus or the service does not answer."""
     ids: dict[str, str] = {}
     for month in range(1, 13):
         steps = plan.month(month)
