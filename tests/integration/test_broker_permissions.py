@@ -183,8 +183,9 @@ def connected_users(vhost: str) -> set[str]:
 def test_every_platform_process_connects_as_its_own_user_and_the_gateways_user_can_call(
         platform, amqp_uri, uris):
     """The services and the projection connect at start; the gateway connects on its first
-    request, a relay when it has an event to publish: so one request through the gateway stores
-    an event, and the relay and projection carry it."""
+    request, a relay when it has an event to publish, the subscriptions delivery process when it
+    has an AMQP subscription to deliver to: so one request through the gateway stores an event,
+    and the relay and projection carry it."""
     import requests
 
     from deploy import render
@@ -193,7 +194,7 @@ def test_every_platform_process_connects_as_its_own_user_and_the_gateways_user_c
     vhost = broker_users.vhost_of(amqp_uri)
     assert platform.shared_uri == []                         # no program left on guest
     at_start = {broker_users.username(vhost, p.program) for p in render.processes()
-                if p.role not in ("relay", "gateway")}
+                if p.role not in ("relay", "gateway", "delivery")}
     platform.wait_until(lambda: at_start <= connected_users(vhost), timeout=120,
                         what=f"connections of {sorted(at_start)}")
     platform.wait_until(lambda: platform.get("REPORTING_PORT", "/healthz"), what="reporting")
