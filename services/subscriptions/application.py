@@ -55,7 +55,7 @@ class Subscriptions(PlatformApplication):
         self.provisioner, self.deprovisioner = provisioner, deprovisioner
         self.new_secret = secrets
         self.position_at = position_at or feed.position_at
-        self.redriver = redriver
+        self.redriver = redriver        # (view, limit) -> how many AMQP dead letters moved back
 
     # --- administrators ------------------------------------------------------------------------
 
