@@ -115,6 +115,11 @@ def test_amqp_has_no_webhook_secret_and_gets_provisioned_credentials(app):
     assert "secret" not in created and created["secret_count"] == 0 and created["scope"] == "reduced"
     assert created["credentials"]["username"] == f"sub-{created['id']}"
     assert "credentials" not in app.get(created["id"])
+    # its sink was made by us: no handshake, validated and active in the same save
+    assert created["state"] == app.get(created["id"])["state"] == "active"
+    events = [type(e).__name__ for e in app.events.get(UUID(created["id"]))]
+    assert events == ["Created", "SinkValidated", "Activated"]
+    assert app.get(created["id"])["version"] == 3
     with pytest.raises(Conflict) as refused:
         app.rotate_secret(created["id"])
     assert refused.value.code == "subscription.no_webhook_secret"
@@ -122,6 +127,11 @@ def test_amqp_has_no_webhook_secret_and_gets_provisioned_credentials(app):
     app.deprovisioner = removed.append
     app.delete(created["id"])
     assert [view["id"] for view in removed] == [created["id"]]
+
+
+def test_an_amqp_subscription_without_a_provisioner_stays_created(app):
+    created = create(app, protocol="AMQP", sink="amqp://broker.example/civil")
+    assert "credentials" not in created and app.get(created["id"])["state"] == "created"
 
 
 def test_an_amqp_sink_that_cannot_be_made_leaves_no_subscription(app):
