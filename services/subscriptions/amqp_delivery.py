@@ -97,10 +97,8 @@ def _reason(text: str) -> str:
 
 
 def _quietly_close(connection: amqp.Connection) -> None:
+    """Close, or at least release the socket: the broker or the network may have closed it."""
     try:
-        connection.collect() if connection.transport is None else connection.close()
-    except Exception:  # noqa: BLE001 - the broker or the network already closed it
-        try:
-            connection.collect()
-        except Exception:  # noqa: BLE001
-            pass
+        connection.close()
+    except Exception:  # noqa: BLE001 - already closed on the other side
+        connection.collect()
