@@ -134,6 +134,21 @@ def test_an_amqp_subscription_without_a_provisioner_stays_created(app):
     assert "credentials" not in created and app.get(created["id"])["state"] == "created"
 
 
+def test_an_amqp_subscription_whose_activation_is_not_saved_keeps_its_credentials_and_stays_created(app):
+    saves = []
+
+    def save_but_the_activation(*aggregates, **kwargs):
+        saves.append(aggregates)
+        if len(saves) == 2:
+            raise ConnectionError("the store is away for a moment")
+        return Subscriptions.save(app, *aggregates, **kwargs)
+    app.provisioner = lambda view: {"username": f"sub-{view['id']}", "password": "p"}
+    app.save = save_but_the_activation
+    created = create(app, protocol="AMQP", sink="amqp://broker.example/civil")
+    assert created["credentials"]["username"] == f"sub-{created['id']}"
+    assert created["state"] == app.get(created["id"])["state"] == "created"   # the delivery process validates it
+
+
 def test_an_amqp_sink_that_cannot_be_made_leaves_no_subscription(app):
     def broken(view):
         raise RuntimeError("management API unreachable")
@@ -209,3 +224,19 @@ def test_the_directory_is_bounded(app, monkeypatch):
     with pytest.raises(Conflict) as full:
         create(app)
     assert full.value.code == "subscription.too_many" and len(app.list()) == 2
+
+
+def test_the_delivery_process_sees_active_subscriptions_of_both_protocols(app):
+    from services.subscriptions.delivery import ApplicationStore
+    http = create(app)["id"]
+    app.validate_sink(http, None)
+    app.activate(http)
+    app.provisioner = lambda view: {"username": "u", "password": "p"}
+    amqp = create(app, protocol="AMQP", sink="amqp://broker.example/civil")["id"]
+    store = ApplicationStore(app)
+    assert sorted(s["id"] for s in store.active()) == sorted([http, amqp])
+    app.suspend(amqp, "an operator paused it")
+    app.resume(amqp)                                     # back to created, as every resume
+    assert [s["id"] for s in store.pending()] == [amqp]
+    store.sink_validated(amqp, None)                     # what the engine does for AMQP: no handshake
+    assert app.get(amqp)["state"] == "active"
