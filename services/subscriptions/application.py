@@ -18,7 +18,8 @@ A webhook secret is generated here at creation and rotation and answered exactly
 `secret`; every other answer is `Subscription.view()` (no secret). An AMQP subscription's
 credentials come from the `provisioner` given (helper D's amqp_sink), shown once under
 `credentials` (called once the subscription is saved, with its view; when it raises, the
-subscription is deleted again). `deprovisioner(view)` is called after a deletion of an AMQP one.
+subscription is deleted again). A provisioned AMQP subscription is validated and activated at
+once (its sink was made by us: no handshake); without a provisioner it stays `created`. `deprovisioner(view)` is called after a deletion of an AMQP one.
 Every change is saved with the directory in one atomic write.
 """
 from __future__ import annotations
@@ -73,7 +74,8 @@ class Subscriptions(PlatformApplication):
         self.save(subscription, directory)
         answer = subscription.view()
         if subscription.protocol == "AMQP" and self.provisioner is not None:
-            answer["credentials"] = self._provision(subscription, answer)     # shown this once
+            credentials = self._provision(subscription, answer)     # shown this once
+            answer = {**self._ready(subscription, answer), "credentials": credentials}
         if secret is not None:
             answer["secret"] = secret       # shown this once
         return answer
@@ -89,6 +91,19 @@ class Subscriptions(PlatformApplication):
             directory.remove(subscription.id)
             self.save(subscription, directory)
             raise
+
+    def _ready(self, subscription: Subscription, view: dict) -> dict:
+        """An AMQP sink made by us needs no handshake: validated and active in one save. If that
+        save fails the subscription stays `created` (its credentials are given all the same) and
+        the delivery process validates it there (delivery.Engine, pending AMQP subscriptions)."""
+        try:
+            subscription.validate_sink()
+            subscription.activate()
+            self.save(subscription)
+        except Exception:  # noqa: BLE001 - the sink exists; only its state lags
+            log.exception("subscription %s: provisioned, but not activated", subscription.id)
+            return view
+        return subscription.view()
 
     def get(self, subscription_id) -> dict:
         return self._subscription(subscription_id).view()

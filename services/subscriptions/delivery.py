@@ -1,23 +1,33 @@
 """Application layer: the delivery process — `python -m services.subscriptions.delivery`.
 
-For every active HTTP subscription one worker thread runs the same loop for replay and live:
-read a page of the source's feed after the subscription's position (`GET <SOURCE>_URL/events`),
-keep the events its `types` and `filters` select, scope each one (scope.py), deliver them one by
-one in `sequence` order, and acknowledge the position reached. A worker waits only for its own
-sink, so a slow or dead subscriber never delays another.
+For every active subscription, HTTP or AMQP, one worker thread runs the same loop for replay and
+live: read a page of the source's feed after the subscription's position (`GET <SOURCE>_URL/events`,
+up to 1000 events), keep the events its `types` and `filters` select, scope each one (scope.py),
+deliver them in `sequence` order, and acknowledge the position reached. A webhook (webhooks.HttpSink)
+gets one signed request per event; an AMQP subscription's queue (amqp_delivery.AmqpSink, on the
+delivery process's own broker connection from `AMQP_URI`) gets the page's events as one batch with
+publisher confirms, and, if that batch fails, one event at a time like a webhook. A worker waits
+only for its own sink, so a slow or dead subscriber never delays another.
 
-Failures: a failed attempt (5xx, other non-2xx, a redirect, a timeout, no connection) is retried
-after an exponential back-off with full jitter; after `max_attempts` the event goes to the
-subscription's dead letters and the worker moves on; after `suspend_after` consecutive failed
-attempts the subscription is suspended (and the position of the last delivered event kept, so a
-resume continues with the event that failed). 429 waits `Retry-After` (not counted as a failure
-of the sink); 410 suspends at once. Delivery is at least once: positions are acknowledged at
-most every `ack_interval` seconds and when a worker stops, so after a crash the events after the
-last acknowledged position are delivered again — receivers de-duplicate on `webhook-id`.
+Failures: a failed attempt (5xx, other non-2xx, a redirect, a timeout, no connection; for AMQP a
+publish the broker returned, nacked or did not confirm) is retried after an exponential back-off
+with full jitter; after `max_attempts` the event goes to the subscription's dead letters and the
+worker moves on; after `suspend_after` consecutive failed attempts the subscription is suspended
+(and the position of the last delivered event kept, so a resume continues with the event that
+failed). 429 waits `Retry-After` (not counted as a failure of the sink); 410 suspends at once.
+Delivery is at least once: positions are acknowledged at most every `ack_interval` seconds and
+when a worker stops, so after a crash the events after the last acknowledged position are
+delivered again — receivers de-duplicate on `webhook-id` (AMQP: `message_id`).
 
-Before a subscription's first delivery (state "created", also after its sink changed) the
-supervisor runs the validation handshake (webhooks.handshake) and, on consent, reports it to the
-store (`sink_validated`), which activates it; without consent nothing is delivered.
+Re-drive: the dead letters an operator asked for again (`redrive`, sequences) are delivered first
+when a worker starts (the supervisor restarts a worker when `redrive` asks for more), each fetched
+from the feed, through the same filters, scope, sink and retry rules, then reported (`redriven`).
+
+Before an HTTP subscription's first delivery (state "created", also after its sink changed or a
+resume) the supervisor runs the validation handshake (webhooks.handshake) and, on consent, reports
+it to the store (`sink_validated`), which activates it; without consent nothing is delivered. An
+AMQP subscription needs no handshake (its queue was made at creation): one found in "created" is
+validated at once.
 
 The engine reaches the subscription store only through `SubscriptionStore` (the application of
 services/subscriptions/application.py, adapted by `ApplicationStore`).
@@ -37,8 +47,8 @@ from typing import Callable, Protocol
 import httpx
 from prometheus_client import Counter, Gauge
 
+from services.subscriptions import amqp_delivery, webhooks
 from services.subscriptions import scope as scopes
-from services.subscriptions import webhooks
 from services.subscriptions.sinks import DELIVERED, GONE, THROTTLED, Outcome, Sink
 from shared.config import ConfigurationError
 
@@ -62,13 +72,16 @@ STATES = ("created", "validated", "active", "suspended", "deleted")
 class SubscriptionStore(Protocol):
     """What the engine needs of the subscriptions application. A subscription is a dict of
     primitives: id, source, types, filters, sink, protocol, legal_basis, position (int), secrets
-    (list of whsec_ strings), state, and allowed_rate (requests/minute from the handshake, or None).
+    (list of whsec_ strings), state, allowed_rate (requests/minute from the handshake, or None) and
+    redrive (sequences of dead letters an operator asked to deliver again, oldest first; absent = []).
     `acknowledge` moves the position from `previous` to `position` only if it still is `previous`
     (compare and set) and answers whether it did: False means an operator moved it meanwhile (a
     replay), and the worker restarts from the store's position. Either way it records what was
     disclosed since the last acknowledgement: one {"id", "type", "subject", "sequence", "scope",
     "at"} per event delivered (at most MAX_UNACKNOWLEDGED), so the store keeps who received whose
-    data, when, under which basis."""
+    data, when, under which basis. `redriven` reports re-driven sequences done with (delivered,
+    dead-lettered anew, or gone from the feed): the store removes them from the dead letters and
+    from `redrive`."""
 
     def active(self) -> list[dict]: ...            # state "active"
     def pending(self) -> list[dict]: ...           # state "created": waiting for the handshake
@@ -77,12 +90,13 @@ class SubscriptionStore(Protocol):
                     deliveries: list[dict]) -> bool: ...
     def suspend(self, subscription_id: str, reason: str) -> None: ...
     def dead_letter(self, subscription_id: str, event: dict, reason: str) -> None: ...
+    def redriven(self, subscription_id: str, sequences: list[int]) -> None: ...
 
 
 @dataclass(frozen=True)
 class Settings:
     poll_interval: float = 0.25     # seconds between feed reads when caught up
-    page_limit: int = 200           # events per feed read (the feed allows up to 1000)
+    page_limit: int = 1000          # events per feed read (the feed's most); one AMQP batch
     max_attempts: int = 8           # per event, then a dead letter
     backoff_base: float = 0.5       # seconds; attempt n waits uniform(0, min(cap, base * 2**(n-1)))
     backoff_cap: float = 30.0
@@ -185,18 +199,25 @@ class Worker(threading.Thread):
         self.matches = matches or _filters_matches()
         self.scope = subscription.get("scope") or scopes.scope_of(subscription.get("legal_basis", ""))
         self.sink = sink or webhooks.HttpSink(subscription["sink"], subscription["secrets"])
-        self.pacer = webhooks.Pacer(subscription.get("allowed_rate"))
+        # a sink that takes a page at once (AMQP, with confirms) is given one; webhooks get one
+        # request per event, paced to the rate the receiver allowed
+        self.batches = getattr(self.sink, "deliver_many", None)
+        self.pacer = webhooks.Pacer(None if self.batches else subscription.get("allowed_rate"))
         self.position = int(subscription.get("position") or 0)
         self.acknowledged = self.position
         self.deliveries: list[dict] = []
         self.acks = 0          # acknowledgements done, and one in flight: for the supervisor
         self.acking = False
+        self.redrives = 0      # re-drives reported to the store, and one in flight: likewise
+        self.redriving = False
         self.moved = False     # the store's position was moved under this worker (a replay)
         self.suspended: str | None = None
         self.consecutive_failures = 0
         self._stopping = threading.Event()
         self._last_ack = time.monotonic()
         self.head, self.pending_since = self.position, None
+        # the labelled children once, not per event (a replay delivers thousands a second)
+        self._delivered, self._lag = DELIVERED_TOTAL.labels(self.id), LAG_EVENTS.labels(self.id)
         LAG_SECONDS.labels(self.id).set_function(self.lag_seconds)
 
     def stop(self) -> None:
@@ -214,6 +235,9 @@ class Worker(threading.Thread):
 
     def _round(self) -> None:
         try:
+            if self.subscription.get("redrive"):
+                self._redrive()  # an operator's re-drive goes before the next page
+                return
             page = self.feed.page(self.position, self.settings.page_limit)
         except (httpx.HTTPError, ValueError) as error:
             log.warning("subscription %s: feed unavailable (%s)", self.id, type(error).__name__)
@@ -221,54 +245,155 @@ class Worker(threading.Thread):
             return
         events = page.get("events") or []
         self.head = int(page.get("head") or 0)
-        LAG_EVENTS.labels(self.id).set(max(0, self.head - self.position))
-        for event in events:
+        self._lag.set(max(0, self.head - self.position))
+        if events and self.batches and self._deliver_page(events):
+            self._passed(events[-1])
+            return
+        for event in events:  # one at a time: webhooks, or a page the batch could not deliver
             self.pending_since = stored_at(event)
             if self._stopping.is_set() or not self._handle(event):
                 break
-            self.position = int(event["sequence"])
-            LAG_EVENTS.labels(self.id).set(max(0, self.head - self.position))
-            if (time.monotonic() - self._last_ack >= self.settings.ack_interval
-                    or len(self.deliveries) >= MAX_UNACKNOWLEDGED):
-                self._acknowledge()
+            self._passed(event)
         if not events:
             self.pending_since = None
-            LAG_EVENTS.labels(self.id).set(max(0, self.head - self.position))
+            self._lag.set(max(0, self.head - self.position))
             self._acknowledge()
             self._stopping.wait(self.settings.poll_interval)
+
+    def _passed(self, event: dict) -> None:
+        """The position may pass `event` (delivered, filtered out or dead-lettered)."""
+        self.position = int(event["sequence"])
+        self._lag.set(max(0, self.head - self.position))
+        if (time.monotonic() - self._last_ack >= self.settings.ack_interval
+                or len(self.deliveries) >= MAX_UNACKNOWLEDGED):
+            self._acknowledge()
+
+    def _deliver_page(self, events: list[dict]) -> bool:
+        """The page's wanted events as one batch; True when the broker confirmed them all. A
+        failed batch is one failed attempt; the caller then goes one event at a time."""
+        chosen = [(e, scopes.scoped(e, self.scope)) for e in events if wanted(self.subscription, e, self.matches)]
+        if not chosen:
+            return True
+        self.pending_since = stored_at(chosen[0][0])
+        outcome = self.batches([body for _, body in chosen])
+        if outcome.delivered:
+            self._delivered.inc(len(chosen))
+            self.deliveries.extend(disclosure(event, self.scope) for event, _ in chosen)
+            self.consecutive_failures = 0
+            return True
+        FAILED_TOTAL.labels(self.id, outcome.reason).inc()
+        self.consecutive_failures += 1
+        log.warning("subscription %s: a batch of %d failed (%s); one at a time", self.id, len(chosen),
+                    outcome.detail)
+        self._stopping.wait(backoff(1, self.settings))
+        return False
 
     def _handle(self, event: dict) -> bool:
         """True when the position may pass `event` (delivered, filtered out or dead-lettered)."""
         if not wanted(self.subscription, event, self.matches):
             return True
         body = scopes.scoped(event, self.scope)
+        outcome = self._attempts(body)
+        if outcome is None:
+            return False
+        if outcome.delivered:
+            self.deliveries.append(disclosure(event, self.scope))
+        else:
+            self._dead_letter(body, outcome)
+        return True
+
+    def _attempts(self, body: dict) -> Outcome | None:
+        """One event with the retry rules: the DELIVERED outcome, the last failed one once the
+        retry budget is spent (the caller dead-letters it), or None (stopping or suspended)."""
         attempt = 0
         while not self._stopping.is_set():
             self.pacer.wait(self._stopping)
             outcome = self.sink.deliver(body)
             if outcome.kind == DELIVERED:
-                DELIVERED_TOTAL.labels(self.id).inc()
-                self.deliveries.append(disclosure(event, self.scope))
+                self._delivered.inc()
                 self.consecutive_failures = 0
-                return True
+                return outcome
             if outcome.kind == GONE:
                 self._suspend("the sink answered 410 Gone")
-                return False
+                return None
             FAILED_TOTAL.labels(self.id, outcome.reason).inc()
             if outcome.kind == THROTTLED:
                 self._stopping.wait(outcome.retry_after if outcome.retry_after is not None
-                                else backoff(attempt + 1, self.settings))
+                                    else backoff(attempt + 1, self.settings))
                 continue
             attempt += 1
             self.consecutive_failures += 1
             if self.consecutive_failures >= self.settings.suspend_after:
                 self._suspend(f"{self.consecutive_failures} consecutive failed deliveries; last: {outcome.detail}")
-                return False
+                return None
             if attempt >= self.settings.max_attempts:
-                self._dead_letter(body, outcome)
-                return True
+                return outcome
             self._stopping.wait(backoff(attempt, self.settings))
-        return False
+        return None
+
+    # --- an operator's re-drive of dead letters -----------------------------------------------
+
+    def _redrive(self) -> None:
+        """Deliver the dead letters an operator asked for again (their sequences, oldest first),
+        each fetched from the feed, through the same filters, scope, sink and retry rules; then
+        report the ones done to the store, which removes them from the dead letters and from
+        `redrive`. One that fails again through the whole budget is dead-lettered anew (after
+        the report, so it stays listed). Stopped or suspended midway: the rest stays asked."""
+        asked = [int(s) for s in self.subscription.get("redrive") or []]
+        done, failed = [], []
+        self.redriving = True
+        try:
+            for sequence in asked:
+                if self._stopping.is_set() or self.suspended is not None:
+                    break
+                outcome = self._redrive_one(sequence, failed)
+                if outcome is None:
+                    break
+                done.append(sequence)
+        finally:
+            self._report_redriven(asked, done, failed)
+
+    def _redrive_one(self, sequence: int, failed: list) -> bool | None:
+        """True when `sequence` is done with (delivered, dead again, gone, no longer selected);
+        None when stopped or suspended on it. Raises when the feed does not answer."""
+        event = self._event_at(sequence)
+        if event is None:
+            log.warning("subscription %s: re-drive of %d: the feed has no such event; dropped", self.id, sequence)
+            return True
+        if not wanted(self.subscription, event, self.matches):
+            log.warning("subscription %s: re-drive of %d: its filters no longer select it; dropped",
+                        self.id, sequence)
+            return True
+        body = scopes.scoped(event, self.scope)
+        outcome = self._attempts(body)
+        if outcome is None:
+            return None
+        if outcome.delivered:
+            self.deliveries.append(disclosure(event, self.scope))
+            log.info("subscription %s: dead letter %d re-driven", self.id, sequence)
+        else:
+            failed.append((body, outcome))
+        return True
+
+    def _event_at(self, sequence: int) -> dict | None:
+        page = self.feed.page(max(0, sequence - 1), 1)
+        events = page.get("events") or []
+        if events and int(events[0].get("sequence") or -1) == sequence:
+            return events[0]
+        return None
+
+    def _report_redriven(self, asked: list[int], done: list[int], failed: list) -> None:
+        try:
+            if done:
+                self.store.redriven(self.id, done)
+                self.subscription = {**self.subscription, "redrive": [s for s in asked if s not in done]}
+            for body, outcome in failed:
+                self._dead_letter(body, outcome)
+        finally:
+            self.redrives += 1
+            self.redriving = False
+
+    # --- outcomes ------------------------------------------------------------------------------
 
     def _dead_letter(self, event: dict, outcome: Outcome) -> None:
         reason = f"{self.settings.max_attempts} attempts failed; last: {outcome.detail}"[:500]
@@ -287,9 +412,11 @@ class Worker(threading.Thread):
     def _acknowledge(self) -> None:
         if self.position > self.acknowledged and not self.moved:
             self.acking = True
+            # at most MAX_UNACKNOWLEDGED records per acknowledgement; the rest go with the next
+            records, rest = self.deliveries[:MAX_UNACKNOWLEDGED], self.deliveries[MAX_UNACKNOWLEDGED:]
             try:
-                moved = not self.store.acknowledge(self.id, self.acknowledged, self.position, self.deliveries)
-                self.acknowledged, self.deliveries, self.moved = self.position, [], moved
+                moved = not self.store.acknowledge(self.id, self.acknowledged, self.position, records)
+                self.acknowledged, self.deliveries, self.moved = self.position, rest, moved
                 if moved:
                     log.info("subscription %s: its position was moved (a replay); restarting", self.id)
             except Exception:  # noqa: BLE001 - retried at the next acknowledgement
@@ -312,14 +439,17 @@ def set_state(subscription_id: str, state: str) -> None:
 
 
 class Engine:
-    """Keeps one worker per active HTTP subscription; handshakes the pending ones."""
+    """Keeps one worker per active subscription (HTTP or AMQP); handshakes the pending HTTP ones
+    and validates the pending AMQP ones (their queue is ours: no handshake)."""
 
     def __init__(self, store: SubscriptionStore, feed_for: Callable[[str], FeedReader] = feed_from_env,
-                 settings: Settings | None = None, matches=None, networks: tuple | None = None):
+                 settings: Settings | None = None, matches=None, networks: tuple | None = None,
+                 amqp_uri: str | None = None):
         self.store, self.feed_for = store, feed_for
         self.settings = settings or Settings()
         self.matches = matches
         self.networks = webhooks.allowed_networks() if networks is None else networks
+        self.amqp_uri = amqp_uri or amqp_delivery.amqp_uri()  # the delivery process's own broker user
         self.workers: dict[str, Worker] = {}
         self._handshake_at: dict[str, float] = {}
         self._handshaking: set[str] = set()
@@ -351,12 +481,13 @@ class Engine:
 
     def refresh(self) -> None:
         self._handshakes(self.store.pending())
-        acks = {sid: w.acks for sid, w in self.workers.items()}
-        active = {s["id"]: s for s in self.store.active() if s.get("protocol", "HTTP") == "HTTP"}
+        counts = {sid: (w.acks, w.redrives) for sid, w in self.workers.items()}
+        active = {s["id"]: s for s in self.store.active() if s.get("protocol", "HTTP") in PROTOCOLS}
         for sid in list(self.workers):
             worker = self.workers[sid]
             if (sid not in active or not worker.is_alive() or _changed(worker.subscription, active[sid])
-                    or _moved(worker, active[sid], acks[sid])):
+                    or _moved(worker, active[sid], counts[sid][0])
+                    or _redrive_asked(worker, active[sid], counts[sid][1])):
                 worker.stop()
                 worker.join(10)
                 del self.workers[sid]
@@ -366,31 +497,48 @@ class Engine:
 
     def _start_worker(self, subscription: dict) -> None:
         try:
-            webhooks.check_sink(subscription["sink"], self.networks)
+            sink = self._sink(subscription)
         except Exception as error:  # noqa: BLE001 - InvalidInput: the allow-list changed since
             self.store.suspend(subscription["id"], f"sink refused: {error}"[:500])
             set_state(subscription["id"], "suspended")
             return
         worker = Worker(subscription, self.store, self.feed_for(subscription["source"]), self.settings,
-                        self.matches)
+                        self.matches, sink)
         self.workers[subscription["id"]] = worker
         set_state(subscription["id"], "active")
         SUSPENDED_ALERT.labels(subscription["id"]).set(0)
         worker.start()
+
+    def _sink(self, subscription: dict) -> Sink:
+        """The worker's sink. The allow-list of networks is for webhooks only: an AMQP
+        subscription's queue is on the platform's own broker."""
+        if subscription.get("protocol") == "AMQP":
+            return amqp_delivery.AmqpSink(subscription["id"], self.amqp_uri)
+        webhooks.check_sink(subscription["sink"], self.networks)
+        return webhooks.HttpSink(subscription["sink"], subscription["secrets"])
 
     def _handshakes(self, pending: list[dict]) -> None:
         now = time.monotonic()
         for subscription in pending:
             sid = subscription["id"]
             set_state(sid, "created")
-            if subscription.get("protocol", "HTTP") != "HTTP" or self._handshake_at.get(sid, 0) > now:
-                continue
-            if sid in self._handshaking:
+            if self._handshake_at.get(sid, 0) > now or sid in self._handshaking:
                 continue
             self._handshake_at[sid] = now + self.settings.handshake_interval
+            if subscription.get("protocol") == "AMQP":
+                self._validate_queue(sid)
+                continue
             self._handshaking.add(sid)
             threading.Thread(target=self._handshake, args=(subscription,), name=f"handshake-{sid}",
                              daemon=True).start()  # a receiver slow to answer delays no other
+
+    def _validate_queue(self, sid: str) -> None:
+        """An AMQP subscription back in `created` (resumed, or its activation at creation did not
+        get saved): no handshake, its sink is the queue made at creation."""
+        try:
+            self.store.sink_validated(sid, None)
+        except Exception:  # noqa: BLE001 - tried again after the handshake interval
+            log.exception("subscription %s: validating its queue failed", sid)
 
     def _handshake(self, subscription: dict) -> None:
         try:
@@ -414,11 +562,21 @@ class Engine:
         self.store.sink_validated(sid, consent.rate)
 
 
-DELIVERY_FIELDS = ("sink", "secrets", "types", "filters", "legal_basis", "scope", "allowed_rate", "source")
+PROTOCOLS = ("HTTP", "AMQP")
+DELIVERY_FIELDS = ("sink", "secrets", "types", "filters", "legal_basis", "scope", "allowed_rate", "source",
+                   "protocol")
 
 
 def _changed(old: dict, new: dict) -> bool:
     return any(old.get(k) != new.get(k) for k in DELIVERY_FIELDS)
+
+
+def _redrive_asked(worker: Worker, current: dict, redrives_before: int) -> bool:
+    """The store asks for a re-drive the worker has not taken (it takes them when it starts),
+    judged only when the worker did not report one while the store was read."""
+    if worker.redriving or worker.redrives != redrives_before:
+        return False
+    return list(current.get("redrive") or []) != list(worker.subscription.get("redrive") or [])
 
 
 def _moved(worker: Worker, current: dict, acks_before: int) -> bool:
@@ -440,10 +598,10 @@ class ApplicationStore:
         self.app = app
 
     def active(self) -> list[dict]:
-        return [self.app.delivery(v["id"]) for v in self.app.list("active") if v["protocol"] == "HTTP"]
+        return [self.app.delivery(v["id"]) for v in self.app.list("active") if v["protocol"] in PROTOCOLS]
 
     def pending(self) -> list[dict]:
-        return [v for v in self.app.list("created") if v["protocol"] == "HTTP"]
+        return [v for v in self.app.list("created") if v["protocol"] in PROTOCOLS]
 
     def sink_validated(self, subscription_id: str, allowed_rate: int | None) -> None:
         self.app.validate_sink(subscription_id, allowed_rate)
@@ -457,6 +615,9 @@ class ApplicationStore:
 
     def dead_letter(self, subscription_id: str, event: dict, reason: str) -> None:
         self.app.dead_letter(subscription_id, event, reason)
+
+    def redriven(self, subscription_id: str, sequences: list[int]) -> None:
+        self.app.redriven(subscription_id, sequences)
 
 
 def main() -> None:

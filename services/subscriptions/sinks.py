@@ -2,8 +2,10 @@
 
 A sink takes one CloudEvent (already filtered and scoped) and answers with an `Outcome`; the
 engine (delivery.py) decides from the outcome whether to advance, wait and retry, dead-letter or
-suspend. Only HTTP webhooks are delivered by the engine (webhooks.py); an AMQP subscription's
-events reach its own queue through the broker (amqp_sink.py), not through this process.
+suspend. Two sinks: HTTP webhooks (webhooks.HttpSink, one request per event) and an AMQP
+subscription's own queue (amqp_delivery.AmqpSink), which is also a `BatchSink`: it takes a page of
+events at once and answers for all of them (the engine then falls back to one at a time if the
+batch failed).
 """
 from __future__ import annotations
 
@@ -33,3 +35,7 @@ class Sink(Protocol):
     def deliver(self, event: dict) -> Outcome: ...
 
     def close(self) -> None: ...
+
+
+class BatchSink(Sink, Protocol):
+    def deliver_many(self, events: list[dict]) -> Outcome: ...   # DELIVERED only when every one is

@@ -143,6 +143,7 @@ class MemoryStore:
         self.dead: list[tuple[str, dict, str]] = []
         self.suspensions: list[tuple[str, str]] = []
         self.deliveries: list[tuple[str, dict]] = []
+        self.redriven_calls: list[tuple[str, list[int]]] = []
 
     def _in(self, state):
         with self._lock:
@@ -183,6 +184,19 @@ class MemoryStore:
     def dead_letter(self, sid, event, reason):
         with self._lock:
             self.dead.append((sid, event, reason))
+
+    def redrive(self, sid, sequences):
+        """An operator asks for these dead letters again (what app.redrive will do)."""
+        with self._lock:
+            self.subscriptions[sid]["redrive"] = list(self.subscriptions[sid].get("redrive") or []) + list(sequences)
+
+    def redriven(self, sid, sequences):
+        """The engine re-drove these: gone from the dead letters and from `redrive`."""
+        with self._lock:
+            self.redriven_calls.append((sid, list(sequences)))
+            self.dead = [d for d in self.dead if not (d[0] == sid and int(d[1]["sequence"]) in sequences)]
+            self.subscriptions[sid]["redrive"] = [
+                s for s in self.subscriptions[sid].get("redrive") or [] if s not in sequences]
 
     def state(self, sid):
         with self._lock:

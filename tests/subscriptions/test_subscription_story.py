@@ -115,6 +115,11 @@ def test_amqp_has_no_webhook_secret_and_gets_provisioned_credentials(app):
     assert "secret" not in created and created["secret_count"] == 0 and created["scope"] == "reduced"
     assert created["credentials"]["username"] == f"sub-{created['id']}"
     assert "credentials" not in app.get(created["id"])
+    # its sink was made by us: no handshake, validated and active in the same save
+    assert created["state"] == app.get(created["id"])["state"] == "active"
+    events = [type(e).__name__ for e in app.events.get(UUID(created["id"]))]
+    assert events == ["Created", "SinkValidated", "Activated"]
+    assert app.get(created["id"])["version"] == 3
     with pytest.raises(Conflict) as refused:
         app.rotate_secret(created["id"])
     assert refused.value.code == "subscription.no_webhook_secret"
@@ -122,6 +127,26 @@ def test_amqp_has_no_webhook_secret_and_gets_provisioned_credentials(app):
     app.deprovisioner = removed.append
     app.delete(created["id"])
     assert [view["id"] for view in removed] == [created["id"]]
+
+
+def test_an_amqp_subscription_without_a_provisioner_stays_created(app):
+    created = create(app, protocol="AMQP", sink="amqp://broker.example/civil")
+    assert "credentials" not in created and app.get(created["id"])["state"] == "created"
+
+
+def test_an_amqp_subscription_whose_activation_is_not_saved_keeps_its_credentials_and_stays_created(app):
+    saves = []
+
+    def save_but_the_activation(*aggregates, **kwargs):
+        saves.append(aggregates)
+        if len(saves) == 2:
+            raise ConnectionError("the store is away for a moment")
+        return Subscriptions.save(app, *aggregates, **kwargs)
+    app.provisioner = lambda view: {"username": f"sub-{view['id']}", "password": "p"}
+    app.save = save_but_the_activation
+    created = create(app, protocol="AMQP", sink="amqp://broker.example/civil")
+    assert created["credentials"]["username"] == f"sub-{created['id']}"
+    assert created["state"] == app.get(created["id"])["state"] == "created"   # the delivery process validates it
 
 
 def test_an_amqp_sink_that_cannot_be_made_leaves_no_subscription(app):
@@ -199,3 +224,19 @@ def test_the_directory_is_bounded(app, monkeypatch):
     with pytest.raises(Conflict) as full:
         create(app)
     assert full.value.code == "subscription.too_many" and len(app.list()) == 2
+
+
+def test_the_delivery_process_sees_active_subscriptions_of_both_protocols(app):
+    from services.subscriptions.delivery import ApplicationStore
+    http = create(app)["id"]
+    app.validate_sink(http, None)
+    app.activate(http)
+    app.provisioner = lambda view: {"username": "u", "password": "p"}
+    amqp = create(app, protocol="AMQP", sink="amqp://broker.example/civil")["id"]
+    store = ApplicationStore(app)
+    assert sorted(s["id"] for s in store.active()) == sorted([http, amqp])
+    app.suspend(amqp, "an operator paused it")
+    app.resume(amqp)                                     # back to created, as every resume
+    assert [s["id"] for s in store.pending()] == [amqp]
+    store.sink_validated(amqp, None)                     # what the engine does for AMQP: no handshake
+    assert app.get(amqp)["state"] == "active"
