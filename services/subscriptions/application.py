@@ -239,11 +239,12 @@ class Subscriptions(PlatformApplication):
             str(event.get("type", ""))[:100] or "?", str(reason)[:500] or "?"))
 
     @retry_on_conflict
-    def redriven(self, subscription_id, sequences) -> dict:
+    def redriven(self, subscription_id, sequences, deliveries=()) -> dict:
         """The delivery process delivered these re-driven HTTP dead letters again: they leave
-        `redrive`. Sequences not waiting there change nothing (a second report is harmless)."""
+        `redrive`, and what they disclosed is recorded. Sequences not waiting there change
+        nothing (a second report is harmless)."""
         subscription = self._subscription(subscription_id)
-        if subscription.redriven(sequences):
+        if subscription.redriven(sequences, deliveries):
             self.save(subscription)
         return subscription.view()
 

@@ -90,7 +90,7 @@ class SubscriptionStore(Protocol):
                     deliveries: list[dict]) -> bool: ...
     def suspend(self, subscription_id: str, reason: str) -> None: ...
     def dead_letter(self, subscription_id: str, event: dict, reason: str) -> None: ...
-    def redriven(self, subscription_id: str, sequences: list[int]) -> None: ...
+    def redriven(self, subscription_id: str, sequences: list[int], deliveries: list[dict]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -340,20 +340,20 @@ class Worker(threading.Thread):
         `redrive`. One that fails again through the whole budget is dead-lettered anew (after
         the report, so it stays listed). Stopped or suspended midway: the rest stays asked."""
         asked = [int(s) for s in self.subscription.get("redrive") or []]
-        done, failed = [], []
+        done, failed, disclosed = [], [], []
         self.redriving = True
         try:
             for sequence in asked:
                 if self._stopping.is_set() or self.suspended is not None:
                     break
-                outcome = self._redrive_one(sequence, failed)
+                outcome = self._redrive_one(sequence, failed, disclosed)
                 if outcome is None:
                     break
                 done.append(sequence)
         finally:
-            self._report_redriven(asked, done, failed)
+            self._report_redriven(asked, done, failed, disclosed)
 
-    def _redrive_one(self, sequence: int, failed: list) -> bool | None:
+    def _redrive_one(self, sequence: int, failed: list, disclosed: list) -> bool | None:
         """True when `sequence` is done with (delivered, dead again, gone, no longer selected);
         None when stopped or suspended on it. Raises when the feed does not answer."""
         event = self._event_at(sequence)
@@ -369,7 +369,7 @@ class Worker(threading.Thread):
         if outcome is None:
             return None
         if outcome.delivered:
-            self.deliveries.append(disclosure(event, self.scope))
+            disclosed.append(disclosure(event, self.scope))
             log.info("subscription %s: dead letter %d re-driven", self.id, sequence)
         else:
             failed.append((body, outcome))
@@ -382,10 +382,10 @@ class Worker(threading.Thread):
             return events[0]
         return None
 
-    def _report_redriven(self, asked: list[int], done: list[int], failed: list) -> None:
+    def _report_redriven(self, asked: list[int], done: list[int], failed: list, disclosed: list) -> None:
         try:
             if done:
-                self.store.redriven(self.id, done)
+                self.store.redriven(self.id, done, disclosed[:MAX_UNACKNOWLEDGED])
                 self.subscription = {**self.subscription, "redrive": [s for s in asked if s not in done]}
             for body, outcome in failed:
                 self._dead_letter(body, outcome)
@@ -616,8 +616,8 @@ class ApplicationStore:
     def dead_letter(self, subscription_id: str, event: dict, reason: str) -> None:
         self.app.dead_letter(subscription_id, event, reason)
 
-    def redriven(self, subscription_id: str, sequences: list[int]) -> None:
-        self.app.redriven(subscription_id, sequences)
+    def redriven(self, subscription_id: str, sequences: list[int], deliveries: list[dict]) -> None:
+        self.app.redriven(subscription_id, sequences, deliveries)
 
 
 def main() -> None:

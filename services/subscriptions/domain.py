@@ -467,20 +467,22 @@ class Subscription(AuditedAggregate):
         self.redriving = [*getattr(self, "redriving", ()), *(x for x in letters if x["sequence"] in wanted)]
         self.dead_letters = [x for x in letters if x["sequence"] not in wanted]
 
-    def redriven(self, sequences) -> bool:
+    def redriven(self, sequences, deliveries=()) -> bool:
         """The delivery process delivered these re-driven dead letters again (or gave them up
-        again: then they are new dead letters). False when none of them was waiting."""
+        again: then they are new dead letters). `deliveries` records what was disclosed by the
+        re-drive, as an acknowledgement does. False when none of them was waiting."""
         self._not_deleted()
         done = sorted(set(check_sequences("sequences", sequences)) & set(self.redrive))
         if not done:
             return False
-        self._dead_letters_redriven(sequences=done)
+        self._dead_letters_redriven(sequences=done, deliveries=check_deliveries(deliveries))
         return True
 
     @event("DeadLettersRedriven")
-    def _dead_letters_redriven(self, sequences):
+    def _dead_letters_redriven(self, sequences, deliveries=()):
         done = set(sequences)
         self.redriving = [x for x in getattr(self, "redriving", ()) if x["sequence"] not in done]
+        self.delivered = getattr(self, "delivered", 0) + len(deliveries)
 
     def check_queue_redrive(self, sequences, limit) -> int:
         """An AMQP subscription's dead-letter queue is re-driven oldest first, up to `limit`: the

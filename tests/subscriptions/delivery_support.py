@@ -144,6 +144,7 @@ class MemoryStore:
         self.suspensions: list[tuple[str, str]] = []
         self.deliveries: list[tuple[str, dict]] = []
         self.redriven_calls: list[tuple[str, list[int]]] = []
+        self.redriven_deliveries: list[dict] = []
 
     def _in(self, state):
         with self._lock:
@@ -190,10 +191,11 @@ class MemoryStore:
         with self._lock:
             self.subscriptions[sid]["redrive"] = list(self.subscriptions[sid].get("redrive") or []) + list(sequences)
 
-    def redriven(self, sid, sequences):
+    def redriven(self, sid, sequences, deliveries=()):
         """The engine re-drove these: gone from the dead letters and from `redrive`."""
         with self._lock:
             self.redriven_calls.append((sid, list(sequences)))
+            self.redriven_deliveries.extend(deliveries)
             self.dead = [d for d in self.dead if not (d[0] == sid and int(d[1]["sequence"]) in sequences)]
             self.subscriptions[sid]["redrive"] = [
                 s for s in self.subscriptions[sid].get("redrive") or [] if s not in sequences]

@@ -75,6 +75,7 @@ def test_a_redriven_dead_letter_is_delivered_again_with_the_same_webhook_id_and_
     assert again["event"]["id"] == poison["id"] and again["status"] == 200
     assert failed_ids == {again["headers"]["webhook-id"]} == {poison["id"]}
     assert store.redriven_calls == [("redrive", [int(poison["sequence"])])]
+    assert [d["id"] for d in store.redriven_deliveries] == [poison["id"]]   # the disclosure, recorded
     assert store.subscriptions["redrive"]["redrive"] == []
     assert [p["event"]["id"] for p in r.posts].count(poison["id"]) == 3 + 1   # the budget, then once
 
@@ -89,6 +90,7 @@ def test_a_redrive_that_fails_again_is_dead_lettered_anew_and_a_missing_event_dr
         assert wait_until(lambda: store.redriven_calls != [] and len(store.dead) == 1)
         assert wait_until(lambda: store.subscriptions["redrive"]["redrive"] == [])
     assert store.redriven_calls == [("redrive", [int(poison["sequence"]), missing])]
+    assert store.redriven_deliveries == []                  # nothing was disclosed
     [(sid, event, reason)] = store.dead
     assert (sid, event["id"]) == ("redrive", poison["id"]) and "500" in reason
     assert [p["event"]["id"] for p in r.posts].count(poison["id"]) == 3 + 3   # a whole budget again

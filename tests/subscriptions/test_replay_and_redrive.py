@@ -151,7 +151,11 @@ def test_http_redrive_is_recorded_for_the_delivery_process_and_redriven_removes_
     assert app.delivery(sid)["redrive"] == [9, 100]              # what the engine reads
     assert type(events_of(app, sid)[-1]).__name__ == "DeadLettersRedriveRequested"
     assert app.redrive(sid, limit=1)["redrive"] == [9, 10, 100]   # the oldest of the rest
-    assert app.redriven(sid, [9, 10])["redrive"] == [100]
+    delivered = app.get(sid)["delivered"]
+    shown = {"id": "e-9", "type": "InstitutionRegistered", "subject": "institution/1", "sequence": "9".zfill(20),
+             "scope": "full", "at": "2026-12-02T06:00:00+00:00"}
+    assert app.redriven(sid, [9, 10], [shown])["redrive"] == [100]
+    assert app.get(sid)["delivered"] == delivered + 1              # the re-drive's disclosure, recorded
     assert type(events_of(app, sid)[-1]).__name__ == "DeadLettersRedriven"
     version = app.get(sid)["version"]
     assert app.redriven(sid, [9, 12345])["version"] == version    # nothing waiting: nothing recorded
