@@ -80,6 +80,10 @@ def parser() -> argparse.ArgumentParser:
     pre = sub.add_parser("preload", help=argparse.SUPPRESS)
     pre.add_argument("events")
     pre.add_argument("start")
+    steady = sub.add_parser("steady", help=argparse.SUPPRESS)
+    steady.add_argument("rate", type=float)
+    steady.add_argument("seconds", type=float)
+    steady.add_argument("start", type=int)
     return root
 
 
@@ -98,6 +102,12 @@ def main(argv=None) -> int:
     if args.command == "preload":
         from bench.preload import child_main
         return child_main(args.events, args.start)
+    if args.command == "steady":
+        import json
+
+        from bench.preload import steady
+        print("RESULT " + json.dumps(steady(args.rate, args.seconds, args.start)), flush=True)
+        return 0
     signal.signal(signal.SIGTERM, _terminate)  # clean up the private database and vhost
     if args.command == "soak":
         from bench.soak import run_soak

@@ -15,10 +15,12 @@ social_assistance service's GET /events), delivering to fast receivers on loopba
   (`baselines.webhook_posts`), to the same receiver (the ceiling);
 - b. replay to a new subscriber: a subscription after=0, timed from its creation until the
   receiver got the head's event; baseline: reading the same feed pages alone (`FeedReader`);
-- c. delivery lag at `--subscriptions-rate` events/s (register_household over RPC, open loop)
-  for `--latency-seconds`, ten subscriptions of which one receiver stalls: lag = arrival minus
-  the event's `time` (set when the command made it, just before it was stored), p50/p99/max of
-  the nine, and the stalled one's lag as the engine's `subscription_lag_seconds` shows it.
+- c. delivery lag at `--subscriptions-rate` events/s (stored on a fixed schedule by a child
+  process, one registered household per transaction: the command path is the other phases'
+  figure) for `--latency-seconds`, ten subscriptions of which one receiver stalls: lag = arrival
+  minus the event's `time` (set when the household was made, just before it was stored),
+  p50/p99/max of the nine, and the stalled one's lag as the engine's `subscription_lag_seconds`
+  shows it.
 
 No timed assertions: the figures go to the run's table (bench/report.py TARGETS)."""
 from __future__ import annotations
@@ -38,7 +40,7 @@ from bench import probes, report
 ALLOW = "127.0.0.0/8"          # the receivers are on loopback (SUBSCRIPTIONS_ALLOW_NETWORKS)
 PROGRAM = "subscriptions_delivery"
 PORT_VARIABLE = "SUBSCRIPTIONS_DELIVERY_PORT"
-SEQUENCE = re.compile(rb'"sequence":"(\d+)"')
+SEQUENCE = re.compile(rb'"sequence":\s*"(\d+)"')
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
 CONSENT = (b"HTTP/1.1 200 OK\r\nWebHook-Allowed-Origin: *\r\nWebHook-Allowed-Rate: *\r\n"
            b"Content-Length: 0\r\n\r\n")
@@ -261,7 +263,7 @@ def run_phase(args, env, bench, households, figures: dict, log, stamp: str = "")
     try:
         with delivery_process(bench, log) as (pid, metrics):
             pids = lambda: {**bench.pids(), PROGRAM: pid}  # noqa: E731
-            lag(args, env, bench, households, store, receiver, metrics, pids, result, log)
+            lag(args, bench, store, receiver, metrics, pids, result, log)
             store.delete_all()
             preload(args, bench, result, log)
             throughput(args, bench, store, receiver, pids, result, log, stamp, pid)
@@ -371,9 +373,8 @@ def replay(args, bench, store: Store, receiver: Receiver, pids, result: dict, lo
     result["replay"] = out
 
 
-def lag(args, env, bench, households, store: Store, receiver: Receiver, metrics: str, pids,
+def lag(args, bench, store: Store, receiver: Receiver, metrics: str, pids,
         result: dict, log) -> None:
-    from bench.load import OpenLoop
     rate, seconds, warmup = args.subscriptions_rate, args.latency_seconds, args.warmup
     log.phase(f"subscriptions: delivery lag at {rate:.0f} events/s for {seconds:.0f}s (+{warmup:.0f}s "
               "warm-up), ten webhook subscriptions, one receiver stalled")
@@ -382,21 +383,19 @@ def lag(args, env, bench, households, store: Store, receiver: Receiver, metrics:
     receiver.stalled.add("stalled")
     ids = {name: store.create(receiver.url(name), after=head, name=name) for name in [*names, "stalled"]}
     store.wait_active(list(ids.values()))
-
-    def register(rpc, _state):
-        area, registration, members = households.next()
-        return {"household_id": rpc.social_assistance.register_household(area, registration, members)}
-    load = OpenLoop(env.amqp_uri, rate, args.senders, register, max_lateness=args.max_lateness)
     stalled_lag: list[tuple[float, float | None]] = []
-
-    def tick(t: float) -> None:
+    account = probes.CpuAccount(pids()).start()
+    writer = Steady(rate, seconds + warmup, start=8_000_000)
+    began = time.monotonic()
+    while writer.running():
+        time.sleep(5 - (time.monotonic() - began) % 5)
+        t = time.monotonic() - began
         value = probes.scrape(metrics, 2).get(f'subscription_lag_seconds{{subscription="{ids["stalled"]}"}}')
         stalled_lag.append((t, value))
         least = min(len(receiver.received(n)) for n in names)
-        log(f"lag: {len(load.records)} sent in {t:.0f}s; the nine received >= {least} each; the stalled "
-            f"one's lag {fmt(value)} s ({receiver.stalled_posts.get('stalled', 0)} POSTs left unanswered)")
-    account = probes.CpuAccount(pids()).start()
-    load.run(seconds + warmup, on_tick=tick)
+        log(f"lag: {t:.0f}s; the nine received >= {least} events each; the stalled one's lag {fmt(value)} s "
+            f"({receiver.stalled_posts.get('stalled', 0)} POSTs left unanswered)")
+    stored = writer.result()
     cpu = account.stop()
     end_head = feed_head(bench)
     try:
@@ -404,23 +403,45 @@ def lag(args, env, bench, households, store: Store, receiver: Receiver, metrics:
                         "the nine receivers to get every event")
     except TimeoutError as error:
         log(f"lag: {error}")
-    since = time.time() - (time.perf_counter() - load.t0) + warmup   # the schedule's t0 + warm-up, as Unix time
-    per_receiver = {n: lags(receiver.received(n), since) for n in names}
+    per_receiver = {n: lags(receiver.received(n), stored["t0"] + warmup) for n in names}
     every = [v for values in per_receiver.values() for v in values]
-    result["lag"] = {"offered_rate": rate, "seconds": seconds, "sent": len(load.records),
-                     "errors": load.errors[:10], "saturated_after_s": load.saturated_at,
+    result["lag"] = {"offered_rate": rate, "seconds": seconds, "stored": stored,
                      "lag_ms": report.summary(every, 1000),
-                     "p99_ms_per_receiver": {n: report.percentile(v, 99) and 1000 * report.percentile(v, 99)
+                     "p99_ms_per_receiver": {n: 1000 * report.percentile(v, 99) if v else None
                                              for n, v in per_receiver.items()},
                      "in_order": all(in_order(receiver.received(n)) for n in names),
                      "stalled_lag_s": stalled_lag, "stalled_posts": receiver.stalled_posts.get("stalled", 0),
                      "stalled_received": len(receiver.received("stalled")), "cpu": cpu}
     lag_ms = result["lag"]["lag_ms"]
+    log(f"stored {stored['stored']} events in {stored['seconds']:.1f}s (at most {stored['max_late_s'] * 1000:.0f} ms "
+        "behind the schedule)")
     log(f"lag of the nine: p50 {fmt(lag_ms.get('p50'))} ms, p99 {fmt(lag_ms.get('p99'))} ms, max "
         f"{fmt(lag_ms.get('max'))} ms over {lag_ms.get('count', 0)} deliveries (target p99 < 1,000 ms); "
         "the stalled one's lag: " + ", ".join(f"{fmt(v)} s at {t:.0f}s" for t, v in stalled_lag))
-    log("  " + probes.cpu_line(cpu, len(load.records)))
+    log("  " + probes.cpu_line(cpu, stored["stored"], "event"))
     receiver.stalled.discard("stalled")
+
+
+class Steady:
+    """`python -m bench steady`: events stored at a fixed rate by a child process (one
+    registered household per transaction, bench/preload.py `steady`)."""
+
+    def __init__(self, rate: float, seconds: float, start: int):
+        self.process = subprocess.Popen([sys.executable, "-m", "bench", "steady", str(rate), str(seconds),
+                                         str(start)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.deadline = time.monotonic() + seconds + 120
+
+    def running(self) -> bool:
+        if time.monotonic() > self.deadline:
+            self.process.kill()
+        return self.process.poll() is None
+
+    def result(self) -> dict:
+        out, err = self.process.communicate(timeout=60)
+        for line in reversed(out.splitlines()):
+            if line.startswith("RESULT "):
+                return json.loads(line[len("RESULT "):])
+        raise RuntimeError(f"the steady writer failed (exit {self.process.returncode}): {err[-3000:]}")
 
 
 def headline(result: dict) -> dict:
