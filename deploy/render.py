@@ -8,18 +8,19 @@
     python -m deploy.render supervisord   the supervisord.conf of the registered domains, to stdout
 
 Rendered: deploy/supervisord.conf (`make run`), docker-compose.yml, k8s/base/<slug>.yaml and
-<slug>-relay.yaml per domain, k8s/base/projection.yaml, reporting.yaml, gateway.yaml (with its
-Ingress), kustomization.yaml,
+<slug>-relay.yaml per domain, k8s/base/projection.yaml, reporting.yaml, subscriptions.yaml,
+subscriptions-delivery.yaml, gateway.yaml (with its Ingress), kustomization.yaml,
 k8s/overlays/production/kustomization.yaml and pdb.yaml, and the ports table of
 docs/deployment.md. tests/deploy/test_rendered.py fails when what is committed differs from what
 this renders. Adding a domain to every deployment is its registry entry, then this command.
 
 Ports: inside a container every domain service (and reporting) listens on SERVICE_PORT and every
-relay (and the projection's metrics) on RELAY_PORT (shared/domains.py). On one host (`make run`,
+relay (and the projection's and the subscriptions delivery process's metrics) on RELAY_PORT
+(shared/domains.py). On one host (`make run`,
 the ports docker-compose publishes) each process has its own: a domain's `http_port` and
 `relay_port` from its declaration, the projection's and reporting's below. Every host port can be
 overridden through its environment variable (`<NAME>_PORT`, `RELAY_<NAME>_PORT`,
-`PROJECTION_PORT`, `REPORTING_PORT`, `GATEWAY_PORT`).
+`PROJECTION_PORT`, `REPORTING_PORT`, `SUBSCRIPTIONS_PORT`, `SUBSCRIPTIONS_DELIVERY_PORT`, `GATEWAY_PORT`).
 """
 from __future__ import annotations
 
@@ -38,6 +39,17 @@ NAMEKO_CONFIG = "deploy/nameko.yml"
 PROJECTION_HOST_PORT = 9102
 REPORTING_HOST_PORT = 8003
 SUBSCRIPTIONS_HOST_PORT = 8006
+SUBSCRIPTIONS_DELIVERY_HOST_PORT = 9110
+# Where the delivery process may deliver webhooks besides public addresses (comma-separated
+# CIDRs). On one host (`make run`, the tests' platform) loopback, so local receivers work; in
+# compose and Kubernetes nothing by default: public networks only (docs/subscriptions.md).
+LOCAL_ALLOW_NETWORKS = "127.0.0.0/8"
+# Inside compose and Kubernetes: the broker's management API (the subscription service makes the
+# AMQP sinks through it).
+MANAGEMENT_URL = "http://rabbitmq:15672"
+# Where an AMQP subscriber reaches the broker from outside the cluster (handed out with its
+# credentials): a placeholder, like the Ingress host; set yours in an overlay.
+K8S_BROKER_URL = "amqps://broker.civil-affairs.example.org:5671"
 GATEWAY_HOST_PORT = 8010
 # Where the gateway's containers read the JWKS (a mounted Secret in k8s, a compose secret).
 GATEWAY_JWKS_MOUNT = "/etc/gateway-jwks"
@@ -54,7 +66,7 @@ class Process:
     program: str              # supervisord program: social_assistance, relay_social_assistance
     name: str                 # compose service, k8s Deployment/Service: social-assistance-relay
     command: tuple[str, ...]
-    role: str                 # service | relay | projection | reporting | subscriptions | gateway
+    role: str                 # service | relay | projection | reporting | subscriptions | delivery | gateway
     port_variable: str        # where `make run` reads its host port: SOCIAL_ASSISTANCE_PORT
     host_port: int            # its default on one host
     domain: Domain | None = None
@@ -79,8 +91,14 @@ class Process:
 
     @property
     def key_holder(self) -> bool:
-        """Opens an event store, so it needs CIPHER_KEY (the projection and reporting never)."""
-        return self.role in ("service", "relay", "subscriptions")
+        """Opens an event store, so it needs CIPHER_KEY (the projection and reporting never; the
+        delivery process opens the subscriptions' store)."""
+        return self.role in ("service", "relay", "subscriptions", "delivery")
+
+    @property
+    def feed_reader(self) -> bool:
+        """Reads every domain's /events feed through <NAME>_URL."""
+        return self.role in ("projection", "delivery")
 
     def listen_env(self, port) -> tuple[str, str]:
         if self.role == "gateway":
@@ -121,7 +139,7 @@ def domain_processes(domain: Domain) -> tuple[Process, Process]:
 
 def processes(found: tuple[Domain, ...] | None = None) -> list[Process]:
     """Every long-running process: each domain's service and relay, the projection, reporting,
-    the HTTP gateway."""
+    the subscription service and its delivery process, the HTTP gateway."""
     found = domains.registered() if found is None else found
     listed = [p for domain in found for p in domain_processes(domain)]
     listed += [Process("projection", "projection", ("python", "-m", "services.projection"),
@@ -130,6 +148,9 @@ def processes(found: tuple[Domain, ...] | None = None) -> list[Process]:
                        "reporting", "REPORTING_PORT", REPORTING_HOST_PORT),
                Process("subscriptions", "subscriptions", _nameko("services.subscriptions.service"),
                        "subscriptions", "SUBSCRIPTIONS_PORT", SUBSCRIPTIONS_HOST_PORT),
+               Process("subscriptions_delivery", "subscriptions-delivery",
+                       ("python", "-m", "services.subscriptions.delivery"), "delivery",
+                       "SUBSCRIPTIONS_DELIVERY_PORT", SUBSCRIPTIONS_DELIVERY_HOST_PORT),
                Process("gateway", "gateway", ("python", "-m", "services.gateway"), "gateway",
                        "GATEWAY_PORT", GATEWAY_HOST_PORT)]
     ports: dict[int, str] = {}
@@ -171,7 +192,7 @@ supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
 SUPERVISORD_PROGRAM = """
 [program:{program}]
 command={command}
-environment={variable}="{value}",AMQP_URI="%(ENV_{amqp_variable})s"
+environment={variable}="{value}",AMQP_URI="%(ENV_{amqp_variable})s"{extra}
 directory=%(here)s/..
 autorestart=true
 startsecs=2
@@ -188,8 +209,11 @@ def supervisord_conf(found: tuple[Domain, ...]) -> str:
     listed = processes(found)
     for process in listed:
         variable, value = process.listen_env(f"%(ENV_{process.port_variable})s")
+        # The delivery process's allow-list: deploy/run.sh (shell_env) defaults it to loopback.
+        extra = (',SUBSCRIPTIONS_ALLOW_NETWORKS="%(ENV_SUBSCRIPTIONS_ALLOW_NETWORKS)s"'
+                 if process.role == "delivery" else "")
         text += SUPERVISORD_PROGRAM.format(program=process.program, command=" ".join(process.command),
-                                           variable=variable, value=value,
+                                           variable=variable, value=value, extra=extra,
                                            amqp_variable=amqp_variable(process))
     text += "\n; Settings every program shares.\n[group:platform]\n"
     text += "programs=" + ",".join(p.program for p in listed) + "\n"
@@ -206,8 +230,9 @@ COMPOSE_HEAD = """\
 #
 # Published ports bind to 127.0.0.1 by default (the API serves personal data); set
 # PUBLISH_ADDRESS=0.0.0.0 to expose them on the network. Inside its container every service
-# listens on {service_port} and every relay (and the projection's metrics) on {relay_port}; each is
-# published on its own host port (the same as under `make run`).
+# listens on {service_port} and every relay (and the metrics of the projection and of the
+# subscriptions delivery process) on {relay_port}; each is published on its own host port (the
+# same as under `make run`).
 #
 {note}
 name: civil-affairs
@@ -351,6 +376,24 @@ secrets:
 """
 
 
+COMPOSE_MANAGEMENT = """\
+      # It makes each AMQP subscription's queues and user through the broker's management API,
+      # as the broker's administrator (the rabbitmq service's own user here).
+      RABBITMQ_MANAGEMENT_URL: {url}
+      RABBITMQ_MANAGEMENT_USER: ${{RABBITMQ_USER:-guest}}
+      RABBITMQ_MANAGEMENT_PASSWORD: ${{RABBITMQ_PASSWORD:-guest}}
+      # Where a subscriber reaches the broker (handed out with its credentials): the published port.
+      SUBSCRIPTIONS_BROKER_URL: ${{SUBSCRIPTIONS_BROKER_URL:-amqp://127.0.0.1:5672}}
+"""
+
+COMPOSE_DELIVERY = """\
+      RABBITMQ_MANAGEMENT_URL: {url}
+      # Webhook sinks must resolve to public addresses unless a network listed here contains
+      # them (comma-separated CIDRs); empty: public networks only.
+      SUBSCRIPTIONS_ALLOW_NETWORKS: ${{SUBSCRIPTIONS_ALLOW_NETWORKS:-}}
+"""
+
+
 def _compose_process(process: Process, found: tuple[Domain, ...]) -> str:
     if process.role == "gateway":
         return COMPOSE_GATEWAY.format(command=_flow(process.command), port=process.container_port) + \
@@ -364,6 +407,9 @@ def _compose_process(process: Process, found: tuple[Domain, ...]) -> str:
         head = "  # Single ordered consumer building the read model: never scale it (see docs).\n"
     elif process.role == "subscriptions":
         head = "  # Event subscriptions (docs/subscriptions.md): RPC over AMQP, its own event store.\n"
+    elif process.role == "delivery":
+        head = ("  # Delivers the subscriptions' events (webhooks, AMQP queues): one per platform, a second\n"
+                "  # copy waits as a standby (shared/lease.py); metrics only.\n")
     else:
         head = "  # The report (/report) over the read model.\n"
     env_anchor = "event-store-env" if process.key_holder else "platform-env"
@@ -374,7 +420,11 @@ def _compose_process(process: Process, found: tuple[Domain, ...]) -> str:
     if process.nameko:
         lines.append("      # psycopg must wait through eventlet's hub, or one query blocks the whole "
                      "Nameko worker pool.\n      PSYCOPG_WAIT_FUNC: wait_select\n")
-    if process.role == "projection":
+    if process.role == "subscriptions":
+        lines.append(COMPOSE_MANAGEMENT.format(url=MANAGEMENT_URL))
+    if process.role == "delivery":
+        lines.append(COMPOSE_DELIVERY.format(url=MANAGEMENT_URL))
+    if process.feed_reader:
         lines.append("      # It catches up from each source's /events feed.\n")
         lines += [f"      {url_variable(d)}: http://{d.slug}:{SERVICE_PORT}\n" for d in found]
         lines.append("    depends_on:\n")
@@ -505,6 +555,14 @@ GATEWAY_ENV = """\
               value: {mount}/jwks.json
 """
 
+DELIVERY_ENV = """\
+            # Webhook sinks must resolve to public addresses unless a network listed here (comma-
+            # separated CIDRs) contains them. Empty: public networks only; add e.g. a municipal
+            # network's CIDR in an overlay.
+            - name: SUBSCRIPTIONS_ALLOW_NETWORKS
+              value: ""
+"""
+
 GATEWAY_VOLUME = """\
         # The public key set tokens are verified with; created by hand (docs/gateway.md), like
         # platform-secrets: kubectl create secret generic gateway-jwks --from-file=jwks.json
@@ -574,6 +632,13 @@ def _k8s_manifest(process: Process, found: tuple[Domain, ...]) -> str:
     elif process.role == "subscriptions":
         intro = ("# subscriptions: the Nameko service of the event subscriptions (docs/subscriptions.md).\n"
                  "# Stateless between requests (state is in PostgreSQL): it can run several replicas.\n")
+    elif process.role == "delivery":
+        intro = ("# subscriptions-delivery: delivers the events of every active subscription (webhooks, AMQP\n"
+                 "# queues), reading each source's /events feed (services/subscriptions/delivery.py).\n#\n"
+                 "# Exactly ONE replica, strategy Recreate: one delivery process per platform keeps each\n"
+                 "# subscription's deliveries in order. A second copy (a RollingUpdate's new pod, a scaled\n"
+                 "# replica) only waits as a standby on a PostgreSQL advisory lock (shared/lease.py) until\n"
+                 "# the holder's database session ends, so an overlap delays, never duplicates. Do not scale it.\n")
     elif process.role == "relay":
         intro = (f"# {name}: publishes {process.domain.slug}'s stored events, in notification order,\n"
                  "# to RabbitMQ (shared/relay.py), and records the published position.\n#\n"
@@ -596,7 +661,7 @@ def _k8s_manifest(process: Process, found: tuple[Domain, ...]) -> str:
     container = "relay" if process.role == "relay" else name
     variable, value = process.listen_env(port)
     configmap_note = ""
-    if process.role == "projection":
+    if process.feed_reader:
         configmap_note = "     # includes " + ", ".join(url_variable(d) for d in found)
     shown = value if process.nameko else f'"{value}"'
     env = f"            - name: {variable}\n              value: {shown}\n"
@@ -607,6 +672,11 @@ def _k8s_manifest(process: Process, found: tuple[Domain, ...]) -> str:
                 "            - name: PSYCOPG_WAIT_FUNC\n              value: wait_select\n")
     secrets = (["CIPHER_KEY"] if process.key_holder else []) + \
         ([] if process.role == "gateway" else ["POSTGRES_PASSWORD"])
+    if process.role == "subscriptions":
+        # The management API's administrator: only this service makes broker users.
+        secrets += ["RABBITMQ_MANAGEMENT_USER", "RABBITMQ_MANAGEMENT_PASSWORD"]
+    if process.role == "delivery":
+        env += DELIVERY_ENV
     env += "".join(SECRET_ENV.format(name=key, key=key) for key in secrets)
     # Its own broker user (shared/broker_users.py): the pod sees no other process's credentials.
     env += SECRET_ENV.format(name="AMQP_URI", key=amqp_variable(process))
@@ -618,8 +688,9 @@ def _k8s_manifest(process: Process, found: tuple[Domain, ...]) -> str:
     elif process.http:
         probes = HTTP_PROBES
     else:
-        why = (" (its lag is watched through relay_lag_events, not by the kubelet)"
-               if process.role == "relay" else "")
+        why = {"relay": " (its lag is watched through relay_lag_events, not by the kubelet)",
+               "delivery": " (also while it waits as a standby; delivery lag is watched through\n"
+                           "          # subscription_lag_seconds, not by the kubelet)"}.get(process.role, "")
         probes = METRICS_PROBES.format(why=why)
     deployment = (
         f"{intro}{YAML_NOTE}apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\n"
@@ -641,6 +712,8 @@ def _k8s_manifest(process: Process, found: tuple[Domain, ...]) -> str:
         service_note = "# Its /healthz and /metrics (the gateway calls it over RPC).\n"
     elif process.role == "gateway":
         service_note = "# The gateway's HTTP API, behind the Ingress below.\n"
+    elif process.role == "delivery":
+        service_note = "# Only for scraping (e.g. a ServiceMonitor); nothing calls the delivery process.\n"
     else:
         service_note = f"# Only for scraping (e.g. a ServiceMonitor); nothing calls the {process.role}.\n"
     service = (f"---\n{service_note}apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\n"
@@ -658,8 +731,10 @@ KUSTOMIZATION_HEAD = """\
 #     ConfigMap below (`postgres`, `rabbitmq`; e.g. Services or ExternalName Services in this
 #     namespace pointing at the managed instances).
 #   - The Secret `platform-secrets` (CIPHER_KEY, POSTGRES_PASSWORD, one AMQP_URI_<PROCESS> per
-#     process: its own broker user, `python -m shared.broker_users k8s-secret`): created once per
-#     cluster with `kubectl create secret generic`, see docs/deployment.md. Keeping it out of
+#     process: its own broker user, `python -m shared.broker_users k8s-secret`; and
+#     RABBITMQ_MANAGEMENT_USER / RABBITMQ_MANAGEMENT_PASSWORD, the broker administrator the
+#     subscription service makes AMQP subscribers' users with): created once per cluster with
+#     `kubectl create secret generic`, see docs/deployment.md. Keeping it out of
 #     the manifests means no key is ever committed, and `kubectl apply -k` can never overwrite
 #     the real key (events encrypted with one key cannot be read with another).
 """
@@ -686,7 +761,12 @@ configMapGenerator:
       - POSTGRES_USER=civil_affairs
       - POSTGRES_DBNAME=civil_affairs
       - LOG_LEVEL=INFO
-      # Where the projection catches up from each source's /events feed (one Service each).
+      # The broker's management API (the subscription service makes AMQP sinks through it), and
+      # where AMQP subscribers reach the broker from outside (a placeholder: set yours).
+      - RABBITMQ_MANAGEMENT_URL={management}
+      - SUBSCRIPTIONS_BROKER_URL={broker}
+      # Where the projection and the subscriptions delivery process read each source's /events
+      # feed (one Service each).
 """
 
 
@@ -697,7 +777,7 @@ def kustomization(found: tuple[Domain, ...]) -> str:
                                              "kind: Kustomization\n\nnamespace: civil-affairs\n\n"
                                              "resources:\n")
     text += "".join(f"  - {resource}\n" for resource in resources)
-    text += KUSTOMIZATION_TAIL
+    text += KUSTOMIZATION_TAIL.format(management=MANAGEMENT_URL, broker=K8S_BROKER_URL)
     text += "".join(f"      - {url_variable(d)}=http://{d.slug}:{SERVICE_PORT}\n" for d in found)
     return text
 
@@ -827,6 +907,9 @@ def shell_env(found: tuple[Domain, ...] | None = None) -> str:
         variable = url_variable(domain)
         lines.append(f': "${{{variable}:=http://127.0.0.1:${domain.name.upper()}_PORT}}"; export {variable}')
     lines.append(': "${REPORTING_URL:=http://127.0.0.1:$REPORTING_PORT}"; export REPORTING_URL')
+    # One host: the delivery process may deliver to receivers on loopback (set it to "" for
+    # public networks only, or to other CIDRs).
+    lines.append(f': "${{SUBSCRIPTIONS_ALLOW_NETWORKS={LOCAL_ALLOW_NETWORKS}}}"; export SUBSCRIPTIONS_ALLOW_NETWORKS')
     return "\n".join(lines) + "\n"
 
 
@@ -848,6 +931,9 @@ def banner(environ=None, found: tuple[Domain, ...] | None = None) -> str:
             what = f"{at(process, '/metrics')}  -> PostgreSQL schema read_model"
         elif process.role == "subscriptions":
             what = f"{at(process, '/healthz')}  /metrics  (RPC: service subscriptions)"
+        elif process.role == "delivery":
+            allowed = env.get("SUBSCRIPTIONS_ALLOW_NETWORKS") or "public networks only"
+            what = f"{at(process, '/metrics')}  -> the subscriptions' sinks (allowed: {allowed})"
         elif process.role == "gateway":
             jwks = env.get("GATEWAY_JWKS", "")
             keys = os.path.dirname(jwks) if jwks and "://" not in jwks else "DIR"

@@ -20,6 +20,12 @@ What each kind of process does on the broker (read from the code, not guessed):
   publishes each reply to `nameko-rpc` with the caller's reply key. Reporting and the
   subscription service (services/subscriptions) are the same.
 - A domain's relay (shared/relay.py): declares and publishes to `<domain>.events`. Nothing else.
+- The subscription service also re-drives an AMQP subscription's dead letters for an operator
+  (services/subscriptions/amqp_sink.py `redrive`): gets from `subscription.<id>.dead`, publishes
+  to `subscriptions.deliveries`. Its exchanges, queues and subscriber users are made through the
+  RabbitMQ management API (the administrator's credentials), not with AMQP permissions.
+- The subscriptions delivery process (services/subscriptions/delivery.py): publishes AMQP
+  subscriptions' events to `subscriptions.deliveries` (amqp_sink.DELIVERY_PERMISSIONS). Nothing else.
 - The projection (shared/consumer.py): declares every domain's `<domain>.events` exchange (so its
   queue can be bound before a relay ever ran), its quorum queue `projection.read_model` bound with
   `#` to each, and `projection.read_model.dead-letter`; consumes its queue; publishes dead
@@ -122,6 +128,32 @@ def _projection(domains: tuple[str, ...]) -> Grant:
                  read=_exactly(*exchanges, *queues))
 
 
+def _subscriptions() -> Grant:
+    """The subscription service: a Nameko service, and the operator's re-drive of an AMQP
+    subscription's dead letters (services/subscriptions/amqp_sink.py `redrive`: basic.get from
+    `subscription.<id>.dead`, publish to the deliveries exchange, confirmed before the ack). Its
+    queues, exchanges and subscriber users are made through the management API, not over AMQP."""
+    from services.subscriptions import amqp_sink
+    base = _service("subscriptions")
+    queue, dead = "rpc-subscriptions", rf"subscription\.{UUID}\.dead"
+    return Grant(base.process, base.kind, f"{base.does}; re-drives dead letters: gets from "
+                 f"subscription.<id>.dead, publishes to {amqp_sink.DELIVERIES_EXCHANGE}",
+                 configure=base.configure,
+                 write=_exactly(RPC_EXCHANGE, queue, amqp_sink.DELIVERIES_EXCHANGE),
+                 read=f"^({re.escape(RPC_EXCHANGE)}|{re.escape(queue)}|{dead})$",
+                 rpc_write=base.rpc_write, rpc_read=base.rpc_read)
+
+
+def _delivery() -> Grant:
+    """The delivery process (services/subscriptions/delivery.py): publishes each AMQP
+    subscription's events to the deliveries exchange; reads its feeds over HTTP, not the broker."""
+    from services.subscriptions import amqp_sink
+    allowed = amqp_sink.DELIVERY_PERMISSIONS
+    return Grant("subscriptions_delivery", "delivery",
+                 f"publishes to {amqp_sink.DELIVERIES_EXCHANGE} only (AMQP subscriptions' events)",
+                 configure=allowed["configure"], write=allowed["write"], read=allowed["read"])
+
+
 def _caller(name: str, services: tuple[str, ...], what: str) -> Grant:
     both = f"^({re.escape(RPC_EXCHANGE)}|{REPLY_QUEUE})$"
     callees = "(" + "|".join(re.escape(s) for s in services) + ")"
@@ -137,7 +169,7 @@ def table(domains: tuple[str, ...] | None = None) -> list[Grant]:
         domains = registry.names()
     services = (*domains, "reporting", "subscriptions")
     grants = [g for d in domains for g in (_service(d), _relay(d))]
-    grants += [_projection(domains), _service("reporting", "service"), _service("subscriptions", "service"),
+    grants += [_projection(domains), _service("reporting", "service"), _subscriptions(), _delivery(),
                _caller("gateway", services, "the HTTP gateway"),
                _caller("demo", services, "the demo runner (deploy/demo.py)"),
                _caller("bench", services, "the benchmark (make bench)")]

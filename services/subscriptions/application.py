@@ -34,10 +34,12 @@ class Subscriptions(PlatformApplication):
     def __init__(self, env=None, *, sources: Iterable[str] | None = None,
                  provisioner: Callable[[dict], dict] | None = None,
                  deprovisioner: Callable[[dict], None] | None = None,
+                 redriver: Callable[[dict, int], int] | None = None,
                  secrets: Callable[[], str] = new_secret):
         super().__init__(env)
         self.sources = tuple(registered_sources() if sources is None else sources)
         self.provisioner, self.deprovisioner = provisioner, deprovisioner
+        self.redriver = redriver        # (view, limit) -> how many AMQP dead letters moved back
         self.new_secret = secrets
 
     # --- administrators ------------------------------------------------------------------------

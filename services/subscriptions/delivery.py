@@ -463,17 +463,22 @@ def main() -> None:
     from prometheus_client import start_http_server
 
     from services.subscriptions.application import Subscriptions
+    from shared import lease
     from shared.logs import configure_logging
     configure_logging()
     start_http_server(int(os.environ.get("METRICS_PORT", "9110")))
-    engine = Engine(ApplicationStore(Subscriptions()), settings=Settings.from_env())
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     signal.signal(signal.SIGINT, lambda *_: stopped.set())
-    engine.start()
-    log.info("subscriptions delivery: running")
-    stopped.wait()
-    engine.stop()
+    # One delivery process per platform: a second one waits here as a standby (shared/lease.py).
+    with lease.hold("subscriptions-delivery", stop=stopped) as held:
+        if not held.held:
+            return
+        engine = Engine(ApplicationStore(Subscriptions()), settings=Settings.from_env())
+        engine.start()
+        log.info("subscriptions delivery: running")
+        stopped.wait()
+        engine.stop()
 
 
 if __name__ == "__main__":

@@ -8,14 +8,35 @@ subject and request id go into every event, shared/audit.py).
 HTTP: GET /metrics, GET /healthz. Not GET /events: the subscriptions' store holds webhook secrets,
 so its notification log is never served.
 Run: WEB_SERVER_ADDRESS=0.0.0.0:8005 nameko run --config deploy/nameko.yml services.subscriptions.service
-Environment: POSTGRES_*, CIPHER_KEY (shared.config), AMQP_URI.
+Environment: POSTGRES_*, CIPHER_KEY (shared.config), AMQP_URI (its own broker user; the vhost of
+the AMQP sinks), RABBITMQ_MANAGEMENT_URL/_USER/_PASSWORD (amqp_sink.Management: the broker's
+administrator, which makes each AMQP subscription's queues and user), SUBSCRIPTIONS_BROKER_URL
+(where an AMQP subscriber reaches the broker, e.g. amqps://broker.example:5671; default the
+scheme, host and port of AMQP_URI).
+
+`build()` is the composition root: the application gets amqp_sink's provision (credentials shown
+once, with the subscriber's URI), deprovision, and the operator's re-drive of AMQP dead letters.
+The re-drive runs over AMQP as this service's own broker user, which may get from
+`subscription.<id>.dead` and publish to `subscriptions.deliveries` and nothing more of the sinks
+(shared/broker_users.py): each moved message is confirmed by the broker before it leaves the
+dead letters. (The management API's get/publish would remove a message before republishing it,
+so a crash in between would lose it; and it would need the administrator's credentials.)
 """
 from shared import nameko_support  # noqa: I001  (first: sets PSYCOPG_WAIT_FUNC before psycopg loads)
 
+import os
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
+import amqp
+
+from services.subscriptions import amqp_sink
 from services.subscriptions.application import Subscriptions
 from services.subscriptions.commands import COMMANDS, SERVICE
+from shared.broker_users import vhost_of
+from shared.bus import AmqpAddress
+from shared.config import settings
+from shared.errors import NotFound
 
 
 @dataclass(frozen=True)
@@ -24,8 +45,54 @@ class _Service:
     name: str
 
 
+def _amqp_uri() -> str:
+    return settings().amqp_uri
+
+
+def broker_address(environ=None) -> str:
+    """scheme://host:port an AMQP subscriber connects to."""
+    env = os.environ if environ is None else environ
+    given = env.get("SUBSCRIPTIONS_BROKER_URL", "").strip()
+    parts = urlsplit(given or env.get("AMQP_URI") or _amqp_uri())
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme or 'amqp'}://{parts.hostname or '127.0.0.1'}{port}"
+
+
+def delivery_limit(view: dict) -> int:
+    """`protocolsettings.deliverylimit`, or amqp_sink's default (amqp_sink checks the bounds)."""
+    given = (view.get("protocolsettings") or {}).get("deliverylimit")
+    return amqp_sink.DEFAULT_DELIVERY_LIMIT if given is None else given
+
+
+def provision(view: dict) -> dict:
+    """The subscription's queues and broker user; the credentials (shown once) and its URI."""
+    credentials = amqp_sink.provision(view["id"], vhost_of(_amqp_uri()), delivery_limit=delivery_limit(view))
+    return {**credentials.as_dict(), "uri": credentials.uri(broker_address())}
+
+
+def deprovision(view: dict) -> None:
+    amqp_sink.deprovision(view["id"], vhost_of(_amqp_uri()))
+
+
+def redrive(view: dict, limit: int) -> int:
+    """Move up to `limit` of the subscription's AMQP dead letters back into its queue, as this
+    service's own broker user; answers how many moved."""
+    connection = amqp.Connection(**AmqpAddress.parse(_amqp_uri()).connection_kwargs())
+    connection.connect()
+    try:
+        return amqp_sink.redrive(connection, view["id"], limit=limit)
+    except amqp.exceptions.NotFound as error:
+        raise NotFound("subscription_id", "has no AMQP sink on this broker",
+                       code="subscription.no_amqp_sink") from error
+    finally:
+        try:
+            connection.close()
+        except Exception:  # the broker closed it already (a refusal): nothing to release
+            pass
+
+
 def build() -> Subscriptions:
-    return Subscriptions()
+    return Subscriptions(provisioner=provision, deprovisioner=deprovision, redriver=redrive)
 
 
 # The base is reached through its module: `nameko run` would take an imported class for a service.

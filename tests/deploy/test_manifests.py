@@ -86,17 +86,18 @@ PROCESSES = {
         "env": {**dict([process.listen_env(process.container_port)]),
                 **({"PSYCOPG_WAIT_FUNC": "wait_select"} if process.nameko else {}),
                 **({source_url_variable(name): None for name in SOURCES}
-                   if process.role == "projection" else {})},
+                   if process.feed_reader else {})},
         "port": process.container_port, "host_port": process.host_port, "health": process.health}
     for process in renderer.processes()
 }
 SETUP_COMMAND = ["python", "-m", "shared.setup"]
 # Single ordered publishers / consumer: more than one copy breaks event order.
-SINGLETONS = (*(f"{name}-relay" for name in SOURCES), "projection")
+SINGLETONS = (*(f"{name}-relay" for name in SOURCES), "projection", "subscriptions-delivery")
 # The processes that open an event store get the cipher key; no other process may (the
 # projection and reporting read only published, masked events and the read model; the
-# subscription service has an event store of its own).
-KEY_HOLDERS = {"setup", "platform-setup", "subscriptions", *SOURCES, *(f"{name}-relay" for name in SOURCES)}
+# subscription service has an event store of its own, which its delivery process opens too).
+KEY_HOLDERS = {"setup", "platform-setup", "subscriptions", "subscriptions-delivery", *SOURCES,
+               *(f"{name}-relay" for name in SOURCES)}
 # Nameko services: stateless, they scale horizontally.
 SCALABLE = (*SOURCES, "reporting", "subscriptions", GATEWAY)
 MEMORY_LIMIT = 256 * 2**20

@@ -229,3 +229,39 @@ def test_run_sh_makes_dev_keys_beside_the_env_file_once_and_respects_a_given_jwk
     given = run_gateway_keys_section(other / "env.local", GATEWAY_JWKS="https://id.example/jwks")
     assert "GATEWAY_JWKS=https://id.example/jwks" in given.stdout
     assert not (other / ".gateway-keys").exists() and not (other / "env.local").exists()
+
+
+def test_the_delivery_process_is_a_program_everywhere_with_loopback_only_on_one_host(registry_only):
+    config = configparser.RawConfigParser()
+    config.read_string(render.supervisord_conf(registry_only))
+    program = config["program:subscriptions_delivery"]
+    assert program["command"] == "python -m services.subscriptions.delivery"
+    assert program["environment"] == ('METRICS_PORT="%(ENV_SUBSCRIPTIONS_DELIVERY_PORT)s",'
+                                      'AMQP_URI="%(ENV_AMQP_URI_SUBSCRIPTIONS_DELIVERY)s",'
+                                      'SUBSCRIPTIONS_ALLOW_NETWORKS="%(ENV_SUBSCRIPTIONS_ALLOW_NETWORKS)s"')
+    env = render.shell_env(registry_only)
+    assert ': "${SUBSCRIPTIONS_DELIVERY_PORT:=9110}"' in env
+    assert ': "${SUBSCRIPTIONS_ALLOW_NETWORKS=127.0.0.0/8}"' in env     # "" given stays "" (public only)
+    assert "| subscriptions-delivery | `python -m services.subscriptions.delivery` | 9100 | 9110 |" in \
+        render.ports_table(registry_only)
+    rendered = render.files(registry_only)
+
+    compose = yaml.safe_load(rendered["docker-compose.yml"])["services"]
+    delivery = compose["subscriptions-delivery"]["environment"]
+    assert delivery["SUBSCRIPTIONS_ALLOW_NETWORKS"] == "${SUBSCRIPTIONS_ALLOW_NETWORKS:-}"
+    assert delivery["RABBITMQ_MANAGEMENT_URL"] == "http://rabbitmq:15672"
+    assert "RABBITMQ_MANAGEMENT_PASSWORD" not in delivery              # it makes no broker users
+    assert compose["subscriptions"]["environment"]["RABBITMQ_MANAGEMENT_PASSWORD"] == "${RABBITMQ_PASSWORD:-guest}"
+
+    deployment = next(yaml.safe_load_all(rendered["k8s/base/subscriptions-delivery.yaml"]))
+    assert deployment["spec"]["replicas"] == 1 and deployment["spec"]["strategy"]["type"] == "Recreate"
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    values = {e["name"]: e for e in container["env"]}
+    assert values["SUBSCRIPTIONS_ALLOW_NETWORKS"]["value"] == ""
+    assert values["AMQP_URI"]["valueFrom"]["secretKeyRef"]["key"] == "AMQP_URI_SUBSCRIPTIONS_DELIVERY"
+    service = next(yaml.safe_load_all(rendered["k8s/base/subscriptions.yaml"]))
+    env = {e["name"]: e for e in service["spec"]["template"]["spec"]["containers"][0]["env"]}
+    for name in ("RABBITMQ_MANAGEMENT_USER", "RABBITMQ_MANAGEMENT_PASSWORD"):
+        assert env[name] == {"name": name, "valueFrom": {"secretKeyRef": {"name": "platform-secrets", "key": name}}}
+    assert "subscriptions-delivery" not in rendered["k8s/overlays/production/pdb.yaml"]
+    assert "RABBITMQ_MANAGEMENT_URL=http://rabbitmq:15672" in rendered["k8s/base/kustomization.yaml"]

@@ -6,7 +6,10 @@ equal to it), each in a process group of its own so that one can be SIGKILLed an
 
 Ports are free ones, under the names `make run` reads: `<NAME>_PORT` and `RELAY_<NAME>_PORT` of
 every registered domain (SOCIAL_ASSISTANCE_PORT, RELAY_WELFARE_PORT, ...), PROJECTION_PORT and
-REPORTING_PORT, GATEWAY_PORT; `<NAME>_URL` points at each domain's service.
+REPORTING_PORT, SUBSCRIPTIONS_PORT, SUBSCRIPTIONS_DELIVERY_PORT, GATEWAY_PORT; `<NAME>_URL` points at
+each domain's service. The subscriptions delivery process (one per platform: it holds a lease)
+is one of the programs, with SUBSCRIPTIONS_ALLOW_NETWORKS=127.0.0.0/8 unless the environment
+sets it, so receivers on loopback can be delivered to.
 
 The gateway (`python -m services.gateway`, one of the programs) verifies tokens against a key set
 made in the logs folder (the test's tmp dir) by start_all(); `token(...)` issues one signed with
@@ -106,6 +109,8 @@ class Platform:
                         PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}",
                         REPORTING_URL=f"http://127.0.0.1:{self.ports['REPORTING_PORT']}",
                         **urls, **{k: str(v) for k, v in self.ports.items()})
+        # As under `make run`: the delivery process may deliver to receivers on loopback.
+        self.env.setdefault("SUBSCRIPTIONS_ALLOW_NETWORKS", render.LOCAL_ALLOW_NETWORKS)
         self.broker_uris, self.shared_uri, self._apply_users = broker_uris(amqp_uri)
         for process in render.processes():
             self.env[render.amqp_variable(process)] = self.broker_uris.get(process.program, amqp_uri)

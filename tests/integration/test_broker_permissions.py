@@ -18,6 +18,7 @@ import warnings
 import amqp
 import pytest
 
+from services.subscriptions import amqp_sink
 from shared import broker_users
 from shared.bus import AmqpAddress, declare_events_exchange
 from shared.rpc import client_config
@@ -25,6 +26,7 @@ from shared.rpc import client_config
 warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
 
 SA, WELFARE = "social_assistance", "welfare"
+DELIVERIES = amqp_sink.DELIVERIES_EXCHANGE
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +38,8 @@ def uris(amqp_uri):
         for domain in (SA, WELFARE):
             declare_events_exchange(channel, domain)
         channel.exchange_declare(broker_users.RPC_EXCHANGE, "topic", durable=True, auto_delete=False)
+        for exchange in (DELIVERIES, amqp_sink.DEAD_LETTER_EXCHANGE):
+            channel.exchange_declare(exchange, "direct", durable=True, auto_delete=False)
     return broker_users.process_uris(amqp_uri, broker_users.passwords())
 
 
@@ -115,6 +119,50 @@ def test_a_caller_cannot_bind_its_reply_queue_to_other_peoples_requests(uris):
             pass
 
 
+# --- the subscriptions delivery process and the subscription service's re-drive ----------------------
+
+def _queues(amqp_uri: str, *names: str) -> None:
+    with _connection(amqp_uri) as conn:
+        for name in names:
+            conn.channel().queue_declare(name, durable=True, auto_delete=False)
+
+
+def _get(uri: str, queue: str):
+    conn = _connection(uri)
+    try:
+        return conn.channel().basic_get(queue, no_ack=True)
+    finally:
+        try:
+            conn.close()
+        except Exception:
+            pass
+
+
+def test_the_delivery_user_publishes_to_the_deliveries_exchange_and_nowhere_else(uris, amqp_uri):
+    user = uris["subscriptions_delivery"]
+    publish(user, DELIVERIES, str(uuid.uuid4()))                                # allowed: no error
+    for exchange, key in ((f"{SA}.events", "HouseholdRegistered"), ("nameko-rpc", f"{SA}.register_household"),
+                          (amqp_sink.DEAD_LETTER_EXCHANGE, str(uuid.uuid4())), ("", "projection.read_model")):
+        assert (exchange or "amq.default") in refused(lambda: publish(user, exchange, key))
+    queue = f"subscription.{uuid.uuid4()}"
+    _queues(amqp_uri, queue)
+    assert queue in refused(lambda: _get(user, queue))                          # reads no queue
+    assert "subscriptions.deliveries" in refused(lambda: _connection(user).channel().exchange_declare(
+        DELIVERIES, "direct", durable=True, auto_delete=False))                  # configures nothing
+
+
+def test_the_subscription_service_may_re_drive_dead_letters_and_read_nothing_else(uris, amqp_uri):
+    user, subscription = uris["subscriptions"], str(uuid.uuid4())
+    dead, live = amqp_sink.dead_letter_queue(subscription), amqp_sink.queue_name(subscription)
+    _queues(amqp_uri, dead, live)
+    assert _get(user, dead) is None                                             # may read its dead letters
+    publish(user, DELIVERIES, subscription)                                     # ... and put them back
+    assert live in refused(lambda: _get(user, live))                            # not the subscriber's queue
+    assert f"{SA}.events" in refused(lambda: publish(user, f"{SA}.events", "X"))
+    assert amqp_sink.DEAD_LETTER_EXCHANGE in refused(
+        lambda: publish(user, amqp_sink.DEAD_LETTER_EXCHANGE, subscription))
+
+
 # --- the whole platform, each process as its own user --------------------------------------------------
 
 @pytest.fixture
@@ -135,8 +183,9 @@ def connected_users(vhost: str) -> set[str]:
 def test_every_platform_process_connects_as_its_own_user_and_the_gateways_user_can_call(
         platform, amqp_uri, uris):
     """The services and the projection connect at start; the gateway connects on its first
-    request, a relay when it has an event to publish: so one request through the gateway stores
-    an event, and the relay and projection carry it."""
+    request, a relay when it has an event to publish, the subscriptions delivery process when it
+    has an AMQP subscription to deliver to: so one request through the gateway stores an event,
+    and the relay and projection carry it."""
     import requests
 
     from deploy import render
@@ -145,7 +194,7 @@ def test_every_platform_process_connects_as_its_own_user_and_the_gateways_user_c
     vhost = broker_users.vhost_of(amqp_uri)
     assert platform.shared_uri == []                         # no program left on guest
     at_start = {broker_users.username(vhost, p.program) for p in render.processes()
-                if p.role not in ("relay", "gateway")}
+                if p.role not in ("relay", "gateway", "delivery")}
     platform.wait_until(lambda: at_start <= connected_users(vhost), timeout=120,
                         what=f"connections of {sorted(at_start)}")
     platform.wait_until(lambda: platform.get("REPORTING_PORT", "/healthz"), what="reporting")

@@ -1,7 +1,9 @@
-"""End-to-end tier: a municipal system subscribes through the gateway, the real delivery process
-(`python -m services.subscriptions.delivery`) validates its sink with the handshake and delivers
-the bureau's events, signed, in order and scoped, to the example receiver of docs/examples (which
-verifies every signature with the independent `standardwebhooks` package)."""
+"""End-to-end tier: a municipal system subscribes through the gateway, the platform's delivery
+process (`python -m services.subscriptions.delivery`, one of the programs the e2e platform starts,
+like `make run`) validates its sink with the handshake and delivers the bureau's events, signed,
+in order and scoped, to the example receiver of docs/examples (which verifies every signature with
+the independent `standardwebhooks` package). An AMQP subscription made through the gateway gets
+its queue and broker user at once (credentials shown once), and deleting it removes them."""
 from __future__ import annotations
 
 import json
@@ -11,11 +13,15 @@ import subprocess
 import sys
 import threading
 
+import amqp
 import pytest
 import requests
 
+from shared import broker_users
+from shared.bus import AmqpAddress
 from tests.e2e.conftest import platform  # noqa: F401  (the fixture)
 from tests.e2e.platform import ROOT, free_port, stop_group
+from tests.subscriptions.test_amqp_sink import management  # noqa: F401  (the fixture)
 from tests.support import member
 
 pytestmark = pytest.mark.e2e
@@ -49,12 +55,9 @@ def test_a_municipal_webhook_gets_the_events_signed_in_order_and_reduced(platfor
     assert answer.status_code == 201, answer.text
     created = answer.json()["result"]
     assert answer.headers["Location"] == f"/subscriptions/{created['id']}"
-    log = open(tmp_path / "delivery.log", "a")
+    log = open(tmp_path / "receiver.log", "a")
     receiver = start([sys.executable, "docs/examples/webhook_receiver.py", "--port", str(port),
                       "--secret", created["secret"], "--allowed-origin", ORIGIN], platform.env, log)
-    delivery = start([sys.executable, "-m", "services.subscriptions.delivery"],
-                     {**platform.env, "SUBSCRIPTIONS_ALLOW_NETWORKS": "127.0.0.0/8",
-                      "METRICS_PORT": str(free_port())}, log)
     try:
         received = lines_of(receiver)
         assert received.get(timeout=30) == {"listening": port}
@@ -78,6 +81,52 @@ def test_a_municipal_webhook_gets_the_events_signed_in_order_and_reduced(platfor
         state = platform.wait_until(lambda: (s := shown())["position"] == sequences[-1] and s, what="the acknowledgement")
         assert state["state"] == "active" and state["delivered"] == 3 and state["dead_letters"] == []
     finally:
-        stop_group(delivery, signal.SIGTERM)
         stop_group(receiver, signal.SIGTERM)
         log.close()
+    # the platform's one delivery process did it (it holds the lease and reports on its port)
+    assert "subscriptions_delivery" not in platform.restarts
+    assert platform.metric("SUBSCRIPTIONS_DELIVERY_PORT", "subscription_deliveries_total",
+                           subscription=created["id"]) == 3
+
+
+def test_an_amqp_subscription_gets_its_queue_and_user_once_and_delete_removes_them(
+        platform, amqp_uri, management):  # noqa: F811
+    admin = {"Authorization": "Bearer " + platform.token("admin-zhou", ["administrator"], "*")}
+    vhost = broker_users.vhost_of(amqp_uri)
+    answer = platform.wait_until(lambda: requests.post(platform.gateway_url("/subscriptions"), headers=admin, json={
+        "subscriber": "市财政局", "purpose": "payments reconciliation", "legal_basis": "service_delivery",
+        "source": "social_assistance", "sink": "amqp://127.0.0.1:5672/", "protocol": "AMQP",
+        "protocolsettings": {"deliverylimit": 3}, "types": ["CaseApproved"]}, timeout=30),
+        what="the AMQP subscription created")
+    assert answer.status_code == 201, answer.text
+    created = answer.json()["result"]
+    credentials = created["credentials"]
+    user, queue_name = f"{vhost}.subscriber.{created['id']}", f"subscription.{created['id']}"
+    assert (credentials["username"], credentials["queue"], credentials["vhost"]) == (user, queue_name, vhost)
+    assert "secret" not in created
+    shown = requests.get(platform.gateway_url(f"/subscriptions/{created['id']}"), headers=admin, timeout=30)
+    assert shown.status_code == 200
+    assert credentials["password"] not in shown.text and "credentials" not in shown.json()["result"]
+
+    # provisioned: both quorum queues, the user, and the user may consume its queue
+    queue = management.get_queue(vhost, queue_name)
+    assert queue["arguments"]["x-queue-type"] == "quorum" and queue["arguments"]["x-delivery-limit"] == 3
+    assert management.get_queue(vhost, f"{queue_name}.dead") is not None
+    conn = amqp.Connection(**AmqpAddress.parse(credentials["uri"]).connection_kwargs())
+    conn.connect()
+    try:
+        channel = conn.channel()
+        assert channel.basic_get(queue_name) is None            # allowed, and nothing yet
+        channel.basic_consume(queue_name, callback=lambda message: None)
+    finally:
+        conn.close()
+
+    deleted = requests.post(platform.gateway_url(f"/subscriptions/{created['id']}/delete"), headers=admin,
+                            timeout=30)
+    assert deleted.status_code == 200 and deleted.json()["result"]["state"] == "deleted"
+    assert management.get_user(user) is None
+    assert management.get_queue(vhost, queue_name) is None
+    assert management.get_queue(vhost, f"{queue_name}.dead") is None
+    refused = amqp.Connection(**AmqpAddress.parse(credentials["uri"]).connection_kwargs())
+    with pytest.raises(amqp.exceptions.AccessRefused):
+        refused.connect()

@@ -24,7 +24,7 @@ def test_the_projection_queue_is_the_projections():
 def test_only_the_gateway_and_internal_systems_may_publish_rpc_requests():
     for g in broker_users.table():
         may_write_rpc = re.search(g.write, broker_users.RPC_EXCHANGE) is not None
-        if g.kind in ("relay", "projection"):
+        if g.kind in ("relay", "projection", "delivery"):
             assert not may_write_rpc, g.process
         elif g.kind == "service":   # replies only: a reply key is a UUID, a request <service>.<method>
             assert re.search(g.rpc_write, "0b0e4a3c-1111-2222-3333-444455556666")
@@ -40,6 +40,25 @@ def test_a_relay_may_write_only_its_own_exchange():
     assert re.search(relay.write, "welfare.events")
     assert not re.search(relay.write, "social_assistance.events")
     assert not re.search(relay.write, "welfare.events.x") and relay.read == "^$"
+
+
+def test_the_delivery_process_may_write_only_the_deliveries_exchange():
+    from services.subscriptions import amqp_sink
+    delivery = broker_users.grant("subscriptions_delivery")
+    assert (delivery.configure, delivery.write, delivery.read) == tuple(
+        amqp_sink.DELIVERY_PERMISSIONS[k] for k in ("configure", "write", "read"))
+    assert re.search(delivery.write, "subscriptions.deliveries")
+    assert not re.search(delivery.write, "subscriptions.dead-letters") and delivery.rpc_write is None
+
+
+def test_the_subscription_service_reads_dead_letters_but_no_subscribers_queue():
+    service = broker_users.grant("subscriptions")
+    subscription = "0b0e4a3c-1111-2222-3333-444455556666"
+    assert re.search(service.read, f"subscription.{subscription}.dead")
+    assert not re.search(service.read, f"subscription.{subscription}")
+    assert re.search(service.write, "subscriptions.deliveries")
+    assert not re.search(service.write, "subscriptions.dead-letters")
+    assert service.configure == "^(nameko\\-rpc|rpc\\-subscriptions)$"
 
 
 def test_process_uri_keeps_the_broker_and_vhost_and_names_the_user():
