@@ -93,7 +93,8 @@ class Receiver:
         try:
             while await self._request(reader, writer):
                 pass
-        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError, ValueError):
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError, ValueError,
+                asyncio.CancelledError):
             pass
         finally:
             writer.close()
@@ -125,10 +126,12 @@ class Receiver:
         return True
 
     def close(self) -> None:
-        def stop():
+        async def stop():
             self.server.close()
+            for task in asyncio.all_tasks(self.loop) - {asyncio.current_task()}:
+                task.cancel()       # open connections (a stalled one waits for its sender)
             self.loop.stop()
-        self.loop.call_soon_threadsafe(stop)
+        asyncio.run_coroutine_threadsafe(stop(), self.loop)
         self._thread.join(10)
 
 
