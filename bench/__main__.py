@@ -43,8 +43,9 @@ def parser() -> argparse.ArgumentParser:
                      help="seconds between reads of the tracking positions (0.002)")
     run.add_argument("--pgbench-seconds", type=int, default=15, help="pgbench -T (15)")
     run.add_argument("--baseline-seconds", type=float, default=5, help="duration of timed baselines (5)")
-    run.add_argument("--phases", type=lambda t: t.split(","), default=["commands", "gateway", "latency", "throughput"],
-                     help="platform phases to run (commands,gateway,latency,throughput)")
+    run.add_argument("--phases", type=lambda t: t.split(","),
+                     default=["commands", "gateway", "latency", "throughput", "subscriptions"],
+                     help="platform phases to run (commands,gateway,latency,throughput,subscriptions)")
     run.add_argument("--only", type=lambda t: t.split(","), metavar="PHASES",
                      help="only these platform phases and no baselines, e.g. --only gateway")
     run.add_argument("--gateway-concurrency", type=int, default=4,
@@ -56,6 +57,10 @@ def parser() -> argparse.ArgumentParser:
                           'each id, one RPC more) or "*" (the whole district, no lookup)')
     run.add_argument("--gateway-rate", type=float, default=50,
                      help="offered commands/s of the gateway's latency, over HTTP and over RPC (50)")
+    run.add_argument("--subscriptions-seconds", type=float, default=10,
+                     help="window of the webhook deliveries/s to one receiver (10)")
+    run.add_argument("--subscriptions-rate", type=float, default=100,
+                     help="events/s offered while the ten subscriptions' delivery lag is measured (100)")
     run.add_argument("--wait-quiet", type=float, default=0, metavar="MINUTES",
                      help="first wait up to MINUTES for the shared machine to be under 25%% busy (0)")
     run.add_argument("--skip-baselines", action="store_true", help="platform figures only")
@@ -75,6 +80,10 @@ def parser() -> argparse.ArgumentParser:
     pre = sub.add_parser("preload", help=argparse.SUPPRESS)
     pre.add_argument("events")
     pre.add_argument("start")
+    steady = sub.add_parser("steady", help=argparse.SUPPRESS)
+    steady.add_argument("rate", type=float)
+    steady.add_argument("seconds", type=float)
+    steady.add_argument("start", type=int)
     return root
 
 
@@ -93,6 +102,12 @@ def main(argv=None) -> int:
     if args.command == "preload":
         from bench.preload import child_main
         return child_main(args.events, args.start)
+    if args.command == "steady":
+        import json
+
+        from bench.preload import steady
+        print("RESULT " + json.dumps(steady(args.rate, args.seconds, args.start)), flush=True)
+        return 0
     signal.signal(signal.SIGTERM, _terminate)  # clean up the private database and vhost
     if args.command == "soak":
         from bench.soak import run_soak
@@ -102,6 +117,7 @@ def main(argv=None) -> int:
     if args.quick:
         args.seconds, args.events, args.latency_seconds, args.pgbench_seconds = 5, 3000, 10, 5
         args.gateway_seconds = 5
+        args.subscriptions_seconds = 5
         args.info_rate = 0
         args.baseline_seconds = 2
     from bench.run import run_bench

@@ -15,6 +15,9 @@ one JSON line prefixed with RESULT.
                    a trivial Projection (one counter row + tracking per event, one transaction)
                    on a PostgresTrackingRecorder
 - pgbench          `pgbench -N -c 2 -j 2 -T 15` on a scratch database (`pgbench -i` first)
+- webhook_posts    the bodies a subscription's receiver got, POSTed again back to back over one
+                   kept-alive http.client connection (TCP_NODELAY) from one thread to the same
+                   receiver, unsigned: the ceiling of webhook deliveries (bench/subscriptions.py)
 
 The published messages are the bodies the relay would publish for one household cycle
 (HouseholdRegistered, CaseApplied, ... CaseVerified: the same CloudEvents, sizes and routing
@@ -370,10 +373,35 @@ def parse_pgbench_tps(output: str) -> float | None:
     return float(found.group(1)) if found else None
 
 
+def webhook_posts(url: str, bodies: str) -> dict:
+    """POST each line of the file `bodies` to `url`, one after the other on one connection."""
+    import http.client
+    import socket
+    import urllib.parse
+    parts = urllib.parse.urlsplit(url)
+    payloads = [line.encode() for line in open(bodies, encoding="utf-8").read().split("\n") if line]
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    connection.connect()
+    connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    headers = {"content-type": "application/cloudevents+json; charset=utf-8"}
+    began = time.perf_counter()
+    for body in payloads:
+        connection.request("POST", parts.path, body=body, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        if response.status != 200:
+            raise RuntimeError(f"the receiver answered {response.status}")
+    elapsed = time.perf_counter() - began
+    connection.close()
+    return {"webhook_posts": len(payloads), "webhook_posts_seconds": elapsed,
+            "webhook_posts_ps": len(payloads) / elapsed}
+
+
 # --- entry point of the child process ---------------------------------------------------------------------
 
 FUNCTIONS = {"es_save": es_save, "pika_confirm_each": pika_confirm_each, "pika_batched": pika_batched,
-             "pika_consume": pika_consume, "projection_runner": projection_runner, "pgbench": pgbench}
+             "pika_consume": pika_consume, "projection_runner": projection_runner, "pgbench": pgbench,
+             "webhook_posts": webhook_posts}
 
 
 def child_main(name: str, kwargs_json: str) -> int:

@@ -3,7 +3,11 @@ exactly as the application builds them (register, apply with enrolments, verify)
 `per_save` cycles per atomic write, so that N events are in the store in seconds.
 
 Runs in a child process (`python -m bench preload EVENTS START`): a plain process with the
-platform's settings from the environment, like the relay."""
+platform's settings from the environment, like the relay.
+
+`steady` (`python -m bench steady RATE SECONDS START`) stores events on a fixed schedule instead:
+one registered household (one event) per transaction, event i at t0 + i / rate, for the
+subscriptions' delivery lag (bench/subscriptions.py), where the command path is not measured."""
 from __future__ import annotations
 
 import json
@@ -51,6 +55,31 @@ def preload(events: int, start: int, per_save: int = 25) -> dict:
     app.close()
     return {"preloaded_events": stored, "preload_seconds": elapsed, "preload_eps": stored / elapsed,
             "head_before": before, "head": head}
+
+
+def household(households: Households):
+    from services.social_assistance.domain import Household, normalise_member
+    area, registration, members = households.next()
+    return Household(area=area, registration=registration, address="",
+                     members=[normalise_member(m, i) for i, m in enumerate(members)])
+
+
+def steady(rate: float, seconds: float, start: int) -> dict:
+    from services.social_assistance.application import SocialAssistance
+    app = SocialAssistance()
+    households = Households(start)
+    app.save(household(households))            # warm: connections, cipher
+    t0 = time.time() + 0.2
+    stored, latest = 0, 0.0
+    while (scheduled := t0 + stored / rate) < t0 + seconds:
+        delay = scheduled - time.time()
+        if delay > 0:
+            time.sleep(delay)
+        latest = max(latest, time.time() - scheduled)
+        app.save(household(households))
+        stored += 1
+    app.close()
+    return {"stored": stored, "t0": t0, "seconds": time.time() - t0, "max_late_s": latest}
 
 
 def child_main(events: str, start: str) -> int:

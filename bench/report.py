@@ -88,6 +88,10 @@ TARGETS = [
     Target("gateway commands/s (HTTP vs RPC)", "gateway.http_commands_ps", "ratio", 0.80,
            "gateway.rpc_commands_ps", "commands/s"),
     Target("gateway p99 at 50 commands/s", "gateway.http_at_rate_ms.p99", "below", 50, unit="ms"),
+    # issue 10: the delivery engine of the subscriptions (bench/subscriptions.py)
+    Target("webhook deliveries/s to one receiver", "subscriptions.deliveries_ps", "min", 1000, unit="/s"),
+    Target("replay to a new subscriber events/s", "subscriptions.replay_eps", "min", 5000, unit="events/s"),
+    Target("p99 delivery lag, nine of ten (one stalled)", "subscriptions.lag_ms.p99", "below", 1000, unit="ms"),
 ]
 
 

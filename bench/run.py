@@ -131,6 +131,8 @@ def _run_bench(args) -> int:
 
 
 BASELINE_LABELS = {"pika_batched_confirm_mps": "pika batched confirms",
+                   "subscriptions.post_ceiling_ps": "plain POSTs, 1 thread",
+                   "subscriptions.feed_eps": "feed pages alone",
                    "gateway.rpc_commands_ps": "same over RPC",
                    "projection_runner_eps": "ProjectionRunner",
                    "pgbench_tps": "pgbench -N tps"}
@@ -158,6 +160,7 @@ def info_rows(figures: dict) -> list[report.Row]:
                                        target="(info)"))
         rows.append(report.Row(f"gateway p99 at {gateway['rate']:.0f}/s over RPC directly (ms)",
                                gateway["rpc_at_rate_ms"].get("p99"), target="(info)"))
+    rows.extend(subscription_rows(figures.get("subscriptions") or {}))
     latency = figures.get("latency_ms")
     if latency:
         for p in ("p50", "p95"):
@@ -167,6 +170,23 @@ def info_rows(figures: dict) -> list[report.Row]:
         for p in ("p50", "p95", "p99"):
             rows.append(report.Row(f"{p} command -> read model at {info['latency_offered_rate']:.0f}/s (ms)",
                                    info["latency_ms"].get(p), target="(info)"))
+    return rows
+
+
+def subscription_rows(s: dict) -> list[report.Row]:
+    """The engine beside its baselines (the targets themselves are absolute: report.TARGETS)."""
+    rows = []
+    pairs = [("webhook deliveries/s vs plain POSTs (ratio)", "deliveries_ps", "post_ceiling_ps",
+              "plain POSTs, 1 thread"),
+             ("replay events/s vs reading the feed alone (ratio)", "replay_eps", "feed_eps", "feed pages alone")]
+    for label, figure, base, base_label in pairs:
+        if s.get(figure) is not None:
+            rows.append(report.Row(label, s[figure], base_label, s.get(base),
+                                   s[figure] / s[base] if s.get(base) else None, "(info)"))
+    lag = s.get("lag_ms") or {}
+    for p in ("p50", "max"):
+        if lag.get(p) is not None:
+            rows.append(report.Row(f"{p} delivery lag of the nine (ms)", lag[p], target="(info)"))
     return rows
 
 
@@ -239,6 +259,7 @@ def platform_figures(args, env, figures: dict, log, stamp: str) -> None:
     log.phase("platform: starting (shared.setup + every program of deploy/supervisord.conf)")
     bench = BenchPlatform(env.amqp_uri)
     bench.platform.env["GATEWAY_RATE_LIMIT"] = "0"  # a platform's own gateway: the bench is one client
+    bench.platform.env["SUBSCRIPTIONS_ALLOW_NETWORKS"] = "127.0.0.0/8"  # the bench's receivers are on loopback
     extra = dict(item.split("=", 1) for item in getattr(args, "env", []))
     bench.platform.env.update(extra)
     os.environ.update(extra)  # and the harness's own child processes (pre-load, ProjectionRunner)
@@ -249,7 +270,7 @@ def platform_figures(args, env, figures: dict, log, stamp: str) -> None:
     try:
         bench.start_all()
         log(f"platform up; process logs in {bench.logs}")
-        phases = getattr(args, "phases", ["commands", "gateway", "latency", "throughput"])
+        phases = getattr(args, "phases", ["commands", "gateway", "latency", "throughput", "subscriptions"])
         if "commands" in phases:
             commands(args, env, bench, households, figures, log, stamp)
         if "gateway" in phases:
@@ -264,6 +285,9 @@ def platform_figures(args, env, figures: dict, log, stamp: str) -> None:
             latency(args, env, bench, households, figures, log)
         if "throughput" in phases:
             relay_and_projection(args, env, bench, figures, log, stamp)
+        if "subscriptions" in phases:
+            from bench import subscriptions
+            subscriptions.run_phase(args, env, bench, households, figures, log, stamp)
         figures["rss_mb"] = bench.note_peaks()
         figures["restarts"] = bench.restarts
         if bench.restarts:
