@@ -89,14 +89,14 @@ def test_a_municipal_webhook_gets_the_events_signed_in_order_and_reduced(platfor
                            subscription=created["id"]) == 3
 
 
-def test_an_amqp_subscription_gets_its_queue_and_user_once_and_delete_removes_them(
-        platform, amqp_uri, management):  # noqa: F811
+def test_an_amqp_subscription_gets_its_queue_and_user_once_events_in_order_and_delete_removes_them(
+        platform, amqp_uri, management, tmp_path):  # noqa: F811
     admin = {"Authorization": "Bearer " + platform.token("admin-zhou", ["administrator"], "*")}
     vhost = broker_users.vhost_of(amqp_uri)
     answer = platform.wait_until(lambda: requests.post(platform.gateway_url("/subscriptions"), headers=admin, json={
         "subscriber": "市财政局", "purpose": "payments reconciliation", "legal_basis": "service_delivery",
         "source": "social_assistance", "sink": "amqp://127.0.0.1:5672/", "protocol": "AMQP",
-        "protocolsettings": {"deliverylimit": 3}, "types": ["CaseApproved"]}, timeout=30),
+        "protocolsettings": {"deliverylimit": 3}, "types": ["HouseholdRegistered"]}, timeout=30),
         what="the AMQP subscription created")
     assert answer.status_code == 201, answer.text
     created = answer.json()["result"]
@@ -120,6 +120,27 @@ def test_an_amqp_subscription_gets_its_queue_and_user_once_and_delete_removes_th
         channel.basic_consume(queue_name, callback=lambda message: None)
     finally:
         conn.close()
+
+    # the platform's delivery process publishes the selected events, in order and in full scope
+    # (service_delivery), and the example pika subscriber reads them with the shown credentials
+    officer = {"Authorization": "Bearer " + platform.token("officer-li", ["social_assistance.officer"], ["beigang"])}
+    for name in ("孙丽", "周杰"):
+        response = requests.post(platform.gateway_url("/social-assistance/households"), headers=officer,
+                                 json={"area": "beigang", "registration": "urban", "members": [member(name=name)]},
+                                 timeout=30)
+        assert response.status_code == 201, response.text
+    log = open(tmp_path / "amqp_subscriber.log", "a")
+    subscriber = start([sys.executable, "docs/examples/amqp_subscriber.py", "--url", credentials["uri"],
+                        "--queue", credentials["queue"]], platform.env, log)
+    try:
+        received = lines_of(subscriber)
+        events = [received.get(timeout=60) for _ in range(2)]
+    finally:
+        stop_group(subscriber, signal.SIGTERM)
+        log.close()
+    assert [e["type"] for e in events] == ["HouseholdRegistered"] * 2
+    assert [int(e["sequence"]) for e in events] == sorted(int(e["sequence"]) for e in events)
+    assert [e["data"]["members"][0]["name"] for e in events] == ["孙丽", "周杰"]
 
     deleted = requests.post(platform.gateway_url(f"/subscriptions/{created['id']}/delete"), headers=admin,
                             timeout=30)
