@@ -185,10 +185,13 @@ class SocialAffairs(PlatformApplication):
                     raise InvalidInput("inspected_on", f"must not be before the earlier mound was resolved "
                                        f"({check_date})", code="affairs.date_too_early")
             checked.append((place, finding["kind"], earlier.id if earlier else None))
-        inspection = MoundInspection(area=area, inspected_on=day, officer=officer, mounds=[])
-        mounds = [Mound(inspection_id=inspection.id, area=area, place=place, kind=kind, found_on=day,
-                        officer=officer, rebuilt_of=rebuilt_of) for place, kind, rebuilt_of in checked]
-        inspection.mounds = [{"mound_id": str(m.id), "place": m.place, "kind": m.kind} for m in mounds]
+        inspection = MoundInspection(area=area, inspected_on=day, officer=officer,
+                                     mounds=[{"place": place, "kind": kind,
+                                              "rebuilt_of": str(rebuilt_of) if rebuilt_of else None}
+                                             for place, kind, rebuilt_of in checked])
+        mounds = [Mound(inspection_id=inspection.id, index=index, area=area, place=place, kind=kind,
+                        found_on=day, officer=officer, rebuilt_of=rebuilt_of)
+                  for index, (place, kind, rebuilt_of) in enumerate(checked)]
         self.save(inspection, *mounds)
         return {"inspection_id": str(inspection.id), "area": area, "inspected_on": day,
                 "mounds": [str(m.id) for m in mounds]}

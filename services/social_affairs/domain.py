@@ -323,15 +323,19 @@ class MoundInspection(AuditedAggregate):
         self.area = area
         self.inspected_on = inspected_on
         self.officer = officer
-        self.mounds = [dict(m) for m in mounds]      # {mound_id, place, kind}
+        self.mounds = [dict(m) for m in mounds]      # {place, kind, rebuilt_of}: Mound `index` of each
 
 
 class Mound(AuditedAggregate):
     """A grave mound found in violation (new, or rebuilt where one was resolved before), until it
     is resolved: removed, or the remains moved into a cemetery."""
 
+    @staticmethod
+    def create_id(inspection_id: UUID, index: int) -> UUID:
+        return uuid5(NAMESPACE, f"mound:{inspection_id}:{index}")
+
     @event("Found")
-    def __init__(self, inspection_id: UUID, area: str, place: str, kind: str, found_on: str,
+    def __init__(self, inspection_id: UUID, index: int, area: str, place: str, kind: str, found_on: str,
                  officer: str, rebuilt_of: UUID | None):
         self.inspection_id = inspection_id
         self.area = area

@@ -101,3 +101,55 @@ def targets() -> dict:
     document = load_targets(2007)
     document["targets"] = {**TARGETS, **document["targets"]}
     return document
+
+
+def drive_story(app) -> dict:
+    """A small 2007 (and 2008, 2021) with known numbers, for the projection and reporting tests:
+    - halls: Yonghong (3 urns, prepared 2007-12-20, on time; 2 moved into Beigang in 2008),
+      Xilin (2 urns, prepared 2008-01-10, late), Beigang cemetery, Xinzha hall (inspected in 2007
+      with a finding corrected: to standard), Beigang hall (inspected, a finding left open).
+    - mounds: Xinzha 2 new in March (one removed, one left unresolved), one rebuilt in June
+      (moved into a cemetery); Xilin a clean inspection.
+    - marriages: 3 registered in Beigang in 2007, one found unlawful in 2008 (qualification
+      2/3); one refused application (below the legal age); one registered in Xilin in 2007.
+    - divorces: one filed 2015 and registered the same day; one filed 2021-03-01, withdrawn;
+      filed again 2021-05-01 and registered 2021-06-01.
+    """
+    halls = plan_halls(app)
+    xinzha = app.register_hall("xinzha_hall", "新闸骨灰纪念堂", "xinzha", "memorial_hall", 50, "1999-01-01")
+    beigang_hall = app.register_hall("beigang_hall", "北港骨灰纪念堂", "beigang", "memorial_hall", 60, "1997-01-01")
+    yonghong = [place(app, halls["yonghong"]) for _ in range(3)]
+    xilin = [place(app, halls["xilin"]) for _ in range(2)]
+    app.complete_preparation(halls["yonghong"], "2007-12-20", "officer-li")
+    app.complete_preparation(halls["xilin"], "2008-01-10", "officer-li")
+    for urn in yonghong[:2]:
+        app.move_urn(urn, halls["beigang"], "2008-05-01", "officer-li")
+    findings = all_met(app)
+    findings[0] = {"item": "rules_displayed", "met": False, "note": "制度未上墙"}
+    app.inspect_hall(xinzha, "2007-05-01", "officer-sun", findings)
+    app.correct_finding(xinzha, "rules_displayed", "2007-05-15", "officer-sun", "已上墙")
+    findings = all_met(app)
+    findings[1] = {"item": "records_kept", "met": False, "note": "台账不全"}
+    app.inspect_hall(beigang_hall, "2007-06-01", "officer-sun", findings)
+    march = app.inspect_mounds("xinzha", "2007-03-10", "officer-zhao",
+                               [{"place": "新闸村三组", "kind": "new"}, {"place": "新闸村五组", "kind": "new"}])["mounds"]
+    app.resolve_mound(march[0], "removed", "2007-03-15", "officer-zhao")
+    rebuilt = app.inspect_mounds("xinzha", "2007-06-10", "officer-zhao",
+                                 [{"place": "新闸村三组", "kind": "rebuilt", "rebuilt_of": march[0]}])["mounds"][0]
+    app.resolve_mound(rebuilt, "moved_to_cemetery", "2007-06-20", "officer-zhao", "北港陵园")
+    app.inspect_mounds("xilin", "2007-04-01", "officer-zhao", [])
+    marriages = [marry(app, couple(), on) for on in ("2007-02-14", "2007-05-20", "2007-10-01")]
+    app.record_unlawful(marriages[1], "concealed_marriage", "2008-03-01", "officer-wu", "一方隐瞒已婚")
+    try:
+        marry(app, [party("1990-01-01", "M"), party("1980-01-01", "F")], "2007-06-01")
+    except Exception:  # noqa: BLE001  (refused, and recorded)
+        pass
+    xilin_marriage = marry(app, couple(), "2007-08-08", area="xilin")
+    app.file_divorce(marriages[0], "2015-04-01", True, True, "officer-wu")
+    app.register_divorce(marriages[0], "2015-04-01", True, "officer-wu")
+    app.file_divorce(marriages[2], "2021-03-01", True, True, "officer-wu")
+    app.withdraw_divorce(marriages[2], "2021-03-10", "officer-wu")
+    app.file_divorce(marriages[2], "2021-05-01", True, True, "officer-wu")
+    app.register_divorce(marriages[2], "2021-06-01", True, "officer-wu")
+    return {"halls": halls, "xinzha": xinzha, "beigang_hall": beigang_hall, "marriages": marriages,
+            "xilin_marriage": xilin_marriage, "unresolved": march[1]}
