@@ -2,7 +2,7 @@
 
 Each error names the field, the rule it broke (an English sentence, for people) and the rule's
 `code`: a stable machine-readable identifier `<prefix>.<rule_name>` such as `dibao.maker_checker`
-(prefixes: `dibao`, `relief`, `welfare`, `input`, `identity`, `money`, `feed`, `report`, `store`).
+(prefixes: `dibao`, `relief`, `welfare`, `affairs` (social affairs), `input`, `identity`, `money`, `feed`, `report`, `store`).
 A code names a rule, never a value, and never changes once published; programs (and tests) test
 the code, not the English. Every raise site passes `code=` (tests/unit/test_error_codes.py checks
 that, and that docs/errors.md lists every code).
