@@ -12,6 +12,8 @@ from datetime import date
 from decimal import Decimal
 from uuid import UUID
 
+from eventsourcing.utils import get_topic
+
 from services.military_support.domain import (
     CATEGORIES, DISABLED, Beneficiary, BenefitRoll, CoBuildingPair, EducationSession, EvidenceFile,
     PairRegistry, SupportActivity, Worker, check_choice, check_count, check_disability, check_text,
@@ -275,6 +277,16 @@ class MilitarySupport(PlatformApplication):
 
     def get_evidence_file(self, year: int) -> dict:
         return self._file_view(self._evidence_file(self._year(year)))
+
+    def statistics(self) -> dict:
+        """Counts from the event store (no read model): registrations, the roll, workers
+        received, pairs in force (the demo asks it how many runs it made)."""
+        def registered(event_class) -> int:
+            return len(self.recorder.select_notifications(start=1, limit=10_000_000,
+                                                          topics=[get_topic(event_class)]))
+        return {"beneficiaries_registered": registered(Beneficiary.Registered),
+                "on_roll": len(self._roll().active), "workers_received": registered(Worker.Received),
+                "pairs_in_force": len(self._pairs().active)}
 
     def rules_in_force(self) -> dict:
         today = self.today().isoformat()

@@ -111,6 +111,8 @@ COMMANDS = (
             doc="Submit the year's evidence file of the provincial model-district application."),
     Command("get_evidence_file", (Arg("year", Year()),), role=READER, kind=QUERY,
             doc="The year's evidence file and what it counts."),
+    Command("statistics", (), role=READER, kind=QUERY,
+            doc="Registrations, the roll, workers received and pairs in force (event store counts)."),
     Command("rules", (), role=READER, kind=QUERY, method="rules_in_force",
             doc="The military-support rules in force (reference data)."),
 )
