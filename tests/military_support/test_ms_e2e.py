@@ -65,3 +65,23 @@ def test_the_demo_year_reaches_the_reporting_service_across_a_relay_kill(platfor
         checked = subprocess.run([promtool, "check", "metrics"], input=platform.get(port, "/metrics"),
                                  text=True, capture_output=True)
         assert checked.returncode == 0, f"{port}: {checked.stdout}{checked.stderr}"
+
+
+def test_the_generic_demo_runs_twice_on_one_database(platform, amqp_uri):
+    """`python -m deploy.demo --domains military_support`, twice: the second run asks the service
+    how many runs were made (`runs_done`), draws new people and finds the evidence file submitted."""
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2]
+    platform.wait_until(lambda: platform.get("MILITARY_SUPPORT_PORT", "/healthz"), what="military_support")
+    platform.wait_until(lambda: platform.get("REPORTING_PORT", "/healthz"), what="reporting")
+    for run in (1, 2):
+        demo = subprocess.run(
+            [sys.executable, "-m", "deploy.demo", "--domains", "military_support", "--size", "small",
+             "--no-progress", "--amqp-uri", amqp_uri, "--reporting-url", platform.env["REPORTING_URL"],
+             "--report-wait", "90"], cwd=root, env=platform.env, capture_output=True, text=True, timeout=600)
+        assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
+    with cluster(amqp_uri, timeout=30) as rpc:
+        assert rpc.military_support.statistics()["workers_received"] == 2 * WORKERS
+    section = platform.get("REPORTING_PORT", "/report")["military_support"]
+    assert section["district"]["metrics"]["workers_received"]["value"] == 2 * WORKERS
