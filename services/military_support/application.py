@@ -15,8 +15,8 @@ from uuid import UUID
 from eventsourcing.utils import get_topic
 
 from services.military_support.domain import (
-    CATEGORIES, DISABLED, Beneficiary, BenefitRoll, CoBuildingPair, EducationSession, EvidenceFile,
-    PairRegistry, SupportActivity, Worker, check_choice, check_count, check_disability, check_text,
+    Beneficiary, BenefitRoll, CoBuildingPair, EducationSession, EvidenceFile,
+    PairRegistry, SupportActivity, Worker, check_count, check_disability, check_text,
     normalise_person)
 from services.military_support.rules import MilitaryRules
 from shared import identity
@@ -358,5 +358,3 @@ class MilitarySupport(PlatformApplication):
                 "counts": f.counts(len(self._pairs().active)),
                 "channels_without_activity": [c for c in self.rules.channels if not f.activities.get(c)]}
 
-
-__all__ = ["MilitarySupport", "CATEGORIES", "DISABLED", "check_choice"]
