@@ -92,6 +92,11 @@ class Traffic:
         self.rpc.welfare.register_institution(area, f"{area}敬老院{self.done}", "public",
                                               rng.randint(10, 60), "2007-01-15")
         self.done += 2
+        if "military_support" in SOURCE_NAMES:
+            self.rpc.military_support.record_activity(
+                rng.choice(("window", "policy", "culture", "socialized")), area, "拥军慰问", "某部三营",
+                "2007-04-01", rng.randint(10, 100))
+            self.done += 1
 
 
 def snapshot(model: ReadModel) -> dict:

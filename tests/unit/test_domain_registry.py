@@ -51,7 +51,7 @@ def test_the_registered_read_models_declare_disjoint_relations():
 
 def test_an_unknown_domain_is_named_with_what_is_registered():
     with pytest.raises(domains.RegistryError, match="registered: social_assistance"):
-        domains.get("military_support")
+        domains.get("no_such_domain")
 
 
 def test_a_test_can_register_a_domain_through_the_environment(monkeypatch):
