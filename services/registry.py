@@ -6,4 +6,6 @@ PACKAGES = (
     "services.social_assistance",
     "services.disaster_relief",
     "services.welfare",
+    "services.social_affairs",
+    "services.military_support",
 )

@@ -43,6 +43,9 @@ from services.gateway import metrics, openapi, paging, policy
 from services.gateway import routes as routing
 from services.gateway.auth import Principal, Unauthorized, Verifier, bearer
 from services.gateway.ratelimit import RateLimiter, client_of
+# Imported here, in the main thread: Nameko (eventlet) first imported inside a request's worker
+# thread left that thread unjoinable, and the server hung on shutdown.
+from services.gateway.rpc import ThreadProxies, Unavailable
 from shared import audit
 from shared.errors import Conflict, DomainError, InvalidInput, NotFound, ServiceUnavailable
 
@@ -101,7 +104,6 @@ class Gateway:
     @property
     def rpc(self):
         if self._rpc is None:
-            from services.gateway.rpc import ThreadProxies
             self._rpc = ThreadProxies()
         return self._rpc
 
@@ -361,7 +363,6 @@ def _endpoint(gateway: Gateway, route: routing.Route):
         except DomainError as error:
             return _domain_problem(error)
         except Exception as error:
-            from services.gateway.rpc import Unavailable
             if isinstance(error, Unavailable):
                 return problem(503, "Service unavailable", "gateway.service_unavailable", str(error),
                                headers={"Retry-After": "5"})

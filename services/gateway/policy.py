@@ -31,6 +31,7 @@ def _grant(*roles, commands=(), all_queries=False, reveal=False) -> Grant:
 
 
 SA, DR, WF, RP, SB = "social_assistance", "disaster_relief", "welfare", "reporting", "subscriptions"
+SF, MS = "social_affairs", "military_support"
 
 #  token role                     declared command roles held                      extra                reveal
 POLICY: dict[str, Grant] = {
@@ -48,11 +49,21 @@ POLICY: dict[str, Grant] = {
     "welfare.enterprises":        _grant(f"{WF}.enterprises", f"{WF}.reader",                           reveal=True),
     "welfare.finance":            _grant(f"{WF}.finance", f"{WF}.reader"),
     "welfare.reader":             _grant(f"{WF}.reader"),
+    # social affairs: funeral reform and grave mounds; marriage registration
+    "social_affairs.funeral":     _grant(f"{SF}.funeral", f"{SF}.reader",                               reveal=True),
+    "social_affairs.registrar":   _grant(f"{SF}.registrar", f"{SF}.reader",                             reveal=True),
+    "social_affairs.reader":      _grant(f"{SF}.reader"),
+    # military support: beneficiaries and workers; their payments; double support
+    "military_support.officer":   _grant(f"{MS}.officer", f"{MS}.reader",                               reveal=True),
+    "military_support.finance":   _grant(f"{MS}.finance", f"{MS}.reader"),
+    "military_support.double_support": _grant(f"{MS}.double_support", f"{MS}.reader"),
+    "military_support.reader":    _grant(f"{MS}.reader"),
     # across the bureau
     "auditor":                    _grant(all_queries=True),                      # every query, no command, masked
     "administrator":              _grant(f"{RP}.auditor", f"{SB}.administrator", # the audit trail, subscriptions,
                                          commands=(f"{SA}.set_standard", f"{SA}.raise_standards",  # reference data
-                                                   f"{SA}.standard", f"{WF}.rules")),               # and standards
+                                                   f"{SA}.standard", f"{WF}.rules", f"{SF}.rules",  # and standards
+                                                   f"{MS}.rules", f"{MS}.benefit_standard")),
 }
 
 # Held by every role of the table besides its own row: the district report (aggregates, no

@@ -151,8 +151,19 @@ def first_events() -> dict[str, dict]:
         app = memory_welfare()
         app.register_institution("yonghong", "永红街道敬老院", "public", 2, "2003-04-01")
         return app
+    def social_affairs():
+        from tests.social_affairs.sa_support import memory_app, plan_halls
+        app = memory_app()
+        plan_halls(app)
+        return app
+
+    def military_support():
+        from tests.military_support.ms_support import memory_app, register
+        app = memory_app()
+        register(app)
+        return app
     recipes = {"social_assistance": social_assistance, "disaster_relief": disaster_relief,
-               "welfare": welfare}
+               "welfare": welfare, "social_affairs": social_affairs, "military_support": military_support}
     events = {}
     for domain in domains.registered():
         if domain.name in recipes:

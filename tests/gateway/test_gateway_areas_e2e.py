@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 import requests
 
+from tests.e2e.conftest import platform  # noqa: F401  (the fixture)
 from tests.gateway.test_gateway_e2e import bearer, gateway, is_problem  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.e2e

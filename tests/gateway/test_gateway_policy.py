@@ -18,12 +18,13 @@ REPORT = {"reporting.report"}
 EXPECTED = {
     "auditor": QUERIES,
     "administrator": {"social_assistance.set_standard", "social_assistance.raise_standards",
-                      "social_assistance.standard", "welfare.rules", "reporting.audit",
+                      "social_assistance.standard", "welfare.rules", "social_affairs.rules",
+                      "military_support.rules", "military_support.benefit_standard", "reporting.audit",
                       "reporting.report"} | {
         "subscriptions." + name for name in (
             "register_subscription", "list_subscriptions", "get_subscription", "update_subscription",
             "delete_subscription", "rotate_secret", "suspend_subscription", "resume_subscription",
-            "replay_subscription")},
+            "replay_subscription", "redrive_dead_letters")},
     "social_assistance.approver": {
         "social_assistance." + name for name in (
             "approve", "reject", "set_standard", "raise_standards", "merge_rural_into_urban",

@@ -1,8 +1,6 @@
 """End-to-end tier: the demo's military support year through the processes of `make run` —
 service, relay (SIGKILLed before the year and started again), projection and reporting — until
-the reporting service's /report and /metrics show the section against its targets. The domain
-is registered for the run through PLATFORM_EXTRA_DOMAINS (tests/military_support/conftest.py)
-until services/registry.py lists it."""
+the reporting service's /report and /metrics show the section against its targets."""
 from __future__ import annotations
 
 import io

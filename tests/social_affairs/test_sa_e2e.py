@@ -1,5 +1,4 @@
-"""End-to-end tier: the social affairs domain on the processes of `make run` — registered for this
-run by PLATFORM_EXTRA_DOMAINS (the lead adds it to services/registry.py) — its service, relay
+"""End-to-end tier: the social affairs domain on the processes of `make run`: its service, relay
 (SIGKILLed while the demo runs and started again), the projection and reporting: `python -m
 deploy.demo --domains social_affairs` until /report and /metrics show the section's targets."""
 from __future__ import annotations
@@ -10,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from shared.domains import EXTRA_ENV
 from tests.e2e.platform import Platform
 from tests.support import drop_schemas
 
@@ -19,8 +17,7 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def platform(fresh_schemas, amqp_uri, tmp_path, monkeypatch):
-    monkeypatch.setenv(EXTRA_ENV, "services.social_affairs")
+def platform(fresh_schemas, amqp_uri, tmp_path):
     drop_schemas(fresh_schemas, "social_affairs")
     running = Platform(amqp_uri, tmp_path)
     try:

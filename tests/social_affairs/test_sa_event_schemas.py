@@ -2,8 +2,7 @@
 service stores validates against it as a CloudEvent, and no identity number leaves in clear.
 
 Drives the real application (in-memory persistence, AES cipher on) through a story that produces
-every event type, then publishes the notification log the way the relay does. The domain is
-registered for these tests alone (PLATFORM_EXTRA_DOMAINS) until the registry lists it.
+every event type, then publishes the notification log the way the relay does.
 """
 from __future__ import annotations
 
@@ -12,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from services.social_affairs import domain
-from shared.domains import EXTRA_ENV
 from tests.contract_support import (
     check_guide_lists, check_no_identity_in_clear, check_publishes_every_type, check_schema_describes,
     check_schema_files, check_sequence, check_tampered, domain_event_types, first, invalid_events,
@@ -23,15 +21,8 @@ SERVICE = "social_affairs"
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "social_affairs.md"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def registered():
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(EXTRA_ENV, "services.social_affairs")
-        yield
-
-
 @pytest.fixture(scope="module")
-def story(registered) -> tuple[list[dict], list[str]]:
+def story() -> tuple[list[dict], list[str]]:
     """Halls, an urn migrated, an inspection corrected, a mound rebuilt and moved into a
     cemetery, a refused application, a marriage found unlawful, a divorce withdrawn and one
     registered."""

@@ -11,7 +11,6 @@ import pytest
 
 from services.social_affairs import report as section
 from shared import feed
-from shared.domains import EXTRA_ENV
 from shared.errors import Conflict
 from shared.referencedata import ReferenceData
 from shared.report_kit import Context, Targets, read_section
@@ -20,11 +19,6 @@ from tests.social_affairs.sa_support import (READ_MODEL, couple, drive_story, ma
 from tests.support import drop_schemas
 
 REBUILT = "saf_read_model_rebuilt"
-
-
-@pytest.fixture(autouse=True)
-def registered(monkeypatch):
-    monkeypatch.setenv(EXTRA_ENV, "services.social_affairs")
 
 
 @pytest.fixture

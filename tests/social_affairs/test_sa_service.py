@@ -1,5 +1,5 @@
 """Integration tier: the social_affairs Nameko service (`nameko run services.social_affairs.service`)
-on the real RabbitMQ and PostgreSQL, the domain registered for this run by PLATFORM_EXTRA_DOMAINS:
+on the real RabbitMQ and PostgreSQL:
 RPC with typed errors (the service keeps serving), a reveal recorded, HTTP /healthz, /events and
 /metrics, and the demo's story driven through it, projected and reported."""
 from __future__ import annotations
@@ -23,7 +23,6 @@ import pytest
 from services.social_affairs import demo as scenario
 from services.social_affairs import report as section
 from shared import feed, schemas
-from shared.domains import EXTRA_ENV
 from shared.errors import Conflict, InvalidInput
 from shared.referencedata import ReferenceData
 from shared.report_kit import Context, Targets, read_section
@@ -50,7 +49,6 @@ def get(url: str) -> tuple[int, bytes]:
 
 @pytest.fixture(scope="module")
 def service(database, amqp_uri, tmp_path_factory):
-    os.environ[EXTRA_ENV] = "services.social_affairs"
     drop_schemas(database, "social_affairs", READ_MODEL)
     port = free_port()
     log = tmp_path_factory.mktemp("social_affairs") / "service.log"
@@ -75,7 +73,6 @@ def service(database, amqp_uri, tmp_path_factory):
     finally:
         process.terminate()
         process.wait(20)
-        os.environ.pop(EXTRA_ENV, None)
 
 
 @pytest.fixture(scope="module")
