@@ -506,7 +506,7 @@ def lag(args, bench, store: Store, receiver: Receiver, metrics: str, pids,
     head = feed_head(bench)
     names = [f"live{i}" for i in range(9)]
     receiver.stalled.add("stalled")
-    ids = {name: store.create(receiver.url(name), after=head, name=name) for name in [*names, "stalled"]}
+    ids = {name: store.create(receiver.url(name), after=head, name=name)["id"] for name in [*names, "stalled"]}
     store.wait_active(list(ids.values()))
     stalled_lag: list[tuple[float, float | None]] = []
     account = probes.CpuAccount(pids()).start()
