@@ -290,7 +290,7 @@ class Consumer:
         from shared.bus import AmqpAddress
         self.arrivals: list[float] = []
         self.sequences: list[int] = []
-        self.connection = amqp.Connection(**AmqpAddress.parse(uri).connection_kwargs(), heartbeat=0)
+        self.connection = amqp.Connection(**{**AmqpAddress.parse(uri).connection_kwargs(), "heartbeat": 0})
         self.connection.connect()
         channel = self.connection.channel()
         channel.basic_qos(0, 1000, False)
