@@ -66,6 +66,7 @@ class Target:
     threshold: float
     baseline: str | None = None
     unit: str = ""
+    detail: str | None = None      # a figure (text) naming what the value is of, added to the label
 
     def describe(self) -> str:
         if self.kind == "ratio":
@@ -90,7 +91,8 @@ TARGETS = [
     Target("gateway p99 at 50 commands/s", "gateway.http_at_rate_ms.p99", "below", 50, unit="ms"),
     # issue 10: the delivery engine of the subscriptions (bench/subscriptions.py)
     Target("webhook deliveries/s to one receiver", "subscriptions.deliveries_ps", "min", 1000, unit="/s"),
-    Target("replay to a new subscriber events/s", "subscriptions.replay_eps", "min", 5000, unit="events/s"),
+    Target("replay to a new subscriber events/s", "subscriptions.replay_eps", "min", 5000, unit="events/s",
+           detail="subscriptions.replay_mode"),
     Target("p99 delivery lag, nine of ten (one stalled)", "subscriptions.lag_ms.p99", "below", 1000, unit="ms"),
 ]
 
@@ -123,7 +125,8 @@ def evaluate(target: Target, figures: dict, baseline_labels: dict | None = None)
     """Compare one target with the figures of a run; verdict is met / MISSED / n/a."""
     value = lookup(figures, target.platform)
     base = lookup(figures, target.baseline)
-    row = Row(target.label, value, (baseline_labels or {}).get(target.baseline, target.baseline or ""),
+    detail = lookup(figures, target.detail)
+    row = Row(f"{target.label} ({detail})" if detail else target.label, value, (baseline_labels or {}).get(target.baseline, target.baseline or ""),
               base, target=target.describe())
     if target.kind == "ratio":
         row.ratio = value / base if value is not None and base else None

@@ -13,8 +13,13 @@ social_assistance service's GET /events), delivering to fast receivers on loopba
   arrivals over `--subscriptions-seconds` from the first one; baseline: the same bodies POSTed
   back to back over one kept-alive connection from one thread of a child process
   (`baselines.webhook_posts`), to the same receiver (the ceiling);
-- b. replay to a new subscriber: a subscription after=0, timed from its creation until the
-  receiver got the head's event; baseline: reading the same feed pages alone (`FeedReader`);
+- b. replay to a new subscriber, three ways: a webhook subscription with batchsize 1 (structured
+  mode, one request per event), one with batchsize `REPLAY_BATCH` (batched mode), and an AMQP
+  subscription (its queue and broker user made through the application by the real amqp_sink
+  provisioner, on the bench's private vhost; a py-amqp consumer in the bench counts the
+  messages; deprovisioned at the end). Each after=0, timed from its creation until the head's
+  event arrived; baseline: reading the same feed pages alone (`FeedReader`). The headline is the
+  best of the three, named.
 - c. delivery lag at `--subscriptions-rate` events/s (stored on a fixed schedule by a child
   process, one registered household per transaction: the command path is the other phases'
   figure) for `--latency-seconds`, ten subscriptions of which one receiver stalls: lag = arrival
@@ -45,7 +50,8 @@ OK = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
 CONSENT = (b"HTTP/1.1 200 OK\r\nWebHook-Allowed-Origin: *\r\nWebHook-Allowed-Rate: *\r\n"
            b"Content-Length: 0\r\n\r\n")
 MAX_HEAD = 65536               # bytes of a request's head; a longer one closes the connection
-MAX_BODY = 1 << 20
+MAX_BODY = 16 << 20           # a batch of REPLAY_BATCH events
+REPLAY_BATCH = 500             # protocolsettings.batchsize of the batched replay
 
 
 # --- the receiver ----------------------------------------------------------------------------------
@@ -55,6 +61,7 @@ class Receiver:
 
     def __init__(self):
         self.records: dict[str, list[tuple[float, bytes]]] = {}
+        self.counts: dict[str, int] = {}     # events received per name (a batch holds several)
         self.stalled: set[str] = set()
         self.stalled_posts: dict[str, int] = {}
         self.handshakes = 0
@@ -79,12 +86,15 @@ class Receiver:
     def received(self, name: str) -> list[tuple[float, bytes]]:
         return self.records.get(name, [])
 
+    def events(self, name: str) -> int:
+        return self.counts.get(name, 0)
+
     def last_sequence(self, name: str) -> int:
         got = self.records.get(name)
         if not got:
             return 0
-        found = SEQUENCE.search(got[-1][1])
-        return int(found.group(1)) if found else 0
+        found = SEQUENCE.findall(got[-1][1])   # a batch: its last event's
+        return int(found[-1]) if found else 0
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         sock = writer.get_extra_info("socket")
@@ -121,6 +131,7 @@ class Receiver:
             return False
         else:
             self.records.setdefault(name, []).append((time.time(), body))
+            self.counts[name] = self.counts.get(name, 0) + events_in(body)
             writer.write(OK)
         await writer.drain()
         return True
@@ -136,6 +147,11 @@ class Receiver:
 
 
 # --- pure figures ----------------------------------------------------------------------------------
+
+def events_in(body: bytes) -> int:
+    """Events in a POST's body: one (structured mode) or the batch's (a JSON array)."""
+    return len(SEQUENCE.findall(body)) if body[:1] == b"[" else 1
+
 
 def window_rate(arrivals: list[float], seconds: float) -> dict:
     """Deliveries/s over the first `seconds` after the first arrival (or until the last one,
@@ -155,18 +171,23 @@ def lags(records: list[tuple[float, bytes]], since: float) -> list[float]:
     seen: set[str] = set()
     out = []
     for arrival, body in records:
-        event = json.loads(body)
-        made = stored_at(event)
-        if event.get("id") in seen or made is None or made < since:
-            continue
-        seen.add(event.get("id"))
-        out.append(arrival - made)
+        parsed = json.loads(body)
+        for event in parsed if isinstance(parsed, list) else [parsed]:
+            made = stored_at(event)
+            if event.get("id") in seen or made is None or made < since:
+                continue
+            seen.add(event.get("id"))
+            out.append(arrival - made)
     return out
 
 
 def in_order(records: list[tuple[float, bytes]]) -> bool:
     """The sequences of the arrivals never go down (at-least-once redeliveries repeat, in order)."""
-    sequences = [int(m.group(1)) for _t, body in records if (m := SEQUENCE.search(body))]
+    return ordered([int(s) for _t, body in records for s in SEQUENCE.findall(body)])
+
+
+def ordered(sequences: list[int]) -> bool:
+    """Never down from one arrival to the next, nor within a batch."""
     return all(a <= b for a, b in zip(sequences, sequences[1:]))
 
 
@@ -206,25 +227,30 @@ def delivery_process(bench, log, timeout: float = 60):
 
 
 class Store:
-    """The subscriptions application on the run's database, as an administrator would use it."""
+    """The subscriptions application on the run's database, as an administrator would use it,
+    with the real AMQP sink provisioning (amqp_sink on the bench's vhost) as the service's
+    composition root gives it (services/subscriptions/service.py)."""
 
     def __init__(self):
         from services.subscriptions.application import Subscriptions
-        self.app = Subscriptions()
+        self.app = Subscriptions(provisioner=provision, deprovisioner=deprovision)
         self.made: list[str] = []
 
-    def create(self, sink: str, after: int = 0, name: str = "bench") -> str:
+    def create(self, sink: str, after: int = 0, name: str = "bench", protocol: str = "HTTP",
+               protocolsettings: dict | None = None) -> dict:
+        """The view as created (an AMQP subscription's with its `credentials`, shown once)."""
         made = self.app.create(subscriber=f"bench {name}", purpose="benchmark of the delivery engine",
                                legal_basis="service_delivery", source="social_assistance", sink=sink,
-                               after=after)
+                               after=after, protocol=protocol, protocolsettings=protocolsettings)
         self.made.append(made["id"])
-        return made["id"]
+        return made
 
     def wait_active(self, ids: list[str], timeout: float = 120) -> None:
         probes.wait_for(lambda: all(self.app.get(i)["state"] == "active" for i in ids), timeout, 0.1,
                         "the subscriptions to be validated and active")
 
     def delete_all(self) -> None:
+        """Deleted (an AMQP one's queues and user deprovisioned)."""
         for sid in self.made:
             with contextlib.suppress(Exception):    # already deleted
                 self.app.delete(sid)
@@ -233,6 +259,64 @@ class Store:
     def close(self) -> None:
         self.delete_all()
         self.app.close()
+
+
+def _vhost() -> str:
+    from shared.broker_users import vhost_of
+    from shared.config import settings
+    return vhost_of(settings().amqp_uri)
+
+
+def provision(view: dict) -> dict:
+    """amqp_sink's provisioning, as services/subscriptions/service.py `provision` (not imported:
+    it loads the Nameko service): the queues and user on the bench's vhost, and the URI."""
+    from services.subscriptions import amqp_sink
+    credentials = amqp_sink.provision(view["id"], _vhost())
+    return {**credentials.as_dict(), "uri": credentials.uri()}
+
+
+def deprovision(view: dict) -> None:
+    from services.subscriptions import amqp_sink
+    amqp_sink.deprovision(view["id"], _vhost())
+
+
+class Consumer:
+    """An AMQP subscriber in a thread (py-amqp, automatic acknowledgement, prefetch 1000): counts
+    the messages of its queue and keeps the arrival time and `sequence` of each."""
+
+    def __init__(self, uri: str, queue: str):
+        import amqp
+
+        from shared.bus import AmqpAddress
+        self.arrivals: list[float] = []
+        self.sequences: list[int] = []
+        self.connection = amqp.Connection(**{**AmqpAddress.parse(uri).connection_kwargs(), "heartbeat": 0})
+        self.connection.connect()
+        channel = self.connection.channel()
+        channel.basic_qos(0, 1000, False)
+        channel.basic_consume(queue, callback=self._message, no_ack=True)
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-amqp-consumer", daemon=True)
+        self._thread.start()
+
+    def _message(self, message) -> None:
+        found = SEQUENCE.search(message.body if isinstance(message.body, bytes) else message.body.encode())
+        self.arrivals.append(time.time())
+        self.sequences.append(int(found.group(1)) if found else 0)
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            with contextlib.suppress(socket.timeout, TimeoutError):
+                self.connection.drain_events(timeout=0.2)
+
+    def last_sequence(self) -> int:
+        return self.sequences[-1] if self.sequences else 0
+
+    def close(self) -> None:
+        self._stopping.set()
+        self._thread.join(10)
+        with contextlib.suppress(Exception):
+            self.connection.close()
 
 
 def feed_url(bench) -> str:
@@ -333,6 +417,8 @@ def throughput(args, bench, store: Store, receiver: Receiver, pids, result: dict
 
 
 def replay(args, bench, store: Store, receiver: Receiver, pids, result: dict, log) -> None:
+    """The feed alone, then the three replays: webhook batchsize 1, webhook batchsize
+    REPLAY_BATCH, AMQP."""
     from services.subscriptions.delivery import FeedReader
     head = feed_head(bench)
     log.phase(f"baseline: reading the social_assistance feed pages alone, after=0 up to {head}")
@@ -346,34 +432,70 @@ def replay(args, bench, store: Store, receiver: Receiver, pids, result: dict, lo
         events += len(page)
         position = int(page[-1]["sequence"])
     feed_seconds = time.perf_counter() - began
-    out = {"events": events, "head": head, "page_limit": limit, "feed_seconds": feed_seconds,
-           "feed_eps": events / feed_seconds}
-    log(f"feed alone: {events} events in {feed_seconds:.2f}s = {fmt(out['feed_eps'])} events/s "
+    feed = {"events": events, "head": head, "page_limit": limit, "feed_seconds": feed_seconds,
+            "feed_eps": events / feed_seconds}
+    log(f"feed alone: {events} events in {feed_seconds:.2f}s = {fmt(feed['feed_eps'])} events/s "
         f"(pages of {limit})")
-    log.phase(f"subscriptions: replay of {events} events to a new subscriber (after=0)")
-    account = probes.CpuAccount(pids()).start()
+    for key, mode, run in (("replay", "webhook, batchsize 1", lambda: _replay_webhook(store, receiver, "replay", 1)),
+                           ("replay_batched", f"webhook, batchsize {REPLAY_BATCH}",
+                            lambda: _replay_webhook(store, receiver, "replay_batched", REPLAY_BATCH)),
+                           ("replay_amqp", "AMQP", lambda: _replay_amqp(store))):
+        log.phase(f"subscriptions: replay of {events} events to a new subscriber (after=0), {mode}")
+        account = probes.CpuAccount(pids()).start()
+        got = _until_head(run(), head, events, log)
+        cpu = account.stop()
+        store.delete_all()
+        out = {**feed, "mode": mode, **got, "cpu": cpu, "cpu_seconds": cpu["cpu_seconds"].get(PROGRAM)}
+        log(f"replay, {mode}: {out['delivered']} events in {out['seconds']:.1f}s = {fmt(out['eps'])} events/s "
+            f"(first after {out['first_after_s']:.1f}s: handshake and the store's refresh; "
+            f"{fmt(out['steady_eps'])}/s from the first; target >= 5,000/s); "
+            f"{report.fmt_ratio(out['eps'] / feed['feed_eps'])} of the feed alone ({fmt(feed['feed_eps'])}/s)")
+        log("  " + probes.cpu_line(cpu, out["delivered"], "event"))
+        result[key] = out
+
+
+class _Replay:
+    """One replay under way: where its events arrive (count, last sequence, arrival times)."""
+
+    def __init__(self, t0: float, count, last, arrivals, ordered_now, close=lambda: None):
+        self.t0, self.count, self.last, self.arrivals, self.ordered, self.close = (
+            t0, count, last, arrivals, ordered_now, close)
+
+
+def _replay_webhook(store: Store, receiver: Receiver, name: str, batchsize: int) -> _Replay:
     t0 = time.time()
-    store.create(receiver.url("replay"), after=0, name="replay")
-    last = time.monotonic()
-    while receiver.last_sequence("replay") < head:
-        if time.time() - t0 > 900:
-            raise TimeoutError("the replay did not reach the head in 900s")
-        if time.monotonic() - last >= 2:
-            log(f"replay: {len(receiver.received('replay'))} of {events} in {time.time() - t0:.0f}s")
-            last = time.monotonic()
-        time.sleep(0.02)
-    got = receiver.received("replay")
-    cpu = account.stop()
-    store.delete_all()
-    out.update({"delivered": len(got), "seconds": got[-1][0] - t0, "first_after_s": got[0][0] - t0,
-                "eps": len(got) / (got[-1][0] - t0), "in_order": in_order(got), "cpu": cpu,
-                "steady_eps": window_rate([t for t, _ in got], float("inf"))["rate"],
-                "cpu_seconds": cpu["cpu_seconds"].get(PROGRAM)})
-    log(f"replay: {len(got)} events in {out['seconds']:.1f}s = {fmt(out['eps'])} events/s (first after "
-        f"{out['first_after_s']:.1f}s: handshake and the store's refresh; {fmt(out['steady_eps'])}/s from "
-        f"the first; target >= 5,000/s); feed alone {fmt(out['feed_eps'])}/s")
-    log("  " + probes.cpu_line(cpu, len(got), "event"))
-    result["replay"] = out
+    store.create(receiver.url(name), after=0, name=name, protocolsettings={"batchsize": batchsize})
+    return _Replay(t0, lambda: receiver.events(name), lambda: receiver.last_sequence(name),
+                   lambda: [t for t, _ in receiver.received(name)], lambda: in_order(receiver.received(name)))
+
+
+def _replay_amqp(store: Store) -> _Replay:
+    t0 = time.time()
+    made = store.create("amqp://bench/replay", after=0, name="replay_amqp", protocol="AMQP")
+    consumer = Consumer(made["credentials"]["uri"], made["credentials"]["queue"])
+    return _Replay(t0, lambda: len(consumer.sequences), consumer.last_sequence, lambda: consumer.arrivals,
+                   lambda: ordered(consumer.sequences), consumer.close)
+
+
+def _until_head(replay: _Replay, head: int, events: int, log) -> dict:
+    """Waits for the head's event; the replay's figures (`eps` from the creation)."""
+    try:
+        last = time.monotonic()
+        while replay.last() < head:
+            if time.time() - replay.t0 > 900:
+                raise TimeoutError("the replay did not reach the head in 900s")
+            if time.monotonic() - last >= 2:
+                log(f"replay: {replay.count()} of {events} in {time.time() - replay.t0:.0f}s")
+                last = time.monotonic()
+            time.sleep(0.02)
+        arrivals = replay.arrivals()
+        seconds = arrivals[-1] - replay.t0
+        return {"delivered": replay.count(), "requests": len(arrivals), "seconds": seconds,
+                "first_after_s": arrivals[0] - replay.t0, "eps": replay.count() / seconds,
+                "in_order": replay.ordered(),
+                "steady_eps": (replay.count() - 1) / (arrivals[-1] - arrivals[0]) if arrivals[-1] > arrivals[0] else None}
+    finally:
+        replay.close()
 
 
 def lag(args, bench, store: Store, receiver: Receiver, metrics: str, pids,
@@ -384,7 +506,7 @@ def lag(args, bench, store: Store, receiver: Receiver, metrics: str, pids,
     head = feed_head(bench)
     names = [f"live{i}" for i in range(9)]
     receiver.stalled.add("stalled")
-    ids = {name: store.create(receiver.url(name), after=head, name=name) for name in [*names, "stalled"]}
+    ids = {name: store.create(receiver.url(name), after=head, name=name)["id"] for name in [*names, "stalled"]}
     store.wait_active(list(ids.values()))
     stalled_lag: list[tuple[float, float | None]] = []
     account = probes.CpuAccount(pids()).start()
@@ -447,6 +569,9 @@ class Steady:
         raise RuntimeError(f"the steady writer failed (exit {self.process.returncode}): {err[-3000:]}")
 
 
+REPLAYS = ("replay", "replay_batched", "replay_amqp")
+
+
 def headline(result: dict) -> dict:
     """The figures the targets read (bench/report.py)."""
     out = {}
@@ -454,9 +579,12 @@ def headline(result: dict) -> dict:
         t = result["throughput"]
         out["deliveries_ps"] = t["deliveries_ps"]
         out["post_ceiling_ps"] = t["ceiling"]["webhook_posts_ps"]
-    if "replay" in result:
-        out["replay_eps"] = result["replay"]["eps"]
-        out["feed_eps"] = result["replay"]["feed_eps"]
+    replays = {key: result[key] for key in REPLAYS if key in result}
+    if replays:
+        best = max(replays.values(), key=lambda r: r["eps"])
+        out["replay_eps"], out["replay_mode"] = best["eps"], best["mode"]   # the target's row
+        out["feed_eps"] = best["feed_eps"]
+        out["replays"] = {r["mode"]: r["eps"] for r in replays.values()}     # the table keeps all
     if "lag" in result:
         out["lag_ms"] = result["lag"]["lag_ms"]
     return out

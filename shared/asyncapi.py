@@ -8,8 +8,8 @@ It describes, from the platform's side (every operation is `send`):
   event type), one message per event type: the CloudEvents 1.0 envelope (shared/contract.py) whose
   `data` is a `$ref` to the published JSON Schema file (services/<domain>/schemas/<Type>.v<N>.json,
   shared/schemas/ for the types every domain stores);
-- a subscription's HTTP webhook sink (CloudEvents HTTP binding, structured mode, Standard Webhooks
-  signatures) with the CloudEvents webhook validation handshake as a request/reply;
+- a subscription's HTTP webhook sink (CloudEvents HTTP binding, structured mode or, asked for with
+  `protocolsettings.batchsize`, batched mode; Standard Webhooks signatures) with the CloudEvents webhook validation handshake as a request/reply;
 - a subscription's own AMQP queue.
 
 No framework here: only the registry, the schema files and PyYAML.
@@ -68,7 +68,16 @@ scope identity numbers are masked, persons' names reduced to their first charact
 incomes, amounts of persons and addresses are left out of `data`, and the `actor`, `actorroles`
 and `actorclient` extensions are absent; the full scope delivers the event as published (its
 `data` then validates against the schema its `dataschema` names, see the `<domain>.events`
-channels' messages)."""
+channels' messages).
+
+Batched mode, for a subscription whose `protocolsettings.batchsize` N is above 1 (1 to 1000;
+default 1, structured mode): each `POST` carries up to N events in `sequence` order as a JSON array
+of structured events (`Content-Type: application/cloudevents-batch+json`), signed over the whole
+body; `webhook-id` is `batch_<first event id>_<last event id>`, the same on every retry of that
+batch. A batch is answered as a unit (2xx, 429, 410 and failures as above, and
+`WebHook-Allowed-Rate` counts requests). After the retry budget the platform sends that batch's
+events one at a time in structured mode (each with its own retries and dead letter), so
+de-duplicate on each event's `id` or on (`source`, `sequence`), not on `webhook-id`."""
 QUEUE = """A subscription with protocol `AMQP` gets its own durable quorum queue (bound to the source's
 exchange with its types and filters, with a delivery limit and a dead-letter queue) and its own
 RabbitMQ user, which may read that queue and nothing else; the queue name and the credentials
@@ -78,6 +87,8 @@ scoped by the subscription's legal basis as for webhooks. Consume with manual ac
 de-duplicate on (`source`, `sequence`). docs/examples/amqp_subscriber.py is a runnable example."""
 
 
+BATCH_CONTENT_TYPE = "application/cloudevents-batch+json"   # webhooks' batched mode
+MAX_BATCH = 1000                                             # events per batch (protocolsettings.batchsize)
 EXAMPLE_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"   # the Standard Webhooks spec's example
 EXAMPLE_EVENT = {
     "specversion": "1.0", "id": "33a0fa7f-364f-55ee-bb84-a0be4c9768d2",
@@ -93,8 +104,8 @@ EXAMPLE_EVENT = {
 EXAMPLE_TIMESTAMP = 1199092443
 
 
-def example_body(event: dict) -> str:
-    """The bytes an example is signed over: the event as compact JSON."""
+def example_body(event) -> str:
+    """The bytes an example is signed over: the event (or a batch's array) as compact JSON."""
     return json.dumps(event, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -267,6 +278,29 @@ def _webhook_headers() -> dict:
     }
 
 
+def _batch_headers() -> dict:
+    headers = _webhook_headers()
+    return {**headers, "properties": {
+        **headers["properties"],
+        "content-type": _header("Batched mode.", const=BATCH_CONTENT_TYPE),
+        "webhook-id": _header("`batch_<first event id>_<last event id>`; the same on every retry of "
+                              "this batch.", pattern=r"^batch_[^_]+_[^_]+$")}}
+
+
+def batch_example() -> dict:
+    events = [EXAMPLE_EVENT]
+    body = example_body(events)
+    msg_id = f"batch_{EXAMPLE_EVENT['id']}_{EXAMPLE_EVENT['id']}"
+    return {
+        "name": "a batch of one, reduced scope",
+        "summary": f"Signed with the example secret {EXAMPLE_SECRET} over the array as compact JSON.",
+        "headers": {"content-type": BATCH_CONTENT_TYPE, "webhook-id": msg_id,
+                    "webhook-timestamp": str(EXAMPLE_TIMESTAMP),
+                    "webhook-signature": example_signature(EXAMPLE_SECRET, msg_id, EXAMPLE_TIMESTAMP, body)},
+        "payload": events,
+    }
+
+
 def _handshake_headers() -> tuple[dict, dict]:
     """The OPTIONS request's headers and the consenting reply's."""
     request = {"type": "object", "required": ["WebHook-Request-Origin"], "properties": {
@@ -291,6 +325,12 @@ def _sink_messages() -> dict:
             "contentType": contract.CONTENT_TYPE, "headers": _ref("schemas", "WebhookHeaders"),
             "payload": scoped, "examples": [webhook_example()],
             "bindings": {"http": {"bindingVersion": "0.3.0"}}},
+        "webhookBatch": {
+            "name": "WebhookBatch", "title": "A batch of events delivered to a webhook (batched mode)",
+            "contentType": BATCH_CONTENT_TYPE, "headers": _ref("schemas", "WebhookBatchHeaders"),
+            "payload": {"type": "array", "minItems": 1, "maxItems": MAX_BATCH, "items": scoped,
+                        "description": "Up to `protocolsettings.batchsize` events, in `sequence` order."},
+            "examples": [batch_example()], "bindings": {"http": {"bindingVersion": "0.3.0"}}},
         "validationRequest": {
             "name": "ValidationRequest", "title": "Webhook validation handshake (OPTIONS)",
             "description": _prose(HANDSHAKE), "headers": _ref("schemas", "ValidationRequestHeaders"),
@@ -309,7 +349,8 @@ def _sink_messages() -> dict:
 def sink_components() -> dict:
     """Schemas and messages of the subscription sinks (webhook, handshake, own queue)."""
     request, reply = _handshake_headers()
-    return {"schemas": {"WebhookHeaders": _webhook_headers(), "ValidationRequestHeaders": request,
+    return {"schemas": {"WebhookHeaders": _webhook_headers(), "WebhookBatchHeaders": _batch_headers(),
+                        "ValidationRequestHeaders": request,
                         "ValidationReplyHeaders": reply},
             "messages": _sink_messages()}
 
@@ -324,7 +365,7 @@ def sink_channels() -> dict:
             "parameters": {"sinkPath": {
                 "description": "The path (and query) of the subscription's sink URL."}},
             "messages": {name: {"$ref": f"#/components/messages/{name}"}
-                         for name in ("webhookEvent", "validationRequest", "validationReply")},
+                         for name in ("webhookEvent", "webhookBatch", "validationRequest", "validationReply")},
         },
         "subscriptionQueue": {
             "address": "{queue}",
@@ -346,7 +387,8 @@ def sink_operations() -> dict:
         "deliverToWebhook": {
             "action": "send", "title": "Deliver an event to a webhook",
             "channel": {"$ref": webhook},
-            "messages": [{"$ref": f"{webhook}/messages/webhookEvent"}],
+            "messages": [{"$ref": f"{webhook}/messages/webhookEvent"},
+                         {"$ref": f"{webhook}/messages/webhookBatch"}],
             "bindings": {"http": {"method": "POST", "bindingVersion": "0.3.0"}}},
         "validateWebhook": {
             "action": "send", "title": "Ask a webhook sink for consent",

@@ -13,13 +13,18 @@ What it does, as the bureau's platform expects of a sink:
 - verifies every `POST` with the Standard Webhooks signature (`webhook-id`, `webhook-timestamp`
   within 5 minutes, `webhook-signature`) against each configured secret (two while the secret is
   rotated) and answers 401 to anything that does not verify;
-- accepts only structured-mode CloudEvents (`application/cloudevents+json`, at most 1 MiB);
-- de-duplicates on `webhook-id` (the CloudEvent id, stable across retries): a repeat is
-  acknowledged (2xx) but not handled again;
+- accepts structured-mode CloudEvents (`application/cloudevents+json`, one event) and batched
+  mode (`application/cloudevents-batch+json`, a JSON array of events in `sequence` order, sent
+  when the subscription's `protocolsettings.batchsize` is above 1), at most 8 MiB; anything else
+  is answered 415;
+- de-duplicates on each event's `id` (stable across retries, re-drives and a batch's fall-back
+  to single deliveries): a repeat is acknowledged (2xx) but not handled again. A batch's
+  `webhook-id` is `batch_<first event id>_<last event id>`, a single event's its `id`;
 - prints one JSON line per event handled, and a first line `{"listening": port}`.
-Answer 2xx only once the event is safely processed: the platform then moves on. A production
-receiver keeps the seen ids (or, better, the highest `sequence` per `source`) in its own
-database, in the same transaction as its own change, not in memory as here.
+Answer 2xx only once the event (every event of a batch) is safely processed: the platform then
+moves on; any other answer to a batch makes the platform send the whole batch again. A
+production receiver keeps the seen ids (or, better, the highest `sequence` per `source`) in its
+own database, in the same transaction as its own change, not in memory as here.
 """
 from __future__ import annotations
 
@@ -33,25 +38,27 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-CONTENT_TYPE = "application/cloudevents+json"
-MAX_BODY = 1 << 20          # bytes
-MAX_SEEN = 100_000          # webhook ids remembered for de-duplication
+CONTENT_TYPE = "application/cloudevents+json"              # structured mode: one event
+BATCH_CONTENT_TYPE = "application/cloudevents-batch+json"   # batched mode: a JSON array of events
+MAX_BODY = 8 << 20          # bytes (a batch of 1000 events)
+MAX_BATCH = 1000            # events in one batch
+MAX_SEEN = 100_000          # event ids remembered for de-duplication
 
 
 class Seen:
-    """A bounded set of the webhook ids already handled (oldest forgotten first)."""
+    """A bounded set of the event ids already handled (oldest forgotten first)."""
 
     def __init__(self, capacity: int = MAX_SEEN):
         self._ids: OrderedDict[str, None] = OrderedDict()
         self._capacity = capacity
         self._lock = threading.Lock()
 
-    def add(self, webhook_id: str) -> bool:
+    def add(self, event_id: str) -> bool:
         """True if the id is new (and now remembered), False for a repeat."""
         with self._lock:
-            if webhook_id in self._ids:
+            if event_id in self._ids:
                 return False
-            self._ids[webhook_id] = None
+            self._ids[event_id] = None
             while len(self._ids) > self._capacity:
                 self._ids.popitem(last=False)
             return True
@@ -101,15 +108,17 @@ class Receiver(BaseHTTPRequestHandler):
         body = self.rfile.read(int(length))
         if not self._verified(body):
             return self._answer(401, body={"error": "signature not verified"})
-        if self.headers.get("Content-Type", "").split(";")[0].strip() != CONTENT_TYPE:
-            return self._answer(415, body={"error": f"{CONTENT_TYPE} (structured mode) expected"})
-        try:
-            event = json.loads(body)
-        except ValueError:
-            return self._answer(400, body={"error": "not JSON"})
+        mode = self.headers.get("Content-Type", "").split(";")[0].strip()
+        if mode not in (CONTENT_TYPE, BATCH_CONTENT_TYPE):
+            return self._answer(415, body={"error": f"{CONTENT_TYPE} (structured mode) or "
+                                                    f"{BATCH_CONTENT_TYPE} (batched mode) expected"})
+        events = parsed(body, batched=mode == BATCH_CONTENT_TYPE)
+        if events is None:
+            return self._answer(400, body={"error": "not a CloudEvent (or, batched, an array of them)"})
         webhook_id = self.headers["webhook-id"]
-        if self.seen.add(webhook_id):
-            handle(event, webhook_id)
+        for event in events:  # in sequence order
+            if self.seen.add(str(event.get("id"))):
+                handle(event, webhook_id)
         self._answer(204)
 
     def _verified(self, body: bytes) -> bool:
@@ -121,6 +130,21 @@ class Receiver(BaseHTTPRequestHandler):
             except (WebhookVerificationError, ValueError, TypeError):
                 continue  # a malformed signature list raises ValueError in the library
         return False
+
+
+def parsed(body: bytes, batched: bool) -> list[dict] | None:
+    """The events of a body: one object (structured mode) or an array of 1 to MAX_BATCH objects
+    (batched mode), each with an `id`; None when it is not that."""
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return None
+    events = value if batched else [value]
+    if not isinstance(events, list) or not 1 <= len(events) <= MAX_BATCH:
+        return None
+    if not all(isinstance(e, dict) and isinstance(e.get("id"), str) for e in events):
+        return None
+    return events
 
 
 def arguments(argv: list[str] | None = None) -> argparse.Namespace:

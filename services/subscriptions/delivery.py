@@ -4,10 +4,13 @@ For every active subscription, HTTP or AMQP, one worker thread runs the same loo
 live: read a page of the source's feed after the subscription's position (`GET <SOURCE>_URL/events`,
 up to 1000 events), keep the events its `types` and `filters` select, scope each one (scope.py),
 deliver them in `sequence` order, and acknowledge the position reached. A webhook (webhooks.HttpSink)
-gets one signed request per event; an AMQP subscription's queue (amqp_delivery.AmqpSink, on the
-delivery process's own broker connection from `AMQP_URI`) gets the page's events as one batch with
-publisher confirms, and, if that batch fails, one event at a time like a webhook. A worker waits
-only for its own sink, so a slow or dead subscriber never delays another.
+gets one signed request per event (structured mode) or, when its `protocolsettings.batchsize` N is
+above 1, one signed request per run of at most N wanted events of a page (batched mode), retried
+as a unit with the same rules as one event; an AMQP subscription's queue (amqp_delivery.AmqpSink,
+on the delivery process's own broker connection from `AMQP_URI`) gets the page's events as one
+batch with publisher confirms, tried once. A batch that fails through its attempts goes one event
+at a time, each with its own retry budget, so only the events that really fail become dead
+letters. A worker waits only for its own sink, so a slow or dead subscriber never delays another.
 
 Failures: a failed attempt (5xx, other non-2xx, a redirect, a timeout, no connection; for AMQP a
 publish the broker returned, nacked or did not confirm) is retried after an exponential back-off
@@ -17,7 +20,8 @@ worker moves on; after `suspend_after` consecutive failed attempts the subscript
 failed). 429 waits `Retry-After` (not counted as a failure of the sink); 410 suspends at once.
 Delivery is at least once: positions are acknowledged at most every `ack_interval` seconds and
 when a worker stops, so after a crash the events after the last acknowledged position are
-delivered again — receivers de-duplicate on `webhook-id` (AMQP: `message_id`).
+delivered again — receivers de-duplicate on each event's `id` or (`source`, `sequence`) — a single event's
+`webhook-id` is its id; a batch's is `batch_<first id>_<last id>` (AMQP: `message_id`).
 
 Re-drive: the dead letters an operator asked for again (`redrive`, sequences) are delivered first
 when a worker starts (the supervisor restarts a worker when `redrive` asks for more), each fetched
@@ -188,6 +192,31 @@ def stored_at(event: dict) -> float | None:
         return None
 
 
+def batching(subscription: dict, settings: Settings) -> tuple[int, int]:
+    """(wanted events per batch, attempts of a batch before one at a time). AMQP: the page, one
+    attempt (the broker either confirms or not; then each event has its own budget). HTTP:
+    `protocolsettings.batchsize` (1 = structured mode, one request per event), with the whole
+    retry budget, as a single event has."""
+    if subscription.get("protocol") == "AMQP":
+        return settings.page_limit, 1
+    size = (subscription.get("protocolsettings") or {}).get("batchsize") or 1
+    return min(max(int(size), 1), webhooks.MAX_BATCH), settings.max_attempts
+
+
+def runs(events: list[dict], size: int, chosen: Callable[[dict], bool]):
+    """The page cut into consecutive runs that each hold at most `size` chosen events (a run ends
+    at its size-th chosen event; the last run may hold none)."""
+    run, count = [], 0
+    for event in events:
+        run.append(event)
+        count += chosen(event)
+        if count >= size:
+            yield run
+            run, count = [], 0
+    if run:
+        yield run
+
+
 class Worker(threading.Thread):
     """Delivers one subscription's events in order; stops on `stop()`, on 410 or on suspension."""
 
@@ -200,10 +229,11 @@ class Worker(threading.Thread):
         self.matches = matches or _filters_matches()
         self.scope = subscription.get("scope") or scopes.scope_of(subscription.get("legal_basis", ""))
         self.sink = sink or webhooks.HttpSink(subscription["sink"], subscription["secrets"])
-        # a sink that takes a page at once (AMQP, with confirms) is given one; webhooks get one
-        # request per event, paced to the rate the receiver allowed
-        self.batches = getattr(self.sink, "deliver_many", None)
-        self.pacer = webhooks.Pacer(None if self.batches else subscription.get("allowed_rate"))
+        self.batch_size, self.batch_attempts = batching(subscription, settings)
+        # webhooks are paced to the requests per minute the receiver allowed (a batch is one
+        # request); the broker takes what it is given
+        amqp = subscription.get("protocol") == "AMQP"
+        self.pacer = webhooks.Pacer(None if amqp else subscription.get("allowed_rate"))
         self.position = int(subscription.get("position") or 0)
         self.acknowledged = self.position
         self.deliveries: list[dict] = []
@@ -247,14 +277,10 @@ class Worker(threading.Thread):
         events = page.get("events") or []
         self.head = int(page.get("head") or 0)
         self._lag.set(max(0, self.head - self.position))
-        if events and self.batches and self._deliver_page(events):
-            self._passed(events[-1])
-            return
-        for event in events:  # one at a time: webhooks, or a page the batch could not deliver
-            self.pending_since = stored_at(event)
-            if self._stopping.is_set() or not self._handle(event):
-                break
-            self._passed(event)
+        if self.batch_size > 1:
+            self._deliver_batches(events)
+        else:
+            self._deliver_one_by_one(events)
         if not events:
             self.pending_since = None
             self._lag.set(max(0, self.head - self.position))
@@ -269,21 +295,45 @@ class Worker(threading.Thread):
                 or len(self.deliveries) >= MAX_UNACKNOWLEDGED):
             self._acknowledge()
 
-    def _deliver_page(self, events: list[dict]) -> bool:
-        """The page's wanted events as one batch; True when the broker confirmed them all. A
-        failed batch is one failed attempt; the caller then goes one event at a time."""
-        chosen = [(e, scopes.scoped(e, self.scope)) for e in events if wanted(self.subscription, e, self.matches)]
+    def _deliver_one_by_one(self, events: list[dict]) -> bool:
+        """Each event with its own retry budget; False when stopped or suspended on one."""
+        for event in events:
+            self.pending_since = stored_at(event)
+            if self._stopping.is_set() or not self._handle(event):
+                return False
+            self._passed(event)
+        return True
+
+    def _deliver_batches(self, events: list[dict]) -> None:
+        """The page in runs holding at most `batch_size` wanted events, each run's wanted events
+        as one batch with the retry rules (`batch_attempts`); a run whose batch failed through
+        them goes one event at a time, so a poison event is dead-lettered alone."""
+        for run in runs(events, self.batch_size, lambda e: wanted(self.subscription, e, self.matches)):
+            if self._stopping.is_set() or self.suspended is not None:
+                return
+            delivered = self._deliver_batch(run)
+            if delivered is None:
+                return
+            if delivered:
+                self._passed(run[-1])
+            elif not self._deliver_one_by_one(run):
+                return
+
+    def _deliver_batch(self, run: list[dict]) -> bool | None:
+        """The run's wanted events as one batch: True when delivered (or none is wanted), False
+        when it failed through its attempts (the caller then goes one at a time), None when
+        stopped or suspended (410, consecutive failures)."""
+        chosen = [(e, scopes.scoped(e, self.scope)) for e in run if wanted(self.subscription, e, self.matches)]
         if not chosen:
             return True
         self.pending_since = stored_at(chosen[0][0])
-        outcome = self.batches([body for _, body in chosen])
+        bodies = [body for _, body in chosen]
+        outcome = self._attempts(lambda: self.sink.deliver_many(bodies), len(bodies), self.batch_attempts)
+        if outcome is None:
+            return None
         if outcome.delivered:
-            self._delivered.inc(len(chosen))
             self.deliveries.extend(disclosure(event, self.scope) for event, _ in chosen)
-            self.consecutive_failures = 0
             return True
-        FAILED_TOTAL.labels(self.id, outcome.reason).inc()
-        self.consecutive_failures += 1
         log.warning("subscription %s: a batch of %d failed (%s); one at a time", self.id, len(chosen),
                     outcome.detail)
         self._stopping.wait(backoff(1, self.settings))
@@ -294,7 +344,7 @@ class Worker(threading.Thread):
         if not wanted(self.subscription, event, self.matches):
             return True
         body = scopes.scoped(event, self.scope)
-        outcome = self._attempts(body)
+        outcome = self._attempts(lambda: self.sink.deliver(body))
         if outcome is None:
             return False
         if outcome.delivered:
@@ -303,15 +353,18 @@ class Worker(threading.Thread):
             self._dead_letter(body, outcome)
         return True
 
-    def _attempts(self, body: dict) -> Outcome | None:
-        """One event with the retry rules: the DELIVERED outcome, the last failed one once the
-        retry budget is spent (the caller dead-letters it), or None (stopping or suspended)."""
+    def _attempts(self, send: Callable[[], Outcome], count: int = 1, budget: int | None = None) -> Outcome | None:
+        """One request (an event, or a batch of `count`) with the retry rules: the DELIVERED
+        outcome, the last failed one once the retry budget (`budget` attempts, default
+        `max_attempts`) is spent (the caller dead-letters it or, for a batch, goes one at a
+        time), or None (stopping or suspended)."""
+        budget = budget or self.settings.max_attempts
         attempt = 0
         while not self._stopping.is_set():
             self.pacer.wait(self._stopping)
-            outcome = self.sink.deliver(body)
+            outcome = send()
             if outcome.kind == DELIVERED:
-                self._delivered.inc()
+                self._delivered.inc(count)
                 self.consecutive_failures = 0
                 return outcome
             if outcome.kind == GONE:
@@ -327,7 +380,7 @@ class Worker(threading.Thread):
             if self.consecutive_failures >= self.settings.suspend_after:
                 self._suspend(f"{self.consecutive_failures} consecutive failed deliveries; last: {outcome.detail}")
                 return None
-            if attempt >= self.settings.max_attempts:
+            if attempt >= budget:
                 return outcome
             self._stopping.wait(backoff(attempt, self.settings))
         return None
@@ -366,7 +419,7 @@ class Worker(threading.Thread):
                         self.id, sequence)
             return True
         body = scopes.scoped(event, self.scope)
-        outcome = self._attempts(body)
+        outcome = self._attempts(lambda: self.sink.deliver(body))
         if outcome is None:
             return None
         if outcome.delivered:
@@ -565,7 +618,7 @@ class Engine:
 
 PROTOCOLS = ("HTTP", "AMQP")
 DELIVERY_FIELDS = ("sink", "secrets", "types", "filters", "legal_basis", "scope", "allowed_rate", "source",
-                   "protocol")
+                   "protocol", "protocolsettings")
 
 
 def _changed(old: dict, new: dict) -> bool:

@@ -46,6 +46,7 @@ MAX_SUBSCRIBER, MAX_PURPOSE, MAX_REASON = 100, 500, 500
 MAX_TYPES, MAX_TYPE = 50, 200
 MAX_SINK = 500
 MAX_SETTINGS, MAX_KEY, MAX_SETTING_TEXT = 20, 64, 200
+MAX_BATCHSIZE = 1000                 # events per batched webhook request (the feed's page)
 MAX_POSITION = 10 ** 20 - 1          # a sequence has 20 digits
 DEAD_LETTERS_KEPT = 1000             # the newest dead letters an operator sees
 MAX_REDRIVE = 10_000                 # dead letters one re-drive moves at most (AMQP: amqp_sink's bound)
@@ -159,7 +160,19 @@ def check_settings(field: str, value) -> dict:
             raise InvalidInput(field, f"a key is 1 to {MAX_KEY} letters, digits, '_', '.' or '-'",
                                code="subscription.bad_setting_key")
         checked[key] = _setting_value(f"{field}.{key}", item)
+    if field == "protocolsettings" and "batchsize" in checked:
+        check_batchsize(checked["batchsize"])
     return checked
+
+
+def check_batchsize(value) -> int:
+    """`protocolsettings.batchsize`: events per webhook request, 1 (structured mode, the default)
+    to MAX_BATCHSIZE (batched mode above 1). An AMQP subscription has no use for it (each event is
+    its own message; a page goes to the broker as one confirmed batch anyway)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_BATCHSIZE:
+        raise InvalidInput("protocolsettings.batchsize", f"must be a whole number from 1 to {MAX_BATCHSIZE}",
+                           code="subscription.bad_batchsize")
+    return value
 
 
 def _setting_value(field: str, value):

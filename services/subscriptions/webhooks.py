@@ -1,14 +1,18 @@
 """Infrastructure layer: HTTP webhook sinks — CloudEvents over HTTP, signed per Standard Webhooks.
 
-- Body: the CloudEvents HTTP binding in structured mode, `Content-Type: application/cloudevents+json`.
+- Body: the CloudEvents HTTP binding in structured mode, `Content-Type: application/cloudevents+json`,
+  one event per request; or, when the subscription asks for it (`protocolsettings.batchsize` > 1),
+  batched mode, `Content-Type: application/cloudevents-batch+json`, a JSON array of structured
+  events in `sequence` order (`HttpSink.deliver_many`).
 - Signature (https://www.standardwebhooks.com): `webhook-id` = the CloudEvent `id` (stable across
-  retries and re-drives), `webhook-timestamp` = Unix seconds of this attempt, `webhook-signature` =
-  `v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">`, one per valid secret, space-separated,
-  so a receiver that still holds the old secret during a rotation verifies too.
+  retries and re-drives; for a batch `batch_<first event id>_<last event id>`, stable across the
+  retries of that batch), `webhook-timestamp` = Unix seconds of this attempt, `webhook-signature` =
+  `v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">` over the whole body, one per valid secret,
+  space-separated, so a receiver that still holds the old secret during a rotation verifies too.
 - Handshake (CloudEvents HTTP webhook spec, section 4): an OPTIONS request with
   `WebHook-Request-Origin`; consent only when the answer is 2xx AND carries `WebHook-Allowed-Origin`
   (our origin or `*`) AND `WebHook-Allowed-Rate` (requests per minute, or `*`).
-- Delivery is paced to the allowed rate; 429 + `Retry-After` is honoured; 410 means "stop".
+- Delivery is paced to the allowed rate (requests, so a batch counts once); 429 + `Retry-After` is honoured; 410 means "stop".
 - Sink URLs are checked against an allow-list: addresses must be global unless a network in
   `SUBSCRIPTIONS_ALLOW_NETWORKS` (comma-separated CIDRs, e.g. `127.0.0.0/8`) allows them; redirects
   are never followed (a 3xx is a failed attempt); every timeout is bounded.
@@ -36,6 +40,8 @@ from services.subscriptions.sinks import DELIVERED, GONE, RETRY, THROTTLED, Outc
 from shared.errors import InvalidInput
 
 CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
+BATCH_CONTENT_TYPE = "application/cloudevents-batch+json; charset=utf-8"
+MAX_BATCH = 1000           # events per batched request (protocolsettings.batchsize at most)
 SECRET_PREFIX = "whsec_"
 MAX_SECRETS = 2
 MAX_URL = 2000
@@ -79,13 +85,26 @@ def signature_header(secrets: list[str], msg_id: str, timestamp: int, body: byte
 
 
 def headers(event: dict, secrets: list[str], body: bytes, now: float | None = None) -> dict[str, str]:
+    return signed(str(event["id"]), CONTENT_TYPE, secrets, body, now)
+
+
+def signed(msg_id: str, content_type: str, secrets: list[str], body: bytes,
+           now: float | None = None) -> dict[str, str]:
+    """The request's headers: its content type and the Standard Webhooks signature of `body`,
+    timestamped now (every attempt anew)."""
     timestamp = int(time.time() if now is None else now)
-    return {"content-type": CONTENT_TYPE, "webhook-id": str(event["id"]),
-            "webhook-timestamp": str(timestamp),
-            "webhook-signature": signature_header(secrets, str(event["id"]), timestamp, body)}
+    return {"content-type": content_type, "webhook-id": msg_id, "webhook-timestamp": str(timestamp),
+            "webhook-signature": signature_header(secrets, msg_id, timestamp, body)}
 
 
-def body_of(event: dict) -> bytes:
+def batch_id(events: list[dict]) -> str:
+    """A batch's `webhook-id`: from its first and last event id, so a retry of the same batch
+    carries the same one (and it never equals a single event's id)."""
+    return f"batch_{events[0]['id']}_{events[-1]['id']}"
+
+
+def body_of(event) -> bytes:
+    """An event (structured mode) or a list of them (batched mode) as compact JSON."""
     return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
 
 
@@ -212,9 +231,10 @@ def new_client() -> httpx.Client:
 
 
 class HttpSink:
-    """One subscription's webhook: signs and POSTs one CloudEvent per request on a kept-alive
-    connection (the standard library's http.client: about three times the requests per second
-    of httpx on this path, which matters for replay; it never follows redirects)."""
+    """One subscription's webhook: signs and POSTs one CloudEvent per request (`deliver`), or a
+    batch of them in one request (`deliver_many`, batched mode), on a kept-alive connection (the
+    standard library's http.client: about three times the requests per second of httpx on this
+    path, which matters for replay; it never follows redirects)."""
 
     def __init__(self, url: str, secrets: list[str], connect_timeout: float = 2.0, read_timeout: float = 5.0):
         self.parts = _parts(url)
@@ -224,16 +244,24 @@ class HttpSink:
         self.connection: http.client.HTTPConnection | None = None
 
     def deliver(self, event: dict) -> Outcome:
-        body = body_of(event)
+        return self._send(str(event["id"]), CONTENT_TYPE, body_of(event))
+
+    def deliver_many(self, events: list[dict]) -> Outcome:
+        """One request in batched mode: a JSON array of the events, in the order given."""
+        if not 1 <= len(events) <= MAX_BATCH:
+            raise InvalidInput("events", f"a batch holds 1 to {MAX_BATCH} events", code="subscription.bad_batchsize")
+        return self._send(batch_id(events), BATCH_CONTENT_TYPE, body_of(list(events)))
+
+    def _send(self, msg_id: str, content_type: str, body: bytes) -> Outcome:
         reused = self.connection is not None
         try:
             try:
-                response, drained = self._post(event, body)
+                response, drained = self._post(msg_id, content_type, body)
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
                 if not reused:
                     raise
                 self.close()  # the receiver closed a kept-alive connection: once more on a new one
-                response, drained = self._post(event, body)
+                response, drained = self._post(msg_id, content_type, body)
         except TimeoutError as error:
             self.close()
             return Outcome(RETRY, "timeout", type(error).__name__)
@@ -244,9 +272,9 @@ class HttpSink:
             self.close()
         return classify(response.status, response.getheader)
 
-    def _post(self, event: dict, body: bytes):
+    def _post(self, msg_id: str, content_type: str, body: bytes):
         connection = self.connection or self._connect()
-        connection.request("POST", self.path, body=body, headers=headers(event, self.secrets, body))
+        connection.request("POST", self.path, body=body, headers=signed(msg_id, content_type, self.secrets, body))
         response = connection.getresponse()
         return response, len(response.read(MAX_ANSWER + 1)) <= MAX_ANSWER
 

@@ -1,6 +1,7 @@
 """Unit tier: the subscriptions phase's parts that need no platform (bench/subscriptions.py): the
 fast receiver on loopback (handshake consent, 200 on keep-alive, a stalled name never answering),
-the rates and lags computed from its records, and the targets reading the phase's figures."""
+batches counted per event, the rates and lags computed from its records, and the targets
+reading the phase's figures (the replay's best mode named, all three in the table)."""
 from __future__ import annotations
 
 import http.client
@@ -80,9 +81,43 @@ def test_in_order_allows_a_redelivered_run_but_not_a_step_back_inside_it():
 def test_the_targets_read_the_phase_figures():
     figures = {"subscriptions": subscriptions.headline({
         "throughput": {"deliveries_ps": 1500.0, "ceiling": {"webhook_posts_ps": 6000.0}},
-        "replay": {"eps": 2500.0, "feed_eps": 9000.0},
+        "replay": {"eps": 2500.0, "feed_eps": 9000.0, "mode": "webhook, batchsize 1"},
         "lag": {"lag_ms": {"p99": 400.0}}})}
     verdicts = {t.platform: report.evaluate(t, figures).verdict for t in report.TARGETS
                 if t.platform.startswith("subscriptions.")}
     assert verdicts == {"subscriptions.deliveries_ps": "met", "subscriptions.replay_eps": "MISSED",
                         "subscriptions.lag_ms.p99": "met"}
+
+
+def test_the_replay_target_reports_the_best_mode_by_name_and_the_table_keeps_all_three():
+    from bench.run import subscription_rows
+    result = {"replay": {"eps": 2300.0, "feed_eps": 9000.0, "mode": "webhook, batchsize 1"},
+              "replay_batched": {"eps": 7000.0, "feed_eps": 9000.0, "mode": "webhook, batchsize 500"},
+              "replay_amqp": {"eps": 6000.0, "feed_eps": 9000.0, "mode": "AMQP"}}
+    figures = {"subscriptions": subscriptions.headline(result)}
+    [target] = [t for t in report.TARGETS if t.platform == "subscriptions.replay_eps"]
+    row = report.evaluate(target, figures)
+    assert (row.platform, row.verdict) == (7000.0, "met") and "webhook, batchsize 500" in row.label
+    rows = {r.label: r for r in subscription_rows(figures["subscriptions"]) if r.label.startswith("replay")}
+    assert len(rows) == 3
+    amqp = next(r for label, r in rows.items() if "AMQP" in label)
+    assert (amqp.platform, amqp.baseline, amqp.verdict) == (6000.0, 9000.0, "met")
+    assert amqp.ratio == pytest.approx(6000 / 9000)
+    single = rows["replay events/s, webhook, batchsize 1 (vs the feed alone)"]
+    assert single.verdict == "MISSED"
+
+
+def test_a_batch_counts_each_event_and_its_last_sequence(receiver):
+    sink = webhooks.HttpSink(receiver.url("b"), [webhooks.new_secret()])
+    batch = [{"id": f"e{i}", "sequence": f"{i:020d}", "prevsequence": f"{i - 1:020d}"} for i in (1, 2, 3)]
+    assert sink.deliver_many(batch).delivered and sink.deliver(batch[2]).delivered
+    sink.close()
+    assert receiver.events("b") == 4 and len(receiver.received("b")) == 2
+    assert receiver.last_sequence("b") == 3
+    assert subscriptions.in_order(receiver.received("b"))
+    assert not subscriptions.in_order([(0, json.dumps([json.loads(event(2, 0)), json.loads(event(1, 0))]).encode())])
+
+
+def test_lags_read_the_events_of_a_batch():
+    records = [(1011.0, b"[" + event(1, 1010) + b"," + event(2, 1010.5) + b"]")]
+    assert subscriptions.lags(records, since=0) == pytest.approx([1.0, 0.5])

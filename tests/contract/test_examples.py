@@ -4,6 +4,8 @@
   signature accepted (and a rotated pair of signatures), a tampered body, an old timestamp, a
   wrong secret, a malformed or missing signature refused with 401; the validation handshake
   granted to the allowed origin and refused to another; a repeated webhook-id not handled twice;
+  a batch (batched mode) handled event by event in order, a repeated or overlapping batch and a
+  batch's events sent alone handled once per event id, a tampered or non-array batch refused;
 - amqp_subscriber.py against a quorum queue declared on the session's vhost, into which the
   test publishes the platform's own CloudEvents: handled in order with manual acks, a duplicate
   skipped, a non-CloudEvent dead-lettered (rejected), and after the broker closes its connection
@@ -202,6 +204,49 @@ def test_signed_but_not_structured_mode_is_refused(receiver, webhook_secrets, pl
     body, headers = _signed(platform_events[4], webhook_secrets[0])
     answer = _post(receiver, body, {**headers, "Content-Type": "application/json"})
     assert answer.status_code == 415
+    receiver.no_line(within=0.3)
+
+
+def _signed_batch(events: list[dict], secret: str, *, at: datetime | None = None) -> tuple[str, dict]:
+    """Batched mode as the platform sends it: a JSON array, webhook-id from the first and last id."""
+    body = json.dumps(events, ensure_ascii=False)
+    at = at or datetime.now(timezone.utc)
+    msg_id = f"batch_{events[0]['id']}_{events[-1]['id']}"
+    return body, {"Content-Type": "application/cloudevents-batch+json; charset=utf-8", "webhook-id": msg_id,
+                  "webhook-timestamp": str(int(at.timestamp())),
+                  "webhook-signature": Webhook(secret).sign(msg_id, at, body)}
+
+
+def test_a_batch_is_handled_event_by_event_in_order_and_each_event_once(receiver, webhook_secrets,
+                                                                         platform_events):
+    secret = webhook_secrets[0]
+    batch = platform_events[5:9]
+    body, headers = _signed_batch(batch, secret)
+    assert _post(receiver, body, headers).status_code == 204
+    printed = [receiver.line() for _ in batch]
+    assert [(p["id"], p["sequence"]) for p in printed] == [(e["id"], e["sequence"]) for e in batch]
+    assert {p["webhook_id"] for p in printed} == {headers["webhook-id"]}
+    # the same batch again (a retry: same webhook-id, a new timestamp): acknowledged, nothing handled
+    later = datetime.now(timezone.utc) + timedelta(seconds=1)
+    assert _post(receiver, *_signed_batch(batch, secret, at=later)).status_code == 204
+    # its events one by one (the platform's fall-back) and a batch overlapping it: only the new ones
+    assert _post(receiver, *_signed(batch[1], secret)).status_code == 204
+    assert _post(receiver, *_signed_batch(platform_events[8:11], secret)).status_code == 204
+    assert [receiver.line()["id"] for _ in range(2)] == [e["id"] for e in platform_events[9:11]]
+    receiver.no_line(within=0.3)
+
+
+def test_a_bad_batch_is_refused(receiver, webhook_secrets, platform_events):
+    secret = webhook_secrets[0]
+    body, headers = _signed_batch([platform_events[11]], secret)
+    tampered = body.replace(platform_events[11]["id"], str(uuid.uuid4()))
+    assert _post(receiver, tampered, headers).status_code == 401
+    not_an_array = json.dumps(platform_events[11])
+    now = datetime.now(timezone.utc)
+    signed = Webhook(secret).sign(headers["webhook-id"], now, not_an_array)
+    answer = _post(receiver, not_an_array, {**headers, "webhook-timestamp": str(int(now.timestamp())),
+                                            "webhook-signature": signed})
+    assert answer.status_code == 400
     receiver.no_line(within=0.3)
 
 

@@ -23,8 +23,9 @@ class _Server(ThreadingHTTPServer):
 
 class Receiver:
     """A webhook receiver on 127.0.0.1. `answer(n, event)` -> (status, headers) for the n-th POST
-    (1-based, counting every attempt); `consent` decides the OPTIONS handshake. Every POST is
-    recorded (also those answered with an error) with its headers, body and arrival time."""
+    (1-based, counting every attempt; `event` is the list of events of a batched request);
+    `consent` decides the OPTIONS handshake. Every POST is recorded (also those answered with an
+    error) with its headers, body, events and arrival time."""
 
     def __init__(self, answer=None, consent=True, rate="*", port=0, delay=0.0, options_delay=0.0,
                  hang_up=False):
@@ -65,8 +66,10 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 if receiver.delay:
                     time.sleep(receiver.delay)
-                post = {"headers": dict(self.headers), "body": body, "at": time.time(),
-                        "event": json.loads(body)}
+                parsed = json.loads(body)
+                # batched mode: a JSON array of events; `event` is then the list, `events` always one
+                post = {"headers": dict(self.headers), "body": body, "at": time.time(), "event": parsed,
+                        "events": parsed if isinstance(parsed, list) else [parsed]}
                 with receiver._lock:
                     receiver.posts.append(post)
                     n = len(receiver.posts)
@@ -90,9 +93,9 @@ class Receiver:
             self.server = None
 
     def delivered(self) -> list[dict]:
-        """The events of the POSTs answered 2xx, in arrival order."""
+        """The events of the POSTs answered 2xx (each of a batch), in arrival order."""
         with self._lock:
-            return [p["event"] for p in self.posts if 200 <= p.get("status", 0) < 300]
+            return [e for p in self.posts if 200 <= p.get("status", 0) < 300 for e in p["events"]]
 
 
 class FeedServer:

@@ -184,6 +184,10 @@ REFUSED = [
     (dict(sink="https://x.example/a b"), "sink", "subscription.bad_sink"),
     (dict(protocol="AMQP", sink="https://x.example/"), "sink", "subscription.sink_scheme"),
     (dict(protocolsettings=[]), "protocolsettings", "subscription.settings_not_an_object"),
+    (dict(protocolsettings={"batchsize": 0}), "protocolsettings.batchsize", "subscription.bad_batchsize"),
+    (dict(protocolsettings={"batchsize": 1001}), "protocolsettings.batchsize", "subscription.bad_batchsize"),
+    (dict(protocolsettings={"batchsize": "500"}), "protocolsettings.batchsize", "subscription.bad_batchsize"),
+    (dict(protocolsettings={"batchsize": True}), "protocolsettings.batchsize", "subscription.bad_batchsize"),
     (dict(config={f"k{i}": 1 for i in range(21)}), "config", "subscription.too_many_settings"),
     (dict(config={"": 1}), "config", "subscription.bad_setting_key"),
     (dict(config={"a": {"nested": 1}}), "config.a", "subscription.bad_setting_value"),
@@ -213,6 +217,10 @@ def test_unknown_ids_and_bad_updates(app):
         app.update(sid, filters=[{"not": {"not": {"not": {"exact": {"type": "a"}}}}}])
     assert refused.value.code == "subscription.filter_too_deep"
     assert app.get(sid)["version"] == version
+    with pytest.raises(InvalidInput) as batch:
+        app.update(sid, protocolsettings={"batchsize": 5000})
+    assert batch.value.code == "subscription.bad_batchsize" and app.get(sid)["version"] == version
+    assert app.update(sid, protocolsettings={"batchsize": 1000})["protocolsettings"] == {"batchsize": 1000}
     with pytest.raises(InvalidInput) as state:
         app.list(state="paused")
     assert state.value.code == "subscription.unknown_state"
