@@ -508,6 +508,7 @@ class Engine:
         self._handshake_at: dict[str, float] = {}
         self._handshaking: set[str] = set()
         self._stopping = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> "Engine":
@@ -521,10 +522,16 @@ class Engine:
                 self.refresh()
             except Exception:  # noqa: BLE001 - the store may be away for a moment
                 log.exception("subscriptions: refresh failed")
-            self._stopping.wait(self.settings.refresh_interval)
+            self._wake.wait(self.settings.refresh_interval)
+            self._wake.clear()
+
+    def wake(self) -> None:
+        """Refresh now, not at the next interval (a subscription just activated starts at once)."""
+        self._wake.set()
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stopping.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
         for worker in list(self.workers.values()):
@@ -614,6 +621,7 @@ class Engine:
             return
         HANDSHAKES.labels(sid, "granted").inc()
         self.store.sink_validated(sid, consent.rate)
+        self.wake()
 
 
 PROTOCOLS = ("HTTP", "AMQP")
