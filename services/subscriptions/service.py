@@ -36,7 +36,7 @@ from services.subscriptions.commands import COMMANDS, SERVICE
 from shared.broker_users import vhost_of
 from shared.bus import AmqpAddress
 from shared.config import settings
-from shared.errors import NotFound
+from shared.errors import NotFound, ServiceUnavailable
 
 
 @dataclass(frozen=True)
@@ -65,8 +65,16 @@ def delivery_limit(view: dict) -> int:
 
 
 def provision(view: dict) -> dict:
-    """The subscription's queues and broker user; the credentials (shown once) and its URI."""
-    credentials = amqp_sink.provision(view["id"], vhost_of(_amqp_uri()), delivery_limit=delivery_limit(view))
+    """The subscription's queues and broker user; the credentials (shown once) and its URI. A
+    management API that does not answer is a typed, retryable error (the application then
+    deletes the half-made subscription)."""
+    try:
+        credentials = amqp_sink.provision(view["id"], vhost_of(_amqp_uri()), delivery_limit=delivery_limit(view))
+    except amqp_sink.ManagementUnavailable as error:
+        raise ServiceUnavailable("sink", f"the broker's management API did not answer ({error}); nothing was "
+                                 "made: create the subscription again once it answers (is rabbitmq_management "
+                                 "enabled, RABBITMQ_MANAGEMENT_URL right?)",
+                                 code="subscription.broker_unavailable") from None
     return {**credentials.as_dict(), "uri": credentials.uri(broker_address())}
 
 

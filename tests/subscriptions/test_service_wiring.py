@@ -15,7 +15,7 @@ from services.subscriptions import amqp_sink as sink
 from services.subscriptions import service
 from shared import broker_users
 from shared.bus import AmqpAddress
-from shared.errors import InvalidInput, NotFound
+from shared.errors import InvalidInput, NotFound, ServiceUnavailable
 from tests.subscriptions.test_amqp_sink import management  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.integration
@@ -94,6 +94,14 @@ def test_a_delivery_limit_out_of_bounds_and_a_redrive_without_a_sink_are_typed(a
     with pytest.raises(NotFound) as caught:
         service.redrive({"id": str(uuid.uuid4())}, 10)
     assert caught.value.code == "subscription.no_amqp_sink"
+
+
+def test_a_management_api_that_does_not_answer_is_a_typed_retryable_error(as_the_service, monkeypatch):
+    from tests.e2e.platform import free_port
+    monkeypatch.setenv("RABBITMQ_MANAGEMENT_URL", f"http://127.0.0.1:{free_port()}")   # nobody there
+    with pytest.raises(ServiceUnavailable) as caught:
+        service.provision({"id": str(uuid.uuid4()), "protocolsettings": {}})
+    assert (caught.value.field, caught.value.code) == ("sink", "subscription.broker_unavailable")
 
 
 def test_the_subscribers_broker_address_is_configurable():
