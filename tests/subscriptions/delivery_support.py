@@ -5,6 +5,7 @@ The stand-ins here are for tests only; the real store is the subscriptions appli
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -231,3 +232,16 @@ def wait_until(predicate, timeout: float = 15.0, every: float = 0.02) -> bool:
             return True
         time.sleep(every)
     return predicate()
+
+
+@contextlib.contextmanager
+def engine_running(store, source, settings, networks=(LOOPBACK,), amqp_uri=None, matches=match_all):
+    """The delivery engine on `store`, reading `source`'s feed (loopback sinks allowed unless
+    `networks` says otherwise; `matches=None`: the real filters), stopped at the end."""
+    from services.subscriptions.delivery import Engine, FeedReader
+    engine = Engine(store, lambda name: FeedReader(source.url), settings, matches, networks,
+                    amqp_uri=amqp_uri).start()
+    try:
+        yield engine
+    finally:
+        engine.stop()

@@ -7,7 +7,6 @@ share it): a publish failure is a deleted queue (the mandatory publish comes bac
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import subprocess
 import sys
@@ -21,11 +20,11 @@ from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from services.subscriptions import amqp_sink
-from services.subscriptions.delivery import Engine, FeedReader, Settings
+from services.subscriptions.delivery import Settings
 from shared.bus import AmqpAddress
-from tests.subscriptions.delivery_support import FeedServer, MemoryStore, subscription, wait_until
+from tests.subscriptions.delivery_support import MemoryStore, engine_running, subscription, wait_until
 from tests.subscriptions.test_amqp_sink import management, vhost  # noqa: F401 - fixtures
-from tests.support import drive_year, member, memory_app
+from tests.support import member
 
 pytestmark = pytest.mark.integration
 
@@ -34,15 +33,6 @@ FAST = Settings(poll_interval=0.02, max_attempts=3, backoff_base=0.02, backoff_c
                 ack_interval=0.05, refresh_interval=0.05, handshake_interval=0.2)
 WANTED = ["CaseApproved", "HouseholdRegistered", "CasePaid"]
 NOT_PAID = [{"not": {"exact": {"type": "CasePaid"}}}]        # the real filters (services/.../filters.py)
-
-
-@pytest.fixture
-def source():
-    app = memory_app()
-    drive_year(app, households=2)
-    served = FeedServer(app)
-    yield served
-    served.stop()
 
 
 @pytest.fixture
@@ -59,14 +49,9 @@ def queues(vhost, management):  # noqa: F811 - the fixtures imported above
         amqp_sink.deprovision(subscription_id, vhost, api=management)
 
 
-@contextlib.contextmanager
 def running(store, source, amqp_uri, settings=FAST):
     # networks=(): no address is allowed for webhooks; the AMQP queue is the platform's own
-    engine = Engine(store, lambda name: FeedReader(source.url), settings, None, (), amqp_uri).start()
-    try:
-        yield engine
-    finally:
-        engine.stop()
+    return engine_running(store, source, settings, networks=(), amqp_uri=amqp_uri, matches=None)
 
 
 def amqp_subscription(sid: str, **overrides) -> dict:

@@ -5,17 +5,13 @@ retried as a unit, with a fall-back to one event at a time after the retry budge
 and a real feed on loopback (tests/subscriptions/delivery_support.py)."""
 from __future__ import annotations
 
-import contextlib
 import json
 
-import pytest
 from prometheus_client import REGISTRY
 from standardwebhooks.webhooks import Webhook
 
-from services.subscriptions.delivery import Engine, FeedReader, Settings, runs
-from tests.subscriptions.delivery_support import (LOOPBACK, FeedServer, MemoryStore, Receiver, match_all,
-                                                   subscription, wait_until)
-from tests.support import drive_year, memory_app
+from services.subscriptions.delivery import Settings, runs
+from tests.subscriptions.delivery_support import MemoryStore, engine_running, subscription, wait_until
 
 FAST = Settings(poll_interval=0.02, page_limit=50, max_attempts=100, backoff_base=0.02, backoff_cap=0.2,
                 suspend_after=1000, ack_interval=0.05, refresh_interval=0.05, handshake_interval=0.2)
@@ -23,34 +19,8 @@ BATCH_TYPE = "application/cloudevents-batch+json"
 SINGLE_TYPE = "application/cloudevents+json"
 
 
-@pytest.fixture
-def source():
-    app = memory_app()
-    drive_year(app, households=2)  # 34 events
-    served = FeedServer(app)
-    yield served
-    served.stop()
-
-
-@pytest.fixture
-def receivers():
-    started = []
-
-    def make(**kwargs):
-        started.append(Receiver(**kwargs))
-        return started[-1]
-    yield make
-    for r in started:
-        r.stop()
-
-
-@contextlib.contextmanager
 def running(store, source, settings=FAST):
-    engine = Engine(store, lambda name: FeedReader(source.url), settings, match_all, (LOOPBACK,)).start()
-    try:
-        yield engine
-    finally:
-        engine.stop()
+    return engine_running(store, source, settings)
 
 
 def batched(sid, url, size, **overrides):

@@ -4,51 +4,23 @@ by shared.feed.page over HTTP, as a domain service serves GET /events. The subsc
 the in-memory stand-in of tests/subscriptions/delivery_support.py."""
 from __future__ import annotations
 
-import contextlib
 import time
 
 import pytest
 from prometheus_client import REGISTRY
 from standardwebhooks.webhooks import Webhook
 
-from services.subscriptions.delivery import Engine, FeedReader, Settings, backoff
+from services.subscriptions.delivery import Settings, backoff
 from shared.config import ConfigurationError
-from tests.subscriptions.delivery_support import (LOOPBACK, FeedServer, MemoryStore, Receiver, match_all,
-                                                   subscription, wait_until)
-from tests.support import drive_year, member, memory_app
+from tests.subscriptions.delivery_support import MemoryStore, engine_running, subscription, wait_until
+from tests.support import member
 
 FAST = Settings(poll_interval=0.02, page_limit=50, max_attempts=100, backoff_base=0.02, backoff_cap=0.2,
                 suspend_after=1000, ack_interval=0.05, refresh_interval=0.05, handshake_interval=0.2)
 
 
-@pytest.fixture
-def source():
-    app = memory_app()
-    drive_year(app, households=2)
-    served = FeedServer(app)
-    yield served
-    served.stop()
-
-
-@pytest.fixture
-def receivers():
-    started = []
-
-    def make(**kwargs):
-        started.append(Receiver(**kwargs))
-        return started[-1]
-    yield make
-    for r in started:
-        r.stop()
-
-
-@contextlib.contextmanager
 def running(store, source, settings=FAST):
-    engine = Engine(store, lambda name: FeedReader(source.url), settings, match_all, (LOOPBACK,)).start()
-    try:
-        yield engine
-    finally:
-        engine.stop()
+    return engine_running(store, source, settings)
 
 
 def same(events):

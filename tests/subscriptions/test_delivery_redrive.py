@@ -4,47 +4,16 @@ the in-memory stand-in of tests/subscriptions/delivery_support.py (its `redrive`
 operator's `redrive_subscription` does, its `redriven` what the application does on the report)."""
 from __future__ import annotations
 
-import contextlib
-
-import pytest
-
-from services.subscriptions.delivery import Engine, FeedReader, Settings
-from tests.subscriptions.delivery_support import (LOOPBACK, FeedServer, MemoryStore, Receiver, match_all,
-                                                   subscription, wait_until)
-from tests.support import drive_year, member, memory_app
+from services.subscriptions.delivery import Settings
+from tests.subscriptions.delivery_support import MemoryStore, engine_running, subscription, wait_until
+from tests.support import member
 
 FAST = Settings(poll_interval=0.02, max_attempts=3, backoff_base=0.02, backoff_cap=0.1, suspend_after=1000,
                 ack_interval=0.05, refresh_interval=0.05, handshake_interval=0.2)
 
 
-@pytest.fixture
-def source():
-    app = memory_app()
-    drive_year(app, households=2)
-    served = FeedServer(app)
-    yield served
-    served.stop()
-
-
-@pytest.fixture
-def receivers():
-    started = []
-
-    def make(**kwargs):
-        started.append(Receiver(**kwargs))
-        return started[-1]
-    yield make
-    for r in started:
-        r.stop()
-
-
-@contextlib.contextmanager
 def running(store, source, settings=FAST):
-    engine = Engine(store, lambda name: FeedReader(source.url), settings, match_all, (LOOPBACK,)).start()
-    try:
-        yield engine
-    finally:
-        engine.stop()
+    return engine_running(store, source, settings)
 
 
 def dead_lettered(source, receivers, poison_index=4):
