@@ -47,6 +47,9 @@ METRICS: dict[str, tuple] = {
         "1 if the projection has created the read model of every report section, else 0 (the "
         "numbers of a section not initialised are then zero)", ()),
     "reporting_targets_found": ("1 if a targets file exists for the report year, else 0", ()),
+    "reporting_target": (
+        "The report year's target of each key of its targets file (data/targets/<year>.json), "
+        "with the comparison that meets it; dashboards draw targets from it", ("key", "op")),
 }
 
 
@@ -159,6 +162,8 @@ class Reporting:
         own.add("reporting_read_model_up", {}, 1)
         own.add("reporting_read_model_initialised", {}, int(not any(missing.values())))
         own.add("reporting_targets_found", {}, int(ctx.targets.found))
+        for key, target in sorted(ctx.targets.entries.items()):
+            own.add("reporting_target", {"key": key, "op": target.get("op", ">=")}, target["value"])
         return [*own.collect(), *self._families(built, ctx)]
 
     def _families(self, built: Mapping[str, dict | None], ctx: Context) -> list[Metric]:

@@ -1,19 +1,39 @@
-"""deploy/grafana/dibao.json: a Grafana dashboard whose every PromQL expression parses
-(promql-parser) and names only metrics and labels the reporting service exposes."""
+"""Every Grafana dashboard in deploy/grafana/ (one spec per file in SPECS below): every PromQL
+expression parses (promql-parser) and names only metrics and labels the reporting service
+exposes, the template variables query exposed labels, the required panels exist, the plotted
+metrics cover the plan (every target key of the dashboard's sections is drawn, from a metric,
+never typed into a panel) and the file is valid against Grafana's dashboard JSON schema.
+
+The schema, grafana_dashboard.jsonschema.json beside this file, is a copy (data) of
+grafana/grafana-foundation-sdk `jsonschema/dashboard.jsonschema.json` (commit f178d5a; see
+../shared/schemas/README.md of the workspace). Its generator types two "any" fields of Grafana's
+own model (`MatcherConfig.options`, `DynamicConfigValue.value`; `_` in Grafana's CUE) as objects,
+which would refuse every field override Grafana itself writes (`{"id": "byName", "options":
+"target"}`, `{"id": "custom.lineWidth", "value": 2}`); the test relaxes exactly those two and
+nothing else."""
 from __future__ import annotations
 
+import copy
 import json
 import re
+from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
+import jsonschema
 import promql_parser
 import pytest
 
 from services.reporting.application import METRICS as OWN
 from services.reporting.application import registered_sections
-from shared.report_kit import exposed_labels
+from shared.referencedata import load_targets
+from shared.report_kit import Targets, exposed_labels
 
-DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "dibao.json"
+ROOT = Path(__file__).resolve().parents[2]
+GRAFANA = ROOT / "deploy" / "grafana"
+SCHEMA = Path(__file__).with_name("grafana_dashboard.jsonschema.json")
+TARGET_METRIC = "reporting_target"      # reporting's own: {key, op} of every key of the targets file
+TARGETS_YEAR = 2007
 # Metrics of the default registry that every Nameko service of the platform serves.
 ENTRYPOINT_LABELS = {"entrypoint_calls_total": ("service", "entrypoint"),
                      "entrypoint_errors_total": ("service", "entrypoint", "kind")}
@@ -22,16 +42,92 @@ KNOWN = {**exposed_labels(OWN), **ENTRYPOINT_LABELS,
             for name, labels in exposed_labels(section.METRICS).items()}}
 # What Grafana substitutes before the query reaches Prometheus.
 VARIABLES = {"$__rate_interval": "5m", "$year": "2007", "$area": ".*"}
-REQUIRED_PANELS = ["Urban coverage vs target, per area", "Rural coverage vs target, per area",
-                   "Active cases per area", "Persons covered per area and scheme",
-                   "Monthly payments (yuan), selected areas",
-                   "Year-end extra month completion vs target",
-                   "Marginal households: year-end relief completion vs target"]
 
 
-@pytest.fixture(scope="module")
-def dashboard():
-    return json.loads(DASHBOARD.read_text(encoding="utf-8"))
+@dataclass(frozen=True)
+class Spec:
+    sections: tuple[str, ...]       # the report sections (domain names) the dashboard plots
+    panels: tuple[str, ...]         # titles that must be there
+    metrics: tuple[str, ...]        # metrics that must be plotted
+    min_expressions: int
+    # target key (pattern) -> the section's own target metric that draws it instead of
+    # reporting_target{key=...} (dibao's sections expose their targets themselves)
+    own_targets: dict[str, str] = field(default_factory=dict)
+
+
+SPECS = {
+    "dibao.json": Spec(
+        sections=("social_assistance",),
+        panels=("Urban coverage vs target, per area", "Rural coverage vs target, per area",
+                "Active cases per area", "Persons covered per area and scheme",
+                "Monthly payments (yuan), selected areas",
+                "Year-end extra month completion vs target",
+                "Marginal households: year-end relief completion vs target"),
+        metrics=("dibao_coverage_ratio", "dibao_coverage_target_ratio", "dibao_coverage_target_met",
+                 "dibao_district_coverage_ratio", "dibao_active_cases", "dibao_persons_covered",
+                 "dibao_payments_yuan", "dibao_year_end_extra_ratio",
+                 "dibao_year_end_extra_target_ratio", "dibao_marginal_relief_ratio",
+                 "dibao_marginal_relief_target_ratio", "reporting_read_model_initialised"),
+        min_expressions=25,
+        own_targets={"dibao_coverage_{scheme}_ratio": "dibao_coverage_target_ratio",
+                     "dibao_year_end_extra_month_ratio": "dibao_year_end_extra_target_ratio",
+                     "marginal_year_end_relief_ratio": "dibao_marginal_relief_target_ratio"}),
+    "social_affairs.json": Spec(
+        sections=("social_affairs",),
+        panels=("Migration progress per hall vs target", "Halls to standard vs target",
+                "Unresolved grave mounds per area vs target",
+                "New and rebuilt grave mounds per area vs target",
+                "Marriage qualification rate vs target, per area", "Divorce registrations per area",
+                "Targets met (district)"),
+        metrics=("social_affairs_migration_progress_ratio", "social_affairs_migration_preparation_ratio",
+                 "social_affairs_district_migration_progress_ratio", "social_affairs_halls_to_standard_ratio",
+                 "social_affairs_grave_mounds", "social_affairs_district_grave_mounds",
+                 "social_affairs_marriage_qualification_ratio",
+                 "social_affairs_district_marriage_qualification_ratio",
+                 "social_affairs_divorce_registrations", "social_affairs_migration_preparation_target_met",
+                 "social_affairs_halls_to_standard_target_met", "social_affairs_grave_mounds_target_met",
+                 "social_affairs_marriage_qualification_target_met", "social_affairs_read_model_initialised",
+                 TARGET_METRIC),
+        min_expressions=30),
+    "military_support.json": Spec(
+        sections=("military_support",),
+        panels=("Beneficiaries by category", "Disabled servicemen by grade",
+                "Grade 1-6 medical coverage vs target, per area",
+                "Benefits paid (yuan) by category, selected areas",
+                "Resettlement completion vs target, per area", "Activities by channel",
+                "Channels with an activity vs target", "The evidence file vs target",
+                "Targets met (district)"),
+        metrics=("military_support_beneficiaries", "military_support_disabled_servicemen",
+                 "military_support_grade_1_6_medical_coverage_ratio",
+                 "military_support_district_grade_1_6_medical_coverage_ratio",
+                 "military_support_benefits_paid_yuan", "military_support_workers_received",
+                 "military_support_workers_placed", "military_support_district_resettlement_ratio",
+                 "military_support_activities", "military_support_district_channels_with_activity",
+                 "military_support_evidence_file_submitted",
+                 "military_support_district_grade_1_6_medical_coverage_target_met",
+                 "military_support_district_resettlement_target_met",
+                 "military_support_district_channels_target_met", "military_support_read_model_initialised",
+                 TARGET_METRIC),
+        min_expressions=30),
+}
+FILES = sorted(path.name for path in GRAFANA.glob("*.json"))
+
+
+@pytest.fixture(scope="module", params=FILES)
+def board(request):
+    name = request.param
+    assert name in SPECS, f"deploy/grafana/{name} has no spec in {Path(__file__).name} (SPECS)"
+    return name, json.loads((GRAFANA / name).read_text(encoding="utf-8")), SPECS[name]
+
+
+@lru_cache(maxsize=1)
+def validator() -> jsonschema.Draft7Validator:
+    schema = copy.deepcopy(json.loads(SCHEMA.read_text(encoding="utf-8")))
+    definitions = schema["definitions"]
+    definitions["MatcherConfig"]["properties"]["options"] = {}      # any, as in Grafana's model
+    definitions["DynamicConfigValue"]["properties"]["value"] = {}   # any, as in Grafana's model
+    jsonschema.Draft7Validator.check_schema(schema)
+    return jsonschema.Draft7Validator(schema)
 
 
 def all_panels(dashboard):
@@ -40,10 +136,15 @@ def all_panels(dashboard):
         yield from panel.get("panels", [])
 
 
-def expressions(dashboard):
+def queries(dashboard):
     for panel in all_panels(dashboard):
         for target in panel.get("targets", []):
-            yield panel["title"], target["expr"]
+            yield panel, target
+
+
+def expressions(dashboard):
+    for panel, target in queries(dashboard):
+        yield panel["title"], target["expr"]
 
 
 def substitute(expr: str) -> str:
@@ -63,9 +164,41 @@ def selectors(expr) -> list:
     return found
 
 
-def test_the_dashboard_has_the_required_panels(dashboard):
+def parsed(expr: str):
+    return selectors(promql_parser.parse(substitute(expr)))
+
+
+def used_metrics(dashboard) -> set[str]:
+    return {s.name for _, e in expressions(dashboard) for s in parsed(e)}
+
+
+def drawn_target_keys(dashboard) -> set[str]:
+    """The keys of every reporting_target{key="..."} the dashboard plots."""
+    return {m.value for _, e in expressions(dashboard) for s in parsed(e) if s.name == TARGET_METRIC
+            for m in s.matchers.matchers if m.name == "key"}
+
+
+def target_keys(pattern: str, targets: Targets) -> set[str]:
+    """The keys of the targets file a section's TARGETS entry stands for (`{x}` a family)."""
+    if "{" not in pattern:
+        return {pattern}
+    prefix, _, rest = pattern.partition("{")
+    suffix = rest.partition("}")[2]
+    return {f"{prefix}{x}{suffix}" for x in targets.matching(pattern)}
+
+
+def test_every_dashboard_has_a_spec_and_a_uid_of_its_own():
+    assert set(FILES) == set(SPECS), "a dashboard without a spec, or a spec without its dashboard"
+    uids = [json.loads((GRAFANA / name).read_text(encoding="utf-8"))["uid"] for name in FILES]
+    assert len(uids) == len(set(uids)), uids
+    for spec in SPECS.values():
+        assert set(spec.sections) <= set(registered_sections())
+
+
+def test_the_dashboard_has_the_required_panels(board):
+    _, dashboard, spec = board
     titles = [p["title"] for p in all_panels(dashboard)]
-    for title in REQUIRED_PANELS:
+    for title in spec.panels:
         assert title in titles
     ids = [p["id"] for p in all_panels(dashboard)]
     assert len(ids) == len(set(ids))
@@ -74,12 +207,23 @@ def test_the_dashboard_has_the_required_panels(dashboard):
     assert {"datasource", "year", "area"} <= names
     for panel in all_panels(dashboard):
         assert {"x", "y", "w", "h"} <= set(panel["gridPos"])
+        assert panel["gridPos"]["x"] + panel["gridPos"]["w"] <= 24, panel["title"]
         if panel["type"] != "row":
             assert panel["targets"], panel["title"]
             assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
+            ref_ids = [t["refId"] for t in panel["targets"]]
+            assert len(ref_ids) == len(set(ref_ids)), panel["title"]
 
 
-def test_every_expression_parses_and_names_exposed_metrics_and_labels(dashboard):
+def test_the_dashboard_is_valid_against_grafanas_dashboard_schema(board):
+    name, dashboard, _ = board
+    errors = sorted(validator().iter_errors(dashboard), key=lambda e: list(e.absolute_path))
+    assert not errors, f"{name}: " + "; ".join(
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message[:200]}" for e in errors[:5])
+
+
+def test_every_expression_parses_and_names_exposed_metrics_and_labels(board):
+    _, dashboard, spec = board
     count = 0
     for title, expr in expressions(dashboard):
         try:
@@ -94,20 +238,68 @@ def test_every_expression_parses_and_names_exposed_metrics_and_labels(dashboard)
                 assert matcher.name in KNOWN[selector.name], \
                     f"panel {title!r}: {selector.name} has no label {matcher.name}"
         count += 1
-    assert count >= 25
+    assert count >= spec.min_expressions
 
 
-def test_the_plotted_dibao_metrics_cover_the_plan(dashboard):
-    used = {s.name for _, e in expressions(dashboard) for s in selectors(promql_parser.parse(substitute(e)))}
-    for name in ("dibao_coverage_ratio", "dibao_coverage_target_ratio", "dibao_coverage_target_met",
-                 "dibao_district_coverage_ratio", "dibao_active_cases", "dibao_persons_covered",
-                 "dibao_payments_yuan", "dibao_year_end_extra_ratio",
-                 "dibao_year_end_extra_target_ratio", "dibao_marginal_relief_ratio",
-                 "dibao_marginal_relief_target_ratio", "reporting_read_model_initialised"):
+def test_the_plotted_metrics_cover_the_plan(board):
+    _, dashboard, spec = board
+    used = used_metrics(dashboard)
+    for name in spec.metrics:
         assert name in used, name
+    targets = Targets(TARGETS_YEAR, load_targets(TARGETS_YEAR))
+    drawn = drawn_target_keys(dashboard)
+    sections = registered_sections()
+    for section in spec.sections:
+        for pattern in sections[section].TARGETS:
+            keys = target_keys(pattern, targets)
+            assert keys, f"{section}: no key of data/targets/{TARGETS_YEAR}.json for {pattern}"
+            own = spec.own_targets.get(pattern)
+            for key in keys:
+                assert key in drawn or (own is not None and own in used), \
+                    f"{section}: the target {key} is drawn by no panel"
 
 
-def test_the_template_variables_query_exposed_labels(dashboard):
+def test_every_drawn_target_is_a_key_of_the_targets_file_drawn_as_a_target(board):
+    """reporting_target{key="..."}: one key by equality, a key the section evaluates; in a
+    panel beside what it measures, and in a time series as the dashed 'target' line."""
+    _, dashboard, spec = board
+    keys = set(load_targets(TARGETS_YEAR)["targets"])
+    evaluated = set().union(*(registered_sections()[s].TARGETS for s in spec.sections))
+    for panel, query in queries(dashboard):
+        found = [s for s in parsed(query["expr"]) if s.name == TARGET_METRIC]
+        if not found:
+            continue
+        for selector in found:
+            matchers = [m for m in selector.matchers.matchers if m.name == "key"]
+            assert len(matchers) == 1 and matchers[0].op == promql_parser.MatchOp.Equal, query["expr"]
+            assert matchers[0].value in keys & evaluated, f"{panel['title']}: {query['expr']}"
+        assert query["legendFormat"].startswith("target"), panel["title"]
+        assert any(not any(s.name == TARGET_METRIC for s in parsed(q["expr"])) for q in panel["targets"]), \
+            f"{panel['title']} draws a target against nothing"
+        if panel["type"] == "timeseries":
+            styled = [o for o in panel["fieldConfig"]["overrides"]
+                      if (o["matcher"]["id"] == "byName" and o["matcher"]["options"] == query["legendFormat"])
+                      or (o["matcher"]["id"] == "byRegexp" and re.search(o["matcher"]["options"],
+                                                                           query["legendFormat"]))]
+            assert styled, f"{panel['title']}: the target line {query['legendFormat']!r} is not styled"
+
+
+def test_no_target_is_typed_into_a_panel(board):
+    """Thresholds are the met/not met colouring of 0/1 verdicts only: a target's value comes
+    from a metric, never from the panel."""
+    _, dashboard, _ = board
+    for panel in all_panels(dashboard):
+        thresholds = panel.get("fieldConfig", {}).get("defaults", {}).get("thresholds")
+        if thresholds:
+            assert [s["value"] for s in thresholds["steps"]] in ([None], [None, 1]), panel["title"]
+        for query in panel.get("targets", []):
+            compared = re.findall(r"(?:[<>]=?|[=!]=)\s*(?:bool\s+)?([0-9.eE+-]+)", query["expr"])
+            assert "vector(" not in query["expr"] and set(compared) <= {"0"}, \
+                f"{panel['title']}: a number typed into {query['expr']}"
+
+
+def test_the_template_variables_query_exposed_labels(board):
+    _, dashboard, _ = board
     for variable in dashboard["templating"]["list"]:
         if variable["type"] != "query":
             continue
