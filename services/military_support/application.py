@@ -16,10 +16,10 @@ from eventsourcing.utils import get_topic
 
 from services.military_support.domain import (
     Beneficiary, BenefitRoll, CoBuildingPair, EducationSession, EvidenceFile,
-    PairRegistry, SupportActivity, Worker, check_count, check_disability, check_text,
-    normalise_person)
+    PairRegistry, SupportActivity, Worker, check_disability)
 from services.military_support.rules import MilitaryRules
 from shared import identity
+from shared.checks import check_count, check_text, normalise_person
 from shared.errors import Conflict, InvalidInput
 from shared.eventstore import PlatformApplication, retry_on_conflict
 from shared.money import month, parse_date, yuan

@@ -13,9 +13,10 @@ from uuid import UUID
 
 from services.welfare.domain import (
     CATEGORIES, Admission, CareWorker, Employment, HomeCareOrder, Institution,
-    Residency, SupportedPerson, WelfareEnterprise, check_choice, check_text, normalise_person)
+    Residency, SupportedPerson, WelfareEnterprise)
 from services.welfare.rules import WelfareRules
 from shared import identity
+from shared.checks import check_choice, check_text, normalise_person
 from shared.errors import Conflict, InvalidInput
 from shared.eventstore import PlatformApplication, retry_on_conflict
 from shared.money import month, parse_date, yuan

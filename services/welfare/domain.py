@@ -14,9 +14,8 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import event
 
 from shared.audit import AuditedAggregate
-from shared import identity
+from shared.checks import check_choice, check_count, check_text, normalise_person
 from shared.errors import Conflict, InvalidInput
-from shared.money import parse_date
 
 NAMESPACE = uuid5(NAMESPACE_URL, "urn:zhonglou-civil-affairs:welfare")
 INSTITUTION_KINDS = ("public", "private")
@@ -29,44 +28,11 @@ OWNERSHIPS = ("state", "collective", "private")
 PLACED, DELIVERED, CANCELLED = "placed", "delivered", "cancelled"
 
 
-# --- checks shared by the aggregates ----------------------------------------------------------
-
-def check_text(value, field: str, what: str = "text") -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(field, f"must give the {what} (non-empty)", code="input.empty_text")
-    return value.strip()
-
-
-def check_choice(value, choices, field: str) -> str:
-    if value not in choices:
-        raise InvalidInput(field, f"must be one of: {', '.join(choices)}", code="input.not_a_choice")
-    return value
-
-
-def check_count(value, field: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise InvalidInput(field, f"must be a whole number of at least {minimum}",
-                           code="input.whole_number_below_minimum")
-    return value
-
+# --- checks shared by the aggregates (text, choices, counts, persons: shared/checks.py) --------
 
 def check_not_before(day: str, earliest: str, field: str, what: str) -> None:
     if day < earliest:
         raise InvalidInput(field, f"must not be before {what} ({earliest})", code="welfare.date_too_early")
-
-
-def normalise_person(id_number, name, birth_date=None) -> dict:
-    """A person as stored: compact identity number, trimmed name, ISO birth date when given
-    (it must match the one in the identity number)."""
-    number = identity.validate(id_number, "id_number")
-    person = {"id_number": number, "name": check_text(name, "name", "person's name")}
-    if birth_date is not None:
-        born = parse_date(birth_date, "birth_date")
-        if born != identity.birth_date(number):
-            raise InvalidInput("birth_date", "must match the birth date in the identity number",
-                               code="identity.birth_date_mismatch")
-        person["birth_date"] = born.isoformat()
-    return person
 
 
 # --- elderly-care institutions ------------------------------------------------------------------
