@@ -83,9 +83,10 @@ def database():
 
 @pytest.fixture
 def fresh_schemas(database):
-    """Drop every registered domain's event store and the read model, so each test starts from
-    an empty store."""
+    """Drop every registered domain's event store, the read model and the subscriptions' store,
+    so each test starts from an empty store (a subscription left by an earlier test would have
+    the platform's delivery process polling feeds that are gone)."""
     from shared import domains
     from tests.support import drop_schemas
-    drop_schemas(database, *domains.names(), "read_model")
+    drop_schemas(database, *domains.names(), "read_model", "subscriptions")
     return database
