@@ -419,11 +419,11 @@ def throughput(args, bench, store: Store, receiver: Receiver, pids, result: dict
 def replay(args, bench, store: Store, receiver: Receiver, pids, result: dict, log) -> None:
     """The feed alone, then the three replays: webhook batchsize 1, webhook batchsize
     REPLAY_BATCH, AMQP."""
-    from services.subscriptions.delivery import FeedReader
+    from services.subscriptions.delivery import FeedReader, Settings
     head = feed_head(bench)
     log.phase(f"baseline: reading the social_assistance feed pages alone, after=0 up to {head}")
     reader = FeedReader(feed_url(bench))
-    limit = int(bench.platform.env.get("SUBSCRIPTIONS_PAGE_LIMIT", "200"))
+    limit = Settings.from_env(bench.platform.env).page_limit     # the pages the engine reads
     began, position, events = time.perf_counter(), 0, 0
     while position < head:
         page = reader.page(position, limit)["events"]

@@ -2,9 +2,11 @@
 person), each a typed error naming the field with a stable rule code. No framework here."""
 from __future__ import annotations
 
+from datetime import date
+
 from shared import identity
 from shared.errors import InvalidInput
-from shared.money import parse_date
+from shared.money import month, parse_date
 
 
 def check_text(value, field: str, what: str = "text") -> str:
@@ -41,3 +43,26 @@ def normalise_person(id_number, name, birth_date=None) -> dict:
                                code="identity.birth_date_mismatch")
         person["birth_date"] = born.isoformat()
     return person
+
+
+def past_day(value, field: str, today: date) -> str:
+    """An ISO date not after `today`."""
+    day = parse_date(value, field)
+    if day > today:
+        raise InvalidInput(field, f"must not be in the future (today is {today.isoformat()})",
+                           code="input.future_date")
+    return day.isoformat()
+
+
+def past_month(value, field: str, today: date) -> str:
+    """A YYYY-MM month not after today's."""
+    month(value, field)
+    if value > today.isoformat()[:7]:
+        raise InvalidInput(field, f"must not be a future month (today is {today.isoformat()})",
+                           code="input.future_month")
+    return value
+
+
+def shown(reveal_identity: bool):
+    """How an identity number is shown in an answer: whole when revealed, else masked."""
+    return (lambda number: number) if reveal_identity else identity.mask

@@ -19,10 +19,11 @@ from services.military_support.domain import (
     PairRegistry, SupportActivity, Worker, check_disability)
 from services.military_support.rules import MilitaryRules
 from shared import identity
+from shared import checks
 from shared.checks import check_count, check_text, normalise_person
 from shared.errors import Conflict, InvalidInput
 from shared.eventstore import PlatformApplication, retry_on_conflict
-from shared.money import month, parse_date, yuan
+from shared.money import month, yuan
 from shared.referencedata import ReferenceData
 
 BATCH = 100  # beneficiaries per atomic write in a monthly run
@@ -318,22 +319,12 @@ class MilitarySupport(PlatformApplication):
         return year
 
     def _day(self, value, field: str) -> str:
-        day = parse_date(value, field)
-        if day > self.today():
-            raise InvalidInput(field, f"must not be in the future (today is {self.today().isoformat()})",
-                               code="input.future_date")
-        return day.isoformat()
+        return checks.past_day(value, field, self.today())
 
     def _month_not_future(self, value, field: str) -> str:
-        month(value, field)
-        if value > self.today().isoformat()[:7]:
-            raise InvalidInput(field, f"must not be a future month (today is {self.today().isoformat()})",
-                               code="input.future_month")
-        return value
+        return checks.past_month(value, field, self.today())
 
-    @staticmethod
-    def _shown(reveal_identity: bool):
-        return (lambda number: number) if reveal_identity else identity.mask
+    _shown = staticmethod(checks.shown)
 
     # --- views -------------------------------------------------------------------------------------------------
 

@@ -17,10 +17,10 @@ from services.social_affairs.domain import (
     check_migration_move, is_migration, marriage_refusal, sex_of)
 from services.social_affairs.rules import AffairsRules
 from shared import identity
+from shared import checks
 from shared.commands import OFFICER_NAME, PERSON_NAME, REASON, Text
 from shared.errors import Conflict, DomainError, InvalidInput
 from shared.eventstore import PlatformApplication, retry_on_conflict
-from shared.money import parse_date
 from shared.referencedata import ReferenceData
 
 HALL_CODE = Text(40, 1, pattern=r"[a-z][a-z0-9_]*")
@@ -338,15 +338,9 @@ class SocialAffairs(PlatformApplication):
         return self._find(MaritalStatus.create_id(key)) or MaritalStatus(person_key=key)
 
     def _day(self, value, field: str) -> str:
-        day = parse_date(value, field)
-        if day > self.today():
-            raise InvalidInput(field, f"must not be in the future (today is {self.today().isoformat()})",
-                               code="input.future_date")
-        return day.isoformat()
+        return checks.past_day(value, field, self.today())
 
-    @staticmethod
-    def _shown(reveal_identity: bool):
-        return (lambda number: number) if reveal_identity else identity.mask
+    _shown = staticmethod(checks.shown)
 
     # --- views --------------------------------------------------------------------------------------------
 

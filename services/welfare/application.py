@@ -16,10 +16,11 @@ from services.welfare.domain import (
     Residency, SupportedPerson, WelfareEnterprise)
 from services.welfare.rules import WelfareRules
 from shared import identity
+from shared import checks
 from shared.checks import check_choice, check_text, normalise_person
 from shared.errors import Conflict, InvalidInput
 from shared.eventstore import PlatformApplication, retry_on_conflict
-from shared.money import month, parse_date, yuan
+from shared.money import yuan
 from shared.referencedata import ReferenceData
 
 
@@ -334,22 +335,12 @@ class Welfare(PlatformApplication):
 
 
     def _day(self, value, field: str) -> str:
-        day = parse_date(value, field)
-        if day > self.today():
-            raise InvalidInput(field, f"must not be in the future (today is {self.today().isoformat()})",
-                               code="input.future_date")
-        return day.isoformat()
+        return checks.past_day(value, field, self.today())
 
     def _month_not_future(self, value, field: str) -> str:
-        month(value, field)
-        if value > self.today().isoformat()[:7]:
-            raise InvalidInput(field, f"must not be a future month (today is {self.today().isoformat()})",
-                               code="input.future_month")
-        return value
+        return checks.past_month(value, field, self.today())
 
-    @staticmethod
-    def _shown(reveal_identity: bool):
-        return (lambda number: number) if reveal_identity else identity.mask
+    _shown = staticmethod(checks.shown)
 
     # --- views ---------------------------------------------------------------------------------------------
 
