@@ -1,13 +1,16 @@
 """Test helpers shared by every tier: identity numbers, household members, an in-memory app."""
 from __future__ import annotations
 
+import contextlib
 import itertools
 from datetime import date, timedelta
+from pathlib import Path
 
 from eventsourcing.cryptography import AESCipher
 from stdnum.cn import ric
 
 _sequence = itertools.count(1)
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def id_number(born: str = "19600101", area_code: str = "320404", seq: int | None = None) -> str:
@@ -69,3 +72,70 @@ def drop_schemas(settings, *schemas: str) -> None:
     with psycopg.connect(settings.pg_conninfo(), autocommit=True) as conn:
         for schema in schemas:
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on now."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_get(url: str, timeout: float = 10) -> tuple[int, bytes]:
+    """The status and body of a GET; an HTTP error status is returned, not raised."""
+    import urllib.error
+    import urllib.request
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def get_json(url: str) -> dict:
+    """The JSON body of a GET that must succeed."""
+    import json
+    status, body = http_get(url)
+    assert status == 200, f"GET {url} answered {status}: {body[:300]!r}"
+    return json.loads(body)
+
+
+@contextlib.contextmanager
+def nameko_service(module: str, amqp_uri: str, log_dir, *, env: dict | None = None,
+                   startup: float = 60):
+    """`nameko run <module>` as a process on a free HTTP port; yields its base URL once /healthz
+    answers 200, and stops it afterwards. A service that does not start fails the test with its log."""
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import pytest
+    port = free_port()
+    log = Path(log_dir) / f"{module.rsplit('.', 2)[-2]}.log"
+    process_env = dict(os.environ, AMQP_URI=amqp_uri, WEB_SERVER_ADDRESS=f"127.0.0.1:{port}", **(env or {}))
+    with open(log, "wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "nameko", "run", "--config", "deploy/nameko.yml",
+                                    module], cwd=ROOT, env=process_env, stdout=out, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + startup
+    try:
+        while True:
+            try:
+                if http_get(f"{base}/healthz", timeout=2)[0] == 200:
+                    break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"{module} did not start:\n{log.read_text(errors='replace')[-4000:]}")
+            time.sleep(0.3)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)

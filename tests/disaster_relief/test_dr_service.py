@@ -5,15 +5,9 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import random
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
 from functools import partial
-from pathlib import Path
 
 import pytest
 
@@ -21,46 +15,16 @@ from services.disaster_relief.demo import drive as run
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.rpc import cluster
 from tests.disaster_relief.dr_support import figures
-from tests.support import drop_schemas
+from tests.support import drop_schemas, get_json, nameko_service
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
-def service(database, amqp_uri):
+def service(database, amqp_uri, tmp_path_factory):
     drop_schemas(database, "disaster_relief")
-    port = free_port()
-    env = dict(os.environ, AMQP_URI=amqp_uri, WEB_SERVER_ADDRESS=f"127.0.0.1:{port}")
-    process = subprocess.Popen([sys.executable, "-m", "nameko", "run", "--config", "deploy/nameko.yml",
-                                "services.disaster_relief.service"], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.terminate()
-                pytest.fail("the disaster_relief service did not start")
-            time.sleep(0.3)
-    yield url
-    process.terminate()
-    process.wait(20)
-
-
-def get_json(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return json.loads(response.read())
+    with nameko_service("services.disaster_relief.service", amqp_uri, tmp_path_factory.mktemp("disaster_relief")) as base:
+        yield base
 
 
 def test_commands_over_rpc_and_refusals_come_back_typed(service, amqp_uri):

@@ -4,61 +4,23 @@ needs a reason and is recorded, HTTP /healthz, /events and /metrics, and the ser
 serving after bad input."""
 from __future__ import annotations
 
-import json
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.rpc import cluster
 from tests.military_support.ms_support import SERVICE, person
-from tests.support import drop_schemas
+from tests.support import drop_schemas, get_json, nameko_service
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
-def service(database, amqp_uri):
+def service(database, amqp_uri, tmp_path_factory):
     drop_schemas(database, SERVICE)
-    port = free_port()
-    env = dict(os.environ, AMQP_URI=amqp_uri, WEB_SERVER_ADDRESS=f"127.0.0.1:{port}")
-    process = subprocess.Popen([sys.executable, "-m", "nameko", "run", "--config", "deploy/nameko.yml",
-                                "services.military_support.service"], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.terminate()
-                pytest.fail("the military_support service did not start")
-            time.sleep(0.3)
-    yield url
-    process.terminate()
-    process.wait(20)
-
-
-def get_json(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return json.loads(response.read())
+    with nameko_service("services.military_support.service", amqp_uri, tmp_path_factory.mktemp("military_support")) as base:
+        yield base
 
 
 def test_commands_over_rpc_and_refusals_come_back_typed(service, amqp_uri):

@@ -7,15 +7,7 @@ from __future__ import annotations
 import functools
 import io
 import json
-import os
 import random
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -28,51 +20,15 @@ from shared.referencedata import ReferenceData
 from shared.report_kit import Context, Targets, read_section
 from shared.rpc import cluster
 from tests.social_affairs.sa_support import READ_MODEL, couple, party, read_model, targets
-from tests.support import drop_schemas
+from tests.support import drop_schemas, http_get as get, nameko_service
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def get(url: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
 
 
 @pytest.fixture(scope="module")
 def service(database, amqp_uri, tmp_path_factory):
     drop_schemas(database, "social_affairs", READ_MODEL)
-    port = free_port()
-    log = tmp_path_factory.mktemp("social_affairs") / "service.log"
-    env = dict(os.environ, AMQP_URI=amqp_uri, WEB_SERVER_ADDRESS=f"127.0.0.1:{port}")
-    with open(log, "wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "nameko", "run", "--config", "deploy/nameko.yml",
-                                    "services.social_affairs.service"],
-                                   cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            try:
-                if get(f"{base}/healthz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the social_affairs service did not start:\n{log.read_text(errors='replace')}")
-            time.sleep(0.3)
+    with nameko_service("services.social_affairs.service", amqp_uri, tmp_path_factory.mktemp("social_affairs")) as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(20)
 
 
 @pytest.fixture(scope="module")

@@ -6,15 +6,7 @@ from __future__ import annotations
 import functools
 import io
 import json
-import os
 import random
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
-from pathlib import Path
 
 import amqp
 import psycopg
@@ -32,50 +24,16 @@ from shared.report_kit import Context, Targets, read_section
 from shared.relay import Relay
 from shared.rpc import cluster
 from tests.welfare.welfare_support import READ_MODEL, person, read_model, welfare_targets
-from tests.support import drop_schemas
+from tests.support import drop_schemas, http_get as get, nameko_service
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def get(url: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
 
 
 @pytest.fixture(scope="module")
 def service(database, amqp_uri, tmp_path_factory):
     """The service process on a fresh `welfare` schema; yields its HTTP base URL."""
     drop_schemas(database, "welfare", READ_MODEL)
-    port = free_port()
-    log = tmp_path_factory.mktemp("welfare") / "service.log"
-    env = dict(os.environ, AMQP_URI=amqp_uri, WEB_SERVER_ADDRESS=f"127.0.0.1:{port}")
-    with open(log, "wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "nameko", "run", "--config",
-                                    "deploy/nameko.yml", "services.welfare.service"],
-                                   cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if get(f"{base}/healthz")[0] == 200:
-                break
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            pytest.fail(f"the welfare service did not start:\n{log.read_text(errors='replace')}")
-        time.sleep(0.3)
-    yield base
-    process.terminate()
-    process.wait(20)
+    with nameko_service("services.welfare.service", amqp_uri, tmp_path_factory.mktemp("welfare")) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
