@@ -27,6 +27,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
+from services.reporting import measures
 from services.reporting.audit import audit_page
 from services.reporting.connections import DatabaseMissing
 from shared import domains, referencedata
@@ -50,6 +51,14 @@ METRICS: dict[str, tuple] = {
     "reporting_target": (
         "The report year's target of each key of its targets file (data/targets/<year>.json), "
         "with the comparison that meets it; dashboards draw targets from it", ("key", "op")),
+    "reporting_target_due_timestamp_seconds": (
+        "When each target of the report year falls due (its `due` in the targets file, else the "
+        "year's end), Unix seconds; after it a target not met is an alert", ("key",)),
+    "reporting_target_value": (
+        "Every measure of the report against a target of the targets file, by target key, scope "
+        "(where in the report) and area (empty: the whole district)", ("key", "scope", "area")),
+    "reporting_target_met": (
+        "1 if the measure meets its target, 0 if not (no sample while unknown)", ("key", "scope", "area")),
 }
 
 
@@ -164,6 +173,12 @@ class Reporting:
         own.add("reporting_targets_found", {}, int(ctx.targets.found))
         for key, target in sorted(ctx.targets.entries.items()):
             own.add("reporting_target", {"key": key, "op": target.get("op", ">=")}, target["value"])
+            own.add("reporting_target_due_timestamp_seconds", {"key": key},
+                    measures.due(target, ctx.year).timestamp())
+        for measure in measures.measures(built, ctx.reference.areas):
+            labels = {"key": measure.key, "scope": measure.scope, "area": measure.area}
+            own.add("reporting_target_value", labels, measure.value)
+            own.add("reporting_target_met", labels, None if measure.met is None else int(measure.met))
         return [*own.collect(), *self._families(built, ctx)]
 
     def _families(self, built: Mapping[str, dict | None], ctx: Context) -> list[Metric]:

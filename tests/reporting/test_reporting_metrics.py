@@ -91,6 +91,21 @@ def test_the_scenario_samples(text):
     assert value(found, "reporting_targets_found") == 1
 
 
+def test_every_target_measure_is_also_exposed_uniformly(text):
+    """The dibao section's own target metrics have a uniform twin, reporting_target_value/_met
+    {key, scope, area}, which the district plan dashboard and the alerts read."""
+    found = samples(text)
+    area = {"key": "dibao_coverage_urban_ratio", "scope": "social_assistance.areas.beigang.metrics.coverage_ratio.urban",
+            "area": "beigang"}
+    assert value(found, "reporting_target_value", **area) == pytest.approx(6 / 45000)
+    assert value(found, "reporting_target_met", **area) == 0
+    district = [labels for name, labels in found if name == "reporting_target_met"
+                and dict(labels)["key"] == "dibao_coverage_rural_ratio" and dict(labels)["area"] == ""]
+    assert len(district) == 1 and value(found, "reporting_target_met", **dict(district[0])) == 0
+    assert value(found, "reporting_target_due_timestamp_seconds", key="dibao_coverage_urban_ratio") == \
+        1199145600.0                                   # 2008-01-01T00:00:00Z: the end of the year
+
+
 def test_every_documented_metric_is_exposed_once(text):
     families = [f.name for f in text_string_to_metric_families(text.decode())]
     assert len(families) == len(set(families)), "a metric name is served by both registries"
