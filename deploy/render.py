@@ -30,6 +30,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from deploy import dashboards
 from shared import domains
 from shared.domains import RELAY_PORT, SERVICE_PORT, Domain
 
@@ -867,6 +868,7 @@ def files(found: tuple[Domain, ...] | None = None, root: Path = ROOT) -> dict[st
     for process in processes(found):
         rendered[f"k8s/base/{process.name}.yaml"] = _k8s_manifest(process, found)
     rendered[DOCS] = docs(found, (root / DOCS).read_text(encoding="utf-8"))
+    rendered.update(dashboards.files(found))
     return rendered
 
 

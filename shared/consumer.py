@@ -75,6 +75,11 @@ CATCH_UPS = Counter("projection_catch_up_reads_total", "Reads of a source's feed
 ERRORS = Counter("projection_errors_total", "Failures of the consumer loop; it retries", ["kind"])
 SKIPPED = Counter("projection_skipped_events_total",
                   "Events the read model could not apply: skipped and dead-lettered (apply-failed)", ["source"])
+# Every reason and kind a counter above can take, exposed at 0 from the start (Prometheus's advice:
+# a series that appears only with the first failure makes rate() and alerts miss that failure).
+POISON_REASONS = ("not-a-cloudevent", "unknown-source", "no-sequence", "unknown-type",
+                  "schema-violation", "apply-failed")
+ERROR_KINDS = ("broker", "feed", "catch-up", "event", "store")
 DEFERRED = Counter("projection_deferred_events_total",
                    "Events acked unapplied because their source's feed could not fill a gap; "
                    "caught up from the feed later", ["source"])
@@ -85,6 +90,17 @@ TRANSIENT_SQLSTATE_CLASSES = {"08", "40", "53", "55", "57", "58", "XX"}
 PERMANENT_SQLSTATE_CLASSES = {"22", "23", "42", "54", "0A"}
 PERMANENT_PYTHON_ERRORS = (KeyError, TypeError, ValueError, ArithmeticError, decimal.InvalidOperation,
                            AttributeError, LookupError)
+
+
+def initialise_counters(sources) -> None:
+    """Every labelled counter of the consumer at 0 for the sources it consumes."""
+    for reason in POISON_REASONS:
+        DEAD.labels(reason)
+    for kind in ERROR_KINDS:
+        ERRORS.labels(kind)
+    for source in sources:
+        for counter in (APPLIED, RECEIVED, CATCH_UPS, SKIPPED, DEFERRED):
+            counter.labels(source)
 
 
 class FeedUnavailable(OSError):
@@ -197,6 +213,7 @@ class EventConsumer:
                                   else int(os.environ.get("CONSUMER_APPLY_ATTEMPTS", "3")))
         self._feed_retry_at: dict[str, tuple[float, float]] = {}  # source -> (not before, pause)
         self.stopping = threading.Event()
+        initialise_counters(feeds)
         self._buffer: list = []
         self._next_head_check = 0.0
 

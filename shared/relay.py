@@ -55,6 +55,7 @@ BATCH_SECONDS = Histogram("relay_batch_duration_seconds",
                           "is read and sent meanwhile)", ["service"])
 ERRORS = Counter("relay_errors_total", "Failures of the relay loop, by kind; it retries",
                  ["service", "kind"])
+ERROR_KINDS = ("broker", "store", "listen")
 
 
 class BrokerRefused(RuntimeError):
@@ -180,6 +181,9 @@ class Relay:
         self.stopping = threading.Event()
         self._listener: psycopg.Connection | None = None
         self._position: int | None = None
+        for kind in ERROR_KINDS:          # at 0 from the start: the first failure shows in rate()
+            ERRORS.labels(self.service, kind)
+        PUBLISHED.labels(self.service)
 
     def _tracking_recorder(self) -> PostgresTrackingRecorder:
         s = self.settings

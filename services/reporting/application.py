@@ -56,9 +56,9 @@ METRICS: dict[str, tuple] = {
         "year's end), Unix seconds; after it a target not met is an alert", ("key",)),
     "reporting_target_value": (
         "Every measure of the report against a target of the targets file, by target key, scope "
-        "(where in the report) and area (empty: the whole district)", ("key", "scope", "area")),
+        "(where in the report), area (empty: the whole district) and report year", ("key", "scope", "area", "year")),
     "reporting_target_met": (
-        "1 if the measure meets its target, 0 if not (no sample while unknown)", ("key", "scope", "area")),
+        "1 if the measure meets its target, 0 if not (no sample while unknown)", ("key", "scope", "area", "year")),
 }
 
 
@@ -176,7 +176,7 @@ class Reporting:
             own.add("reporting_target_due_timestamp_seconds", {"key": key},
                     measures.due(target, ctx.year).timestamp())
         for measure in measures.measures(built, ctx.reference.areas):
-            labels = {"key": measure.key, "scope": measure.scope, "area": measure.area}
+            labels = {"key": measure.key, "scope": measure.scope, "area": measure.area, "year": ctx.year}
             own.add("reporting_target_value", labels, measure.value)
             own.add("reporting_target_met", labels, None if measure.met is None else int(measure.met))
         return [*own.collect(), *self._families(built, ctx)]

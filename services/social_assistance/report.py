@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
+from fractions import Fraction
 
 from prometheus_client.core import Metric
 
@@ -37,13 +38,15 @@ from shared.report_kit import (NOT_INITIALISED, ZERO, Context, Families, Targets
 # The relations this section reads; if any is missing the projection has not created them yet,
 # and the section is all zeros.
 RELATIONS = ("cases", "area_totals", "payments", "payments_by_month", "marginal_households",
-             "marginal_relief", "donations")
+             "marginal_relief", "donations", "standards")
 
 # Keys of the targets file (data/targets/<year>.json) this section evaluates.
 COVERAGE_TARGET = "dibao_coverage_{scheme}_ratio"
 YEAR_END_TARGET = "dibao_year_end_extra_month_ratio"
 RELIEF_TARGET = "marginal_year_end_relief_ratio"
-TARGETS = (COVERAGE_TARGET, YEAR_END_TARGET, RELIEF_TARGET)
+RAISE_TARGET = "dibao_standard_raise_{scheme}_yuan"
+TARGETS = (COVERAGE_TARGET, YEAR_END_TARGET, RELIEF_TARGET, RAISE_TARGET)
+ALL_AREAS = "*"     # a standard row for every area (data/standards.json), unless an area has its own
 
 
 # --- what the read model holds ---------------------------------------------------------------------
@@ -81,6 +84,26 @@ class Snapshot:
     year: int
     areas: dict[str, AreaCounts] = field(default_factory=lambda: defaultdict(AreaCounts))
     payments: list[PaymentRow] = field(default_factory=list)
+    # (area or "*", registration) -> [(effective month, amount)], oldest first
+    standards: dict[tuple[str, str], list[tuple[str, Decimal]]] = field(default_factory=lambda: defaultdict(list))
+
+    def standard(self, area: str, registration: str, month: str) -> Decimal | None:
+        """The standard in force for a month: the area's own row if it has one as recent, else
+        the all-areas row."""
+        best = None
+        for key in (ALL_AREAS, area):        # the area's own row wins a tie on the month
+            for effective, value in self.standards.get((key, registration), []):
+                if effective <= month and (best is None or effective >= best[0]):
+                    best = (effective, value)
+        return None if best is None else best[1]
+
+    def raised(self, area: str, registration: str) -> Decimal | None:
+        """How much the standard rose in the year: in force for December minus in force at the
+        start of the year (January; a raise effective in January itself replaces that month's
+        row in the read model, so is not seen: raises are effective from February on)."""
+        start = self.standard(area, registration, f"{self.year}-01")
+        end = self.standard(area, registration, f"{self.year}-12")
+        return None if start is None or end is None else end - start
 
     def area(self, code: str) -> AreaCounts:
         return self.areas[code]
@@ -146,6 +169,11 @@ def _read(curs, schema: str, snap: Snapshot) -> None:
         counts.relief_amount = Decimal(row["amount"])
 
     for row in fetch(curs, schema, """
+            SELECT area, registration, effective_month, amount FROM {s}.standards
+            ORDER BY effective_month"""):
+        snap.standards[(row["area"], row["registration"])].append((row["effective_month"], Decimal(row["amount"])))
+
+    for row in fetch(curs, schema, """
             SELECT area, count(*) AS donations, coalesce(sum(amount), 0) AS amount
             FROM {s}.donations WHERE year = %(year)s GROUP BY area""", {"year": year}):
         counts = snap.area(row["area"])
@@ -168,6 +196,14 @@ def schemes_of(snapshot: Snapshot, ctx: Context) -> list[str]:
                  if k.endswith("_population")}
     seen = {s for counts in snapshot.areas.values() for s in counts.persons_by_scheme}
     return sorted(named | populated | seen)
+
+
+def raise_measures(snapshot: Snapshot, area: str, schemes: list[str], targets: Targets) -> dict:
+    """The year's raise of the standard of each scheme against its target (yuan per person per
+    month); `area` "*" is the district-wide standard."""
+    found = {s: snapshot.raised(area, s) for s in schemes}
+    return {s: targets.measure(RAISE_TARGET.format(scheme=s), None if r is None else Fraction(r), "yuan")
+            for s, r in found.items()}
 
 
 def area_metrics(counts: AreaCounts, populations: dict[str, int], payments: list,
@@ -234,7 +270,8 @@ def build(snapshot: Snapshot | None, ctx: Context, missing: list[str]) -> dict:
             "name": (ref or {}).get("name"), "name_en": (ref or {}).get("name_en"),
             "kind": (ref or {}).get("kind"),
             "in_reference_data": ref is not None,
-            "metrics": area_metrics(counts, populations, payments, schemes, targets),
+            "metrics": {**area_metrics(counts, populations, payments, schemes, targets),
+                        "standard_raise_yuan": raise_measures(snapshot, code, schemes, targets)},
         }
         _add(district_counts, counts)
         for s in schemes:
@@ -245,8 +282,9 @@ def build(snapshot: Snapshot | None, ctx: Context, missing: list[str]) -> dict:
         "schemes": schemes,
         "district": {"code": ctx.district.get("code"), "name": ctx.district.get("name"),
                      "name_en": ctx.district.get("name_en"),
-                     "metrics": area_metrics(district_counts, district_population,
-                                             _merge_payments(snapshot.payments), schemes, targets)},
+                     "metrics": {**area_metrics(district_counts, district_population,
+                                                _merge_payments(snapshot.payments), schemes, targets),
+                                 "standard_raise_yuan": raise_measures(snapshot, ALL_AREAS, schemes, targets)}},
         "areas": areas,
     }
 
@@ -309,6 +347,14 @@ METRICS: dict[str, tuple] = {
     "dibao_district_marginal_relief_target_met": ("1 if the district-wide marginal relief completion "
                                                   "meets the target, else 0", ("year",)),
     "dibao_marginal_relief_yuan": ("Year-end relief paid to marginal households in the year, yuan", _AY),
+    "dibao_standard_raise_yuan": ("How much the area's dibao standard of the scheme rose in the year "
+                                  "(in force for December minus at the start of the year), yuan per "
+                                  "person per month", ("area", "scheme", "year")),
+    "dibao_district_standard_raise_yuan": ("How much the district-wide (all areas) standard of the "
+                                           "scheme rose in the year, yuan per person per month",
+                                           ("scheme", "year")),
+    "dibao_standard_raise_target_met": ("1 if the area's raise of the scheme's standard is the year's "
+                                        "target, else 0", ("area", "scheme", "year")),
     "charity_donations_yuan": ("One-day donation drive: donations received in the year, yuan", _AY),
     "charity_donations": ("One-day donation drive: donations received in the year", _AY),
 }
@@ -344,6 +390,8 @@ def families(section: dict | None, ctx: Context) -> list[Metric]:
     relief = district["marginal_relief_ratio"]
     add("dibao_district_marginal_relief_ratio", {"year": year}, relief["value"])
     add("dibao_district_marginal_relief_target_met", {"year": year}, flag(relief["met"]))
+    for scheme, measured in district["standard_raise_yuan"].items():
+        add("dibao_district_standard_raise_yuan", {"scheme": scheme, "year": year}, measured["value"])
     return out.collect()
 
 
@@ -371,6 +419,9 @@ def _area(out: Families, code: str, year: str, schemes: list[str], m: dict) -> N
         out.add("dibao_population", s, m["population"][scheme]["value"])
         out.add("dibao_coverage_ratio", s, cov["value"])
         out.add("dibao_coverage_target_met", s, flag(cov["met"]))
+        raised = m["standard_raise_yuan"][scheme]
+        out.add("dibao_standard_raise_yuan", {**s, "year": year}, raised["value"])
+        out.add("dibao_standard_raise_target_met", {**s, "year": year}, flag(raised["met"]))
     for row in m["payments_yuan"]["by_month"]:
         p = {"area": code, "month": row["month"], "kind": row["kind"]}
         out.add("dibao_payments_yuan", p, row["amount_yuan"])

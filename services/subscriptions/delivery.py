@@ -250,6 +250,7 @@ class Worker(threading.Thread):
         # the labelled children once, not per event (a replay delivers thousands a second)
         self._delivered, self._lag = DELIVERED_TOTAL.labels(self.id), LAG_EVENTS.labels(self.id)
         LAG_SECONDS.labels(self.id).set_function(self.lag_seconds)
+        DEAD_TOTAL.labels(self.id)                    # at 0 from the start, for rate() and alerts
 
     def stop(self) -> None:
         self._stopping.set()

@@ -152,6 +152,13 @@ def scenario(feed):
     feed.event("MarginalHouseholdReliefPaid", m1, year=2007, amount="200.00")
     feed.event("MarginalHouseholdReliefPaid", m3, year=2007, amount="200.00")
     feed.event("MarginalHouseholdReviewed", m3, outcome="left_band", per_capita_income="900.00")
+    schedule = uuid.uuid4()       # the standards: 300/200 from January, raised by 20/30 from February
+    for registration, amount in (("urban", "300.00"), ("rural", "200.00")):
+        feed.event("StandardScheduleSet", schedule, area="*", registration=registration, amount=amount,
+                   effective_month="2007-01")
+    feed.event("StandardScheduleRaised", schedule, deltas={"urban": "20.00", "rural": "30.00"},
+               effective_month="2007-02", amounts=[{"area": "*", "registration": "urban", "amount": "320.00"},
+                                                   {"area": "*", "registration": "rural", "amount": "230.00"}])
     feed.donation("beigang", "100.00", "2007-04-01")
     feed.donation("beigang", "50.50", "2007-04-01")
     feed.donation("xinzha", "1000.00", "2007-04-02")

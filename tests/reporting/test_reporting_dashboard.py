@@ -24,6 +24,7 @@ import jsonschema
 import promql_parser
 import pytest
 
+from deploy.dashboards import EXTERNAL
 from services.reporting.application import METRICS as OWN
 from services.reporting.application import registered_sections
 from shared.referencedata import load_targets
@@ -37,11 +38,35 @@ TARGETS_YEAR = 2007
 # Metrics of the default registry that every Nameko service of the platform serves.
 ENTRYPOINT_LABELS = {"entrypoint_calls_total": ("service", "entrypoint"),
                      "entrypoint_errors_total": ("service", "entrypoint", "kind")}
-KNOWN = {**exposed_labels(OWN), **ENTRYPOINT_LABELS,
+
+
+def process_metrics() -> dict[str, tuple[str, ...]]:
+    """The labelled metrics the platform's processes declare (relays, projection, delivery,
+    services, gateway), from prometheus_client's own declarations: exposed name -> labels."""
+    from prometheus_client import REGISTRY
+
+    import services.subscriptions.delivery  # noqa: F401  (declares the subscription metrics)
+    import shared.consumer  # noqa: F401
+    import shared.relay  # noqa: F401
+    from services.gateway import metrics as gateway
+    from shared import nameko_support
+    found = {}
+    for registry in (REGISTRY, gateway.REGISTRY):
+        for collector in list(registry._collector_to_names):       # noqa: SLF001 — no public list
+            labels = tuple(getattr(collector, "_labelnames", ()))
+            for name in registry._collector_to_names[collector]:    # noqa: SLF001
+                found[name] = labels + (("le",) if name.endswith("_bucket") else ())
+    assert nameko_support.CALLS
+    return found
+
+
+KNOWN = {**process_metrics(), **exposed_labels(OWN), **ENTRYPOINT_LABELS, **EXTERNAL,
          **{name: labels for section in registered_sections().values()
             for name, labels in exposed_labels(section.METRICS).items()}}
 # What Grafana substitutes before the query reaches Prometheus.
-VARIABLES = {"$__rate_interval": "5m", "$year": "2007", "$area": ".*"}
+VARIABLES = {"$__rate_interval": "5m", "$year": "2007", "$area": ".*", "$source": ".*",
+             "$subscription": ".*", "$service": ".*", "$route": ".*"}
+LINE_OF_WORK = ("datasource", "year", "area")
 
 
 @dataclass(frozen=True)
@@ -53,7 +78,10 @@ class Spec:
     # target key (pattern) -> the section's own target metric that draws it instead of
     # reporting_target{key=...} (dibao's sections expose their targets themselves)
     own_targets: dict[str, str] = field(default_factory=dict)
+    variables: tuple[str, ...] = LINE_OF_WORK
 
+
+ALL_SECTIONS = tuple(registered_sections())
 
 SPECS = {
     "dibao.json": Spec(
@@ -62,12 +90,14 @@ SPECS = {
                 "Active cases per area", "Persons covered per area and scheme",
                 "Monthly payments (yuan), selected areas",
                 "Year-end extra month completion vs target",
-                "Marginal households: year-end relief completion vs target"),
+                "Marginal households: year-end relief completion vs target",
+                "Urban standard raise vs target, per area", "Rural standard raise vs target, per area"),
         metrics=("dibao_coverage_ratio", "dibao_coverage_target_ratio", "dibao_coverage_target_met",
                  "dibao_district_coverage_ratio", "dibao_active_cases", "dibao_persons_covered",
                  "dibao_payments_yuan", "dibao_year_end_extra_ratio",
                  "dibao_year_end_extra_target_ratio", "dibao_marginal_relief_ratio",
-                 "dibao_marginal_relief_target_ratio", "reporting_read_model_initialised"),
+                 "dibao_marginal_relief_target_ratio", "reporting_read_model_initialised",
+                 "dibao_standard_raise_yuan", "dibao_district_standard_raise_yuan", TARGET_METRIC),
         min_expressions=25,
         own_targets={"dibao_coverage_{scheme}_ratio": "dibao_coverage_target_ratio",
                      "dibao_year_end_extra_month_ratio": "dibao_year_end_extra_target_ratio",
@@ -110,6 +140,26 @@ SPECS = {
                  TARGET_METRIC),
         min_expressions=30),
 }
+SPECS.update({
+    "district_plan.json": Spec(
+        sections=ALL_SECTIONS, panels=("Targets met (district)", "Every district-wide measure: met (1) or not (0)"),
+        metrics=("reporting_target_value", "reporting_target_met", TARGET_METRIC), min_expressions=40),
+    "event_flow.json": Spec(
+        sections=(), variables=("datasource", "source", "subscription"), min_expressions=25,
+        panels=("Relay lag per source (events stored, not yet confirmed)", "Projection lag per source (events)",
+                "Projection dead letters by reason", "Subscription lag (seconds): the oldest event not yet delivered",
+                "Failed delivery attempts per subscription", "Queue depth: messages ready", "Consumers per queue",
+                "PostgreSQL up"),
+        metrics=("relay_lag_events", "projection_lag_events", "projection_dead_letters_total",
+                 "subscription_lag_seconds", "subscription_delivery_failures_total", "subscription_state", "rabbitmq_detailed_queue_messages_ready",
+                 "rabbitmq_detailed_queue_consumers", "pg_up")),
+    "services.json": Spec(
+        sections=(), variables=("datasource", "service", "route"), min_expressions=10,
+        panels=("Calls per second per entrypoint", "Fault ratio per service (5m)", "Duration per entrypoint (p99)",
+                "Requests per second per route", "Server errors (5xx) ratio per route (5m)", "Duration per route (p99)"),
+        metrics=("entrypoint_calls_total", "entrypoint_errors_total", "entrypoint_duration_seconds_bucket",
+                 "gateway_requests_total", "gateway_request_duration_seconds_bucket")),
+})
 FILES = sorted(path.name for path in GRAFANA.glob("*.json"))
 
 
@@ -204,7 +254,7 @@ def test_the_dashboard_has_the_required_panels(board):
     assert len(ids) == len(set(ids))
     assert dashboard["uid"] and dashboard["schemaVersion"] >= 36
     names = {v["name"] for v in dashboard["templating"]["list"]}
-    assert {"datasource", "year", "area"} <= names
+    assert set(spec.variables) <= names
     for panel in all_panels(dashboard):
         assert {"x", "y", "w", "h"} <= set(panel["gridPos"])
         assert panel["gridPos"]["x"] + panel["gridPos"]["w"] <= 24, panel["title"]
@@ -264,7 +314,9 @@ def test_every_drawn_target_is_a_key_of_the_targets_file_drawn_as_a_target(board
     panel beside what it measures, and in a time series as the dashed 'target' line."""
     _, dashboard, spec = board
     keys = set(load_targets(TARGETS_YEAR)["targets"])
-    evaluated = set().union(*(registered_sections()[s].TARGETS for s in spec.sections))
+    targets = Targets(TARGETS_YEAR, load_targets(TARGETS_YEAR))
+    evaluated = {key for s in spec.sections for pattern in registered_sections()[s].TARGETS
+                 for key in target_keys(pattern, targets)}
     for panel, query in queries(dashboard):
         found = [s for s in parsed(query["expr"]) if s.name == TARGET_METRIC]
         if not found:
@@ -313,3 +365,22 @@ def test_the_template_variables_query_exposed_labels(board):
 def test_a_broken_expression_is_caught():
     with pytest.raises(ValueError):
         promql_parser.parse(substitute('sum by (area (dibao_active_cases{area=~"$area"})'))
+
+
+def test_the_district_plan_draws_every_target_of_the_plan_as_its_panels_threshold():
+    """One panel per key of every targets file; its threshold is query B, reporting_target{key},
+    turned into the panel's threshold by Grafana's config-from-query-results transformation."""
+    plan = json.loads((GRAFANA / "district_plan.json").read_text(encoding="utf-8"))
+    keys = set().union(*(json.loads(p.read_text(encoding="utf-8"))["targets"]
+                         for p in (ROOT / "data" / "targets").glob("*.json")))
+    assert drawn_target_keys(plan) == keys
+    per_key = [p for p in all_panels(plan) if p["type"] == "bargauge"]
+    assert len(per_key) == len(keys)
+    for panel in per_key:
+        b = next(t for t in panel["targets"] if t["refId"] == "B")
+        assert b["expr"].startswith("reporting_target{key=") and b["legendFormat"] == "target"
+        (transformation,) = panel["transformations"]
+        assert transformation["id"] == "configFromData"
+        assert transformation["options"]["configRefId"] == "B"
+        assert transformation["options"]["mappings"][0]["handlerKey"] == "threshold1"
+        assert 'area=~"$area|"' in panel["targets"][0]["expr"]

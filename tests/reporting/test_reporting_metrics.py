@@ -82,6 +82,10 @@ def test_the_scenario_samples(text):
     assert value(found, "dibao_marginal_relief_ratio", area="beigang", year="2007") == 0.5
     assert value(found, "dibao_marginal_relief_yuan", area="beigang", year="2007") == 400.0
     assert value(found, "dibao_district_marginal_relief_ratio", year="2007") == 0.5
+    assert value(found, "dibao_standard_raise_yuan", area="beigang", scheme="urban", year="2007") == 20.0
+    assert value(found, "dibao_standard_raise_yuan", area="xilin", scheme="rural", year="2007") == 30.0
+    assert value(found, "dibao_standard_raise_target_met", area="beigang", scheme="urban", year="2007") == 1
+    assert value(found, "dibao_district_standard_raise_yuan", scheme="rural", year="2007") == 30.0
     assert value(found, "charity_donations_yuan", area="xinzha", year="2007") == 1000.0
     assert value(found, "charity_donations", area="beigang", year="2007") == 2
     assert value(found, "dibao_report_info", year="2007", targets_version="2007.1",
@@ -96,7 +100,7 @@ def test_every_target_measure_is_also_exposed_uniformly(text):
     {key, scope, area}, which the district plan dashboard and the alerts read."""
     found = samples(text)
     area = {"key": "dibao_coverage_urban_ratio", "scope": "social_assistance.areas.beigang.metrics.coverage_ratio.urban",
-            "area": "beigang"}
+            "area": "beigang", "year": "2007"}
     assert value(found, "reporting_target_value", **area) == pytest.approx(6 / 45000)
     assert value(found, "reporting_target_met", **area) == 0
     district = [labels for name, labels in found if name == "reporting_target_met"
