@@ -253,10 +253,10 @@ def event_flow() -> dict:
     board.add("timeseries", "Deliveries per second, per subscription", "",
               [series(f"sum by (subscription) (rate(subscription_deliveries_total{{{sub}}}[{RATE}]))",
                       "{{subscription}}")], unit="ops")
-    board.add("timeseries", "Failed delivery attempts per subscription", "By reason in "
-              "subscription_delivery_failures_total; 0 where none failed.",
-              [series(f"sum by (subscription) (increase(subscription_delivery_failures_total{{{sub}}}[{RATE}])) "
-                      f"or 0 * sum by (subscription) (subscription_lag_events{{{sub}}})", "{{subscription}}")])
+    board.add("timeseries", "Failed delivery attempts per subscription", "By reason (timeout, connection, "
+              "server_error, client_error, throttled, ...); the delivery engine retries with back-off.",
+              [series(f"sum by (subscription, reason) (increase(subscription_delivery_failures_total{{{sub}}}[{RATE}]))",
+                      "{{subscription}} {{reason}}")])
     board.add("bargauge", "Dead letters per subscription", "GET /subscriptions/{id}/dead-letters.",
               [instant(f"sum by (subscription) (subscription_dead_letters_total{{{sub}}})", "{{subscription}}")])
     board.add("bargauge", "Subscriptions by state", "",

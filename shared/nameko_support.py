@@ -178,6 +178,10 @@ class GuardedRpcConsumer(RpcConsumer):
     service container; the message is then redelivered to the restarted service, which dies
     again: one malformed message from anyone allowed to publish requests stops the service."""
 
+    def setup(self):
+        super().setup()
+        MALFORMED.labels(self.container.service_name)   # at 0 from the start, for rate() and alerts
+
     def handle_message(self, body, message):
         properties = message.properties
         if (not isinstance(body, dict) or not properties.get("content_type")

@@ -250,7 +250,9 @@ class Worker(threading.Thread):
         # the labelled children once, not per event (a replay delivers thousands a second)
         self._delivered, self._lag = DELIVERED_TOTAL.labels(self.id), LAG_EVENTS.labels(self.id)
         LAG_SECONDS.labels(self.id).set_function(self.lag_seconds)
-        DEAD_TOTAL.labels(self.id)                    # at 0 from the start, for rate() and alerts
+        # at 0 from the start, for rate() and alerts (connection: a failure every kind of sink can have)
+        DEAD_TOTAL.labels(self.id)
+        FAILED_TOTAL.labels(self.id, "connection")
 
     def stop(self) -> None:
         self._stopping.set()
