@@ -139,6 +139,37 @@ SPECS = {
                  "military_support_district_channels_target_met", "military_support_read_model_initialised",
                  TARGET_METRIC),
         min_expressions=30),
+    "disaster_relief.json": Spec(
+        sections=("disaster_relief",),
+        panels=("Reserve balance per area vs floor", "Reserve below the floor, per area",
+                "Shortfall to the floor (yuan), below-floor areas",
+                "Deposits and disbursements ($year), per area", "Incidents by type and response level",
+                "Reports on time per stage", "Reports overdue", "Roster households and persons, per area",
+                "Relief paid (yuan) per area", "Relief paid (yuan) per incident", "In-kind aid given, by item",
+                "Targets met (district)"),
+        # every metric the section exposes; it has no target key (the floor is reference data)
+        metrics=tuple(registered_sections()["disaster_relief"].METRICS),
+        min_expressions=30),
+    "welfare.json": Spec(
+        sections=("welfare",),
+        panels=("Beds per 1,000 aged 60+ vs target, per area", "Beds short of the target, per area",
+                "Institutions by kind, per area", "Care-worker training vs target, per area",
+                "Care workers still to train to meet the target",
+                "Three-no and five-guarantee support rate vs target, per area",
+                "Persons short of the support target, per area",
+                "Dispersed three-no persons without medical care", "Home-care orders by service and status",
+                "Enterprises restructured vs target, per area",
+                "Enterprises short of the restructuring target, per area",
+                "Tax rebates (返税) granted ($year, yuan), per area", "Targets met (district)"),
+        metrics=(*registered_sections()["welfare"].METRICS, TARGET_METRIC),     # every one it exposes
+        min_expressions=50,
+        # the section's own target metrics: drawn as well (the shortfall panels); the target
+        # lines themselves are reporting_target{key}
+        own_targets={"elderly_care_beds_per_1000_aged_60_plus":
+                     "welfare_elderly_care_beds_per_1000_aged_60_plus_target",
+                     "elderly_care_worker_training_ratio": "welfare_care_worker_training_target_ratio",
+                     "special_support_ratio": "welfare_special_support_target_ratio",
+                     "welfare_enterprises_restructured_ratio": "welfare_enterprises_restructured_target_ratio"}),
 }
 SPECS.update({
     "district_plan.json": Spec(
