@@ -299,9 +299,12 @@ services:
       RABBITMQ_DEFAULT_PASS: ${{RABBITMQ_PASSWORD:-guest}}
     volumes:
       - rabbitmq-data:/var/lib/rabbitmq
+      # management (the UI, the subscription service's API) and prometheus (:15692) plugins
+      - ./deploy/rabbitmq/enabled_plugins:/etc/rabbitmq/enabled_plugins:ro
     ports:
       - "${{PUBLISH_ADDRESS:-127.0.0.1}}:${{RABBITMQ_PUBLISHED_PORT:-5672}}:5672"
       - "${{PUBLISH_ADDRESS:-127.0.0.1}}:15672:15672"     # management UI
+      - "${{PUBLISH_ADDRESS:-127.0.0.1}}:15692:15692"     # rabbitmq_prometheus
     healthcheck:
       # Checks that the AMQP listener accepts connections, not just that the node is up.
       test: ["CMD", "rabbitmq-diagnostics", "-q", "check_port_connectivity"]
@@ -403,7 +406,8 @@ def _compose_process(process: Process, found: tuple[Domain, ...]) -> str:
     if process.role == "service":
         head = f"  # {process.domain.title}: HTTP API and /events feed; RPC over AMQP.\n"
     elif process.role == "relay":
-        head = f"  # Single ordered publisher of {process.domain.slug}'s events: never scale it (see docs).\n"
+        head = (f"  # The ordered publisher of {process.domain.slug}'s events (a second copy would only wait on\n"
+                "  # its PostgreSQL lease, docs/deployment.md).\n")
     elif process.role == "projection":
         head = "  # Single ordered consumer building the read model: never scale it (see docs).\n"
     elif process.role == "subscriptions":
@@ -438,11 +442,114 @@ def _compose_process(process: Process, found: tuple[Domain, ...]) -> str:
     return "".join(lines)
 
 
+PROMETHEUS_IMAGE = "prom/prometheus:v2.53.2"
+ALERTMANAGER_IMAGE = "prom/alertmanager:v0.27.0"
+GRAFANA_IMAGE = "grafana/grafana:11.2.0"
+PROMETHEUS_COMPOSE = "deploy/prometheus/prometheus.compose.yml"
+
+COMPOSE_MONITORING = """
+  # --- monitoring (docs/deployment.md, "Monitoring with compose") ---------------------------------
+  # The database's metrics (pg_up: the PostgresDown alert; the event-flow dashboard).
+  postgres-exporter:
+    image: {exporter}
+    environment:
+      DATA_SOURCE_URI: postgres:5432/civil_affairs?sslmode=disable
+      DATA_SOURCE_USER: ${{POSTGRES_USER:-postgres}}
+      DATA_SOURCE_PASS: ${{POSTGRES_PASSWORD:-civil_affairs}}
+    depends_on:
+      postgres:
+        condition: service_healthy
+    ports:
+      - "${{PUBLISH_ADDRESS:-127.0.0.1}}:9187:9187"
+    mem_limit: 128m
+    restart: unless-stopped
+
+  # Scrapes every process, the broker's plugin and the exporter ({config}, rendered), and
+  # evaluates deploy/prometheus/alerts.yml, the same file the Kubernetes PrometheusRule is made of.
+  prometheus:
+    image: {prometheus}
+    command: ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus",
+              "--storage.tsdb.retention.time=15d", "--web.enable-lifecycle"]
+    volumes:
+      - ./{config}:/etc/prometheus/prometheus.yml:ro
+      - ./deploy/prometheus/alerts.yml:/etc/prometheus/alerts.yml:ro
+      - prometheus-data:/prometheus
+    ports:
+      - "${{PUBLISH_ADDRESS:-127.0.0.1}}:9090:9090"
+    mem_limit: 512m
+    restart: unless-stopped
+
+  # Routes the alerts (deploy/alertmanager/alertmanager.yml); the webhook token and the SMTP
+  # password are files in deploy/alertmanager/secrets/ (git-ignored; create them first).
+  alertmanager:
+    image: {alertmanager}
+    command: ["--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager"]
+    volumes:
+      - ./deploy/alertmanager/alertmanager.yml:/etc/alertmanager/alertmanager.yml:ro
+      - ${{ALERTMANAGER_SECRETS_DIR:-./deploy/alertmanager/secrets}}:/etc/alertmanager/secrets:ro
+      - alertmanager-data:/alertmanager
+    ports:
+      - "${{PUBLISH_ADDRESS:-127.0.0.1}}:9093:9093"
+    mem_limit: 128m
+    restart: unless-stopped
+
+  # The dashboards of deploy/grafana/ over the Prometheus above (provisioned, read-only). The
+  # admin password is the secret below, a file that is never committed.
+  grafana:
+    image: {grafana}
+    environment:
+      GF_SECURITY_ADMIN_USER: admin
+      GF_SECURITY_ADMIN_PASSWORD__FILE: /run/secrets/grafana-admin-password
+      GF_USERS_ALLOW_SIGN_UP: "false"
+      GF_AUTH_ANONYMOUS_ENABLED: "false"
+    volumes:
+      - ./deploy/grafana/provisioning:/etc/grafana/provisioning:ro
+      - ./deploy/grafana:/var/lib/grafana/dashboards:ro
+      - grafana-data:/var/lib/grafana
+    secrets:
+      - grafana-admin-password
+    depends_on:
+      - prometheus
+    ports:
+      - "${{PUBLISH_ADDRESS:-127.0.0.1}}:3000:3000"
+    mem_limit: 256m
+    restart: unless-stopped
+"""
+
+COMPOSE_GRAFANA_SECRET = """  # Grafana's admin password: one line in a file of your own (.secrets/ is git-ignored).
+  grafana-admin-password:
+    file: ${GRAFANA_ADMIN_PASSWORD_FILE:-./.secrets/grafana-admin-password}
+"""
+
+
+def prometheus_compose(found: tuple[Domain, ...]) -> str:
+    """Prometheus's configuration under compose: one job per process named as its service (so
+    the alerts' `up{job=~".*relay.*"}` holds), the broker's plugin aggregated and per queue,
+    the exporter; the rules file and the alertmanager."""
+    jobs = [{"job_name": p.name, "static_configs": [{"targets": [f"{p.name}:{p.container_port}"]}]}
+            for p in processes(found)]
+    jobs += [{"job_name": "rabbitmq", "static_configs": [{"targets": ["rabbitmq:15692"]}]},
+             {"job_name": "rabbitmq-queues", "metrics_path": "/metrics/detailed",
+              "params": {"family": ["queue_coarse_metrics", "queue_consumer_count"]},
+              "static_configs": [{"targets": ["rabbitmq:15692"]}]},
+             {"job_name": "postgres", "static_configs": [{"targets": ["postgres-exporter:9187"]}]}]
+    config = {"global": {"scrape_interval": "15s", "evaluation_interval": "15s"},
+              "rule_files": ["/etc/prometheus/alerts.yml"],
+              "alerting": {"alertmanagers": [{"static_configs": [{"targets": ["alertmanager:9093"]}]}]},
+              "scrape_configs": jobs}
+    return ("# Prometheus under docker compose (docker-compose.yml mounts it with deploy/prometheus/alerts.yml).\n"
+            + YAML_NOTE + _yaml(config))
+
+
 def docker_compose(found: tuple[Domain, ...]) -> str:
     text = COMPOSE_HEAD.format(service_port=SERVICE_PORT, relay_port=RELAY_PORT, note=YAML_NOTE.rstrip())
     for process in processes(found):
         text += "\n" + _compose_process(process, found)
-    return text + "\nvolumes:\n  postgres-data:\n  rabbitmq-data:\n" + COMPOSE_SECRETS
+    text += COMPOSE_MONITORING.format(exporter=POSTGRES_EXPORTER_IMAGE, prometheus=PROMETHEUS_IMAGE,
+                                      alertmanager=ALERTMANAGER_IMAGE, grafana=GRAFANA_IMAGE,
+                                      config=PROMETHEUS_COMPOSE)
+    return (text + "\nvolumes:\n  postgres-data:\n  rabbitmq-data:\n  prometheus-data:\n  alertmanager-data:\n"
+            "  grafana-data:\n" + COMPOSE_SECRETS + COMPOSE_GRAFANA_SECRET)
 
 
 # --- Kubernetes ---------------------------------------------------------------------------------
@@ -618,6 +725,37 @@ def _ingress(found: tuple[Domain, ...]) -> str:
     return INGRESS.format(host=INGRESS_HOST, paths="".join(paths))
 
 
+def _k8s_secrets(process: Process) -> list[str]:
+    secrets = (["CIPHER_KEY"] if process.key_holder else []) + \
+        ([] if process.role == "gateway" else ["POSTGRES_PASSWORD"])
+    if process.role == "subscriptions":
+        # The management API's administrator: only this service makes broker users.
+        secrets += ["RABBITMQ_MANAGEMENT_USER", "RABBITMQ_MANAGEMENT_PASSWORD"]
+    return secrets
+
+
+def _k8s_env(process: Process) -> list[tuple[str, str]]:
+    """The base Deployment's `env` entries in order: (name, YAML text). The operators component
+    patches some of them by position (k8s/components/operators), so the order is its contract."""
+    variable, value = process.listen_env(process.container_port)
+    shown = value if process.nameko else f'"{value}"'
+    entries = [(variable, f"            - name: {variable}\n              value: {shown}\n")]
+    if process.role == "gateway":
+        text = GATEWAY_ENV.format(mount=GATEWAY_JWKS_MOUNT)
+        entries += [("GATEWAY_HOST", text[:text.index("            # The JWKS")]),
+                    ("GATEWAY_JWKS", text[text.index("            # The JWKS"):])]
+    if process.nameko:
+        entries.append(("PSYCOPG_WAIT_FUNC",
+                        "            # psycopg must wait through eventlet's hub, or one query blocks every Nameko worker.\n"
+                        "            - name: PSYCOPG_WAIT_FUNC\n              value: wait_select\n"))
+    if process.role == "delivery":
+        entries.append(("SUBSCRIPTIONS_ALLOW_NETWORKS", DELIVERY_ENV))
+    entries += [(key, SECRET_ENV.format(name=key, key=key)) for key in _k8s_secrets(process)]
+    # Its own broker user (shared/broker_users.py): the pod sees no other process's credentials.
+    entries.append(("AMQP_URI", SECRET_ENV.format(name="AMQP_URI", key=amqp_variable(process))))
+    return entries
+
+
 def _k8s_manifest(process: Process, found: tuple[Domain, ...]) -> str:
     name, port = process.name, process.container_port
     port_name = "http" if process.http else "metrics"
@@ -636,17 +774,16 @@ def _k8s_manifest(process: Process, found: tuple[Domain, ...]) -> str:
     elif process.role == "delivery":
         intro = ("# subscriptions-delivery: delivers the events of every active subscription (webhooks, AMQP\n"
                  "# queues), reading each source's /events feed (services/subscriptions/delivery.py).\n#\n"
-                 "# Exactly ONE replica, strategy Recreate: one delivery process per platform keeps each\n"
-                 "# subscription's deliveries in order. A second copy (a RollingUpdate's new pod, a scaled\n"
-                 "# replica) only waits as a standby on a PostgreSQL advisory lock (shared/lease.py) until\n"
-                 "# the holder's database session ends, so an overlap delays, never duplicates. Do not scale it.\n")
+                 "# Active + standby: one delivery process per platform holds the PostgreSQL advisory lock\n"
+                 "# (shared/lease.py) and keeps each subscription's deliveries in order; another replica\n"
+                 "# waits as a standby until the holder's database session ends, so an overlap delays, never\n"
+                 "# duplicates. One replica here, 2 in production; strategy Recreate. No autoscaler.\n")
     elif process.role == "relay":
         intro = (f"# {name}: publishes {process.domain.slug}'s stored events, in notification order,\n"
                  "# to RabbitMQ (shared/relay.py), and records the published position.\n#\n"
-                 "# Exactly ONE replica, strategy Recreate: it is a single ordered publisher. Two relays would\n"
-                 "# publish the same events twice and could interleave batches out of order; a RollingUpdate\n"
-                 "# would run the old and the new pod side by side for a while. Recreate stops the old pod\n"
-                 "# before the new one starts. Do not scale it, and do not add an autoscaler.\n")
+                 "# Active + standby: the relay holding its PostgreSQL lease publishes; another replica waits\n"
+                 "# and takes over when the holder dies, so two never publish at once. One replica here, 2 in\n"
+                 "# production; strategy Recreate (the old pods stop before the new ones start). No autoscaler.\n")
     else:
         intro = (f"# projection: consumes the events of {', '.join(d.slug for d in found)}, each\n"
                  "# source in order (one quorum queue, catching up from each source's /events feed), and\n"
@@ -664,23 +801,7 @@ def _k8s_manifest(process: Process, found: tuple[Domain, ...]) -> str:
     configmap_note = ""
     if process.feed_reader:
         configmap_note = "     # includes " + ", ".join(url_variable(d) for d in found)
-    shown = value if process.nameko else f'"{value}"'
-    env = f"            - name: {variable}\n              value: {shown}\n"
-    if process.role == "gateway":
-        env += GATEWAY_ENV.format(mount=GATEWAY_JWKS_MOUNT)
-    if process.nameko:
-        env += ("            # psycopg must wait through eventlet's hub, or one query blocks every Nameko worker.\n"
-                "            - name: PSYCOPG_WAIT_FUNC\n              value: wait_select\n")
-    secrets = (["CIPHER_KEY"] if process.key_holder else []) + \
-        ([] if process.role == "gateway" else ["POSTGRES_PASSWORD"])
-    if process.role == "subscriptions":
-        # The management API's administrator: only this service makes broker users.
-        secrets += ["RABBITMQ_MANAGEMENT_USER", "RABBITMQ_MANAGEMENT_PASSWORD"]
-    if process.role == "delivery":
-        env += DELIVERY_ENV
-    env += "".join(SECRET_ENV.format(name=key, key=key) for key in secrets)
-    # Its own broker user (shared/broker_users.py): the pod sees no other process's credentials.
-    env += SECRET_ENV.format(name="AMQP_URI", key=amqp_variable(process))
+    env = "".join(text for _, text in _k8s_env(process))
     tail = CONTAINER_TAIL
     if process.role == "gateway":
         probes = GATEWAY_PROBES
@@ -783,54 +904,564 @@ def kustomization(found: tuple[Domain, ...]) -> str:
     return text
 
 
-PRODUCTION_HEAD = """\
-# Production: the base with the registry image, more replicas of the Nameko services and
-# disruption budgets for them.
-#     kubectl kustomize k8s/overlays/production      # render
-#     kubectl apply -k k8s/overlays/production       # apply (see docs/deployment.md first)
-"""
+# --- Kubernetes: operators, monitoring, network policies, overlays ----------------------------
+# k8s/components/operators: RabbitMQ through the RabbitMQ Cluster Operator and its Messaging
+# Topology Operator, PostgreSQL through CloudNativePG. k8s/components/monitoring: ServiceMonitors,
+# the PrometheusRule (from deploy/prometheus/alerts.yml), the dashboards as ConfigMaps for
+# Grafana's sidecar, a postgres_exporter. k8s/components/network-policies: deny by default, then
+# the flows below. The overlays dev and production combine the base with all three.
+VHOST = "civil_affairs"                 # the platform's vhost (as under `make run`: the database's name)
+RABBITMQ_CLUSTER = "rabbitmq"           # the RabbitmqCluster: its client Service is `rabbitmq`
+RABBITMQ_IMAGE = "rabbitmq:3.13-management"   # defaultQueueType needs >= 3.11.12
+POSTGRES_CLUSTER = "postgres"           # the CNPG Cluster: Services postgres-rw, -ro, -r
+POSTGRES_IMAGE = "ghcr.io/cloudnative-pg/postgresql:15"
+POSTGRES_APP_SECRET = f"{POSTGRES_CLUSTER}-app"   # made by CloudNativePG: username, password, ...
+POSTGRES_EXPORTER = "postgres-exporter"
+POSTGRES_EXPORTER_IMAGE = "quay.io/prometheuscommunity/postgres-exporter:v0.15.0"
+POSTGRES_EXPORTER_PORT = 9187
+BROKER_ADMIN = "subscriptions-admin"    # the management API's administrator (the subscription service)
+BACKUP_SECRET = "postgres-backup-s3"    # ACCESS_KEY_ID, ACCESS_SECRET_KEY: created by hand
+BACKUP_BUCKET = "s3://civil-affairs-backups/postgres"   # placeholders: set yours in the overlay
+BACKUP_ENDPOINT = "https://s3.example.org"
+RABBITMQ_TLS_SECRET = "rabbitmq-tls"    # production: the broker's certificate for amqps (5671)
+# Where the cluster's own components run (placeholders of the common installs; change them in an
+# overlay if yours differ): the ingress controller, Prometheus (kube-prometheus-stack), the
+# operators, the DNS.
+INGRESS_NAMESPACE = "ingress-nginx"
+MONITORING_NAMESPACE = "monitoring"
+PROMETHEUS_POD = {"app.kubernetes.io/name": "prometheus"}
+CNPG_NAMESPACE = "cnpg-system"
+TOPOLOGY_NAMESPACE = "rabbitmq-system"
+PRIVATE_NETWORKS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16")
+KUBE_API_PORTS = (443, 6443)
+RABBITMQ_PORTS = {"amqp": 5672, "amqps": 5671, "management": 15672, "prometheus": 15692}
+RABBITMQ_POD = {"app.kubernetes.io/name": RABBITMQ_CLUSTER, "app.kubernetes.io/component": "rabbitmq"}
+POSTGRES_POD = {"cnpg.io/cluster": POSTGRES_CLUSTER}
+SETUP_JOB = "platform-setup"
+COMPONENT_NOTE = "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n"
 
-PRODUCTION_TAIL = """
-# Where PostgreSQL and RabbitMQ are in this cluster. Merge only what differs from the base.
+
+def _yaml(*docs: dict) -> str:
+    import yaml
+    return "---\n".join(yaml.safe_dump(doc, sort_keys=False, width=100, allow_unicode=True) for doc in docs)
+
+
+def _secret_env(name: str, secret: str, key: str) -> dict:
+    return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+
+
+def broker_user(process: Process) -> str:
+    """The topology operator's User of a process; its generated credentials are in the Secret
+    `<user>-user-credentials` (keys username, password: URL-safe, made by the operator)."""
+    return f"broker-{process.name}"
+
+
+def credentials_secret(user: str) -> str:
+    return f"{user}-user-credentials"
+
+
+def amqp_uri_template() -> str:
+    """The AMQP_URI of every process under the operators component: the kubelet expands
+    $(AMQP_USERNAME) and $(AMQP_PASSWORD), the two entries just before it."""
+    return f"amqp://$(AMQP_USERNAME):$(AMQP_PASSWORD)@{RABBITMQ_CLUSTER}:{RABBITMQ_PORTS['amqp']}/{VHOST}"
+
+
+def _env_patch(process: Process) -> list[dict]:
+    """JSON patch of a base Deployment: the broker user's generated credentials instead of the
+    hand-made AMQP_URI_<PROCESS>, CloudNativePG's app password instead of POSTGRES_PASSWORD, the
+    topology operator's administrator for the management API. Each replaced entry is tested by
+    name first, so a base whose order changed fails `kubectl kustomize` instead of being
+    patched in the wrong place."""
+    path = "/spec/template/spec/containers/0/env"
+    names = [name for name, _ in _k8s_env(process)]
+    ops = []
+
+    def swap(name: str, secret: str, key: str):
+        index = names.index(name)
+        ops.extend([{"op": "test", "path": f"{path}/{index}/name", "value": name},
+                    {"op": "replace", "path": f"{path}/{index}", "value": _secret_env(name, secret, key)}])
+    if "POSTGRES_PASSWORD" in names:
+        swap("POSTGRES_PASSWORD", POSTGRES_APP_SECRET, "password")
+    if "RABBITMQ_MANAGEMENT_USER" in names:
+        swap("RABBITMQ_MANAGEMENT_USER", credentials_secret(f"broker-{BROKER_ADMIN}"), "username")
+        swap("RABBITMQ_MANAGEMENT_PASSWORD", credentials_secret(f"broker-{BROKER_ADMIN}"), "password")
+    index = names.index("AMQP_URI")
+    secret = credentials_secret(broker_user(process))
+    ops += [{"op": "test", "path": f"{path}/{index}/name", "value": "AMQP_URI"},
+            {"op": "replace", "path": f"{path}/{index}", "value": {"name": "AMQP_URI", "value": amqp_uri_template()}},
+            {"op": "add", "path": f"{path}/{index}", "value": _secret_env("AMQP_PASSWORD", secret, "password")},
+            {"op": "add", "path": f"{path}/{index}", "value": _secret_env("AMQP_USERNAME", secret, "username")}]
+    return ops
+
+
+SETUP_ENV = ("CIPHER_KEY", "POSTGRES_PASSWORD")   # k8s/base/setup-job.yaml's env, in order
+
+
+def operators_kustomization(found: tuple[Domain, ...]) -> str:
+    import json
+    head = ("# RabbitMQ and PostgreSQL run by their operators (docs/deployment.md, \"Kubernetes\"):\n"
+            "#   rabbitmq.yaml      RabbitmqCluster `rabbitmq` and the vhost civil_affairs (default queue type quorum)\n"
+            "#   broker-users.yaml  one topology-operator User + Permission (+ TopicPermission on nameko-rpc)\n"
+            "#                      per process, from shared/broker_users.py's table, and the administrator\n"
+            "#                      the subscription service makes AMQP subscribers' users with\n"
+            "#   postgres.yaml      CloudNativePG Cluster `postgres` (database civil_affairs, owner civil_affairs)\n"
+            "# and patches making every process use them: POSTGRES_HOST postgres-rw, the password from the\n"
+            "# Secret CloudNativePG makes (postgres-app), each process's broker credentials from the Secret\n"
+            "# the topology operator makes for its User. No credential is in here: the operators generate\n"
+            "# them in the cluster. Replicas, backups and TLS are the overlays' (dev: 1, production: 3).\n")
+    text = head + YAML_NOTE + COMPONENT_NOTE + "\nresources:\n  - rabbitmq.yaml\n  - broker-users.yaml\n  - postgres.yaml\n"
+    text += ("\nconfigMapGenerator:\n  - name: platform-config\n    behavior: merge\n    literals:\n"
+             f"      - POSTGRES_HOST={POSTGRES_CLUSTER}-rw\n"
+             f"      - RABBITMQ_MANAGEMENT_URL=http://{RABBITMQ_CLUSTER}:{RABBITMQ_PORTS['management']}\n")
+    text += "\npatches:\n"
+    for process in processes(found):
+        text += (f"  - target: {{kind: Deployment, name: {process.name}}}\n    patch: |-\n" +
+                 "".join(f"      - {json.dumps(op)}\n" for op in _env_patch(process)))
+    index = SETUP_ENV.index("POSTGRES_PASSWORD")
+    path = "/spec/template/spec/containers/0/env"
+    ops = [{"op": "test", "path": f"{path}/{index}/name", "value": "POSTGRES_PASSWORD"},
+           {"op": "replace", "path": f"{path}/{index}", "value": _secret_env("POSTGRES_PASSWORD", POSTGRES_APP_SECRET, "password")}]
+    text += (f"  - target: {{kind: Job, name: {SETUP_JOB}}}\n    patch: |-\n" +
+             "".join(f"      - {json.dumps(op)}\n" for op in ops))
+    return text
+
+
+def rabbitmq_manifests() -> str:
+    cluster = {
+        "apiVersion": "rabbitmq.com/v1beta1", "kind": "RabbitmqCluster",
+        "metadata": {"name": RABBITMQ_CLUSTER},
+        "spec": {"replicas": 1, "image": RABBITMQ_IMAGE,
+                 "resources": {"requests": {"cpu": "250m", "memory": "1Gi"},
+                               "limits": {"cpu": "2", "memory": "2Gi"}},
+                 "persistence": {"storage": "10Gi"},
+                 "rabbitmq": {"additionalConfig": (
+                     "# A minority partition pauses instead of diverging (quorum queues need a majority).\n"
+                     "cluster_partition_handling = pause_minority\n"
+                     "# The platform's vhost only; no guest user over the network.\n"
+                     "loopback_users.guest = true\n")}}}
+    vhost = {
+        "apiVersion": "rabbitmq.com/v1beta1", "kind": "Vhost", "metadata": {"name": "civil-affairs"},
+        "spec": {"name": VHOST, "defaultQueueType": "quorum", "deletionPolicy": "retain",
+                 "rabbitmqClusterReference": {"name": RABBITMQ_CLUSTER}}}
+    return ("# The broker (RabbitMQ Cluster Operator) and the platform's vhost (Messaging Topology Operator).\n"
+            "# Management (15672) and Prometheus (15692) plugins are on in every RabbitmqCluster. Queues\n"
+            "# declared without x-queue-type in the vhost become quorum queues (docs/deployment.md).\n"
+            + YAML_NOTE + _yaml(cluster, vhost))
+
+
+def broker_users_manifests(found: tuple[Domain, ...]) -> str:
+    from shared import broker_users
+    names = tuple(d.name for d in found)
+    ref = {"name": RABBITMQ_CLUSTER}
+    docs = []
+    for process in processes(found):
+        g = broker_users.grant(process.program, names)
+        user = broker_user(process)
+        docs.append({"apiVersion": "rabbitmq.com/v1beta1", "kind": "User",
+                     "metadata": {"name": user, "labels": {"app.kubernetes.io/name": process.name}},
+                     "spec": {"rabbitmqClusterReference": ref}})
+        docs.append({"apiVersion": "rabbitmq.com/v1beta1", "kind": "Permission",
+                     "metadata": {"name": user},
+                     "spec": {"vhost": VHOST, "userReference": {"name": user},
+                              "permissions": {"configure": g.configure, "write": g.write, "read": g.read},
+                              "rabbitmqClusterReference": ref}})
+        if g.rpc_write is not None:
+            docs.append({"apiVersion": "rabbitmq.com/v1beta1", "kind": "TopicPermission",
+                         "metadata": {"name": f"{user}-rpc"},
+                         "spec": {"vhost": VHOST, "userReference": {"name": user},
+                                  "permissions": {"exchange": broker_users.RPC_EXCHANGE,
+                                                  "write": g.rpc_write, "read": g.rpc_read},
+                                  "rabbitmqClusterReference": ref}})
+    admin = f"broker-{BROKER_ADMIN}"
+    docs.append({"apiVersion": "rabbitmq.com/v1beta1", "kind": "User", "metadata": {"name": admin},
+                 "spec": {"tags": ["administrator"], "rabbitmqClusterReference": ref}})
+    docs.append({"apiVersion": "rabbitmq.com/v1beta1", "kind": "Permission", "metadata": {"name": admin},
+                 "spec": {"vhost": VHOST, "userReference": {"name": admin},
+                          "permissions": {"configure": ".*", "write": ".*", "read": ".*"},
+                          "rabbitmqClusterReference": ref}})
+    return ("# One broker user per process, with the least permissions it needs (shared/broker_users.py's\n"
+            "# table, docs/broker.md). The Messaging Topology Operator generates each user's name and\n"
+            "# password into the Secret <User>-user-credentials, which only that process's pod reads.\n"
+            f"# {admin}: the administrator the subscription service makes AMQP subscribers' queues and\n"
+            "# users with through the management API (only the subscriptions Deployment reads it).\n"
+            + YAML_NOTE + _yaml(*docs))
+
+
+def postgres_manifests() -> str:
+    cluster = {
+        "apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster", "metadata": {"name": POSTGRES_CLUSTER},
+        "spec": {"instances": 1, "imageName": POSTGRES_IMAGE,
+                 "bootstrap": {"initdb": {"database": "civil_affairs", "owner": "civil_affairs"}},
+                 "storage": {"size": "20Gi"},
+                 "resources": {"requests": {"cpu": "250m", "memory": "512Mi"},
+                               "limits": {"cpu": "2", "memory": "2Gi"}},
+                 "postgresql": {"parameters": {"max_connections": "200"}}}}
+    return ("# PostgreSQL through CloudNativePG: the database civil_affairs owned by civil_affairs (the\n"
+            "# platform's POSTGRES_USER); CloudNativePG generates its password into the Secret\n"
+            f"# {POSTGRES_APP_SECRET}. The set-up Job creates the schemas and tables. Instances and backups: the overlays.\n"
+            + YAML_NOTE + _yaml(cluster))
+
+
+# --- monitoring component ---------------------------------------------------------------------
+def _endpoint(port: str, path: str = "/metrics", params: dict | None = None) -> dict:
+    found = {"port": port, "path": path, "interval": "30s"}
+    if params:
+        found["params"] = params
+    return found
+
+
+def service_monitors(found: tuple[Domain, ...]) -> str:
+    docs = []
+    for process in processes(found):
+        docs.append({"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
+                     "metadata": {"name": process.name},
+                     "spec": {"selector": {"matchLabels": {"app.kubernetes.io/name": process.name}},
+                              "endpoints": [_endpoint("http" if process.http else "metrics")]}})
+    # The broker's plugin: aggregated, and per queue (the event-flow dashboard), as the e2e test scrapes.
+    docs.append({"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
+                 "metadata": {"name": "rabbitmq"},
+                 "spec": {"selector": {"matchLabels": dict(RABBITMQ_POD)},
+                          "endpoints": [_endpoint("prometheus"),
+                                        _endpoint("prometheus", "/metrics/detailed",
+                                                  {"family": ["queue_coarse_metrics", "queue_consumer_count"]})]}})
+    docs.append({"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
+                 "metadata": {"name": POSTGRES_EXPORTER},
+                 "spec": {"selector": {"matchLabels": {"app.kubernetes.io/name": POSTGRES_EXPORTER}},
+                          "endpoints": [_endpoint("metrics")]}})
+    return ("# One ServiceMonitor per process (the job label is the Service's name: `<slug>-relay`,\n"
+            "# `projection`, ..., as the alerts' up{job=~\".*relay.*\"} expects), the broker's\n"
+            "# rabbitmq_prometheus plugin (/metrics and /metrics/detailed) and the postgres_exporter.\n"
+            + YAML_NOTE + _yaml(*docs))
+
+
+def prometheus_rule(root: Path) -> str:
+    import yaml
+    rules = yaml.safe_load((root / "deploy/prometheus/alerts.yml").read_text(encoding="utf-8"))
+    doc = {"apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule",
+           "metadata": {"name": "civil-affairs"}, "spec": {"groups": rules["groups"]}}
+    return ("# deploy/prometheus/alerts.yml as a PrometheusRule (the same groups; rendered, and\n"
+            "# tests/deploy/test_cluster.py checks they stay equal): edit alerts.yml, then render.\n"
+            + YAML_NOTE + _yaml(doc))
+
+
+def dashboard_texts(found: tuple[Domain, ...], root: Path) -> dict[str, str]:
+    """Every dashboard of deploy/grafana/ (file name -> JSON text): the rendered ones as this
+    rendering makes them, the others as committed."""
+    rendered = {Path(path).name: text for path, text in dashboards.files(found).items()}
+    texts = {p.name: p.read_text(encoding="utf-8") for p in sorted((root / "deploy/grafana").glob("*.json"))}
+    texts.update(rendered)
+    return dict(sorted(texts.items()))
+
+
+def dashboard_configmaps(found: tuple[Domain, ...], root: Path) -> str:
+    docs = []
+    for name, text in dashboard_texts(found, root).items():
+        docs.append({"apiVersion": "v1", "kind": "ConfigMap",
+                     "metadata": {"name": "dashboard-" + name.removesuffix(".json").replace("_", "-"),
+                                  "labels": {"grafana_dashboard": "1"}},
+                     "data": {name: text}})
+    return ("# The dashboards of deploy/grafana/, one ConfigMap each, for Grafana's dashboard sidecar\n"
+            "# (label grafana_dashboard: \"1\"). Rendered: kustomize cannot read files outside k8s/.\n"
+            + YAML_NOTE + _yaml(*docs))
+
+
+def postgres_exporter_manifest() -> str:
+    name, port = POSTGRES_EXPORTER, POSTGRES_EXPORTER_PORT
+    probe = {"httpGet": {"path": "/", "port": "metrics"}, "periodSeconds": 15, "timeoutSeconds": 3}
+    deployment = {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "labels": {"app.kubernetes.io/name": name}},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
+                 "template": {"metadata": {"labels": {"app.kubernetes.io/name": name}},
+                              "spec": {"automountServiceAccountToken": False,
+                                       "securityContext": {"runAsNonRoot": True, "runAsUser": 65534,
+                                                           "runAsGroup": 65534,
+                                                           "seccompProfile": {"type": "RuntimeDefault"}},
+                                       "containers": [{
+                                           "name": name, "image": POSTGRES_EXPORTER_IMAGE,
+                                           "ports": [{"name": "metrics", "containerPort": port}],
+                                           "env": [{"name": "DATA_SOURCE_URI",
+                                                    "value": f"{POSTGRES_CLUSTER}-rw:5432/civil_affairs?sslmode=require"},
+                                                   _secret_env("DATA_SOURCE_USER", POSTGRES_APP_SECRET, "username"),
+                                                   _secret_env("DATA_SOURCE_PASS", POSTGRES_APP_SECRET, "password")],
+                                           "readinessProbe": probe, "livenessProbe": {**probe, "failureThreshold": 4},
+                                           "resources": {"requests": {"cpu": "20m", "memory": "32Mi"},
+                                                         "limits": {"cpu": "200m", "memory": "128Mi"}},
+                                           "securityContext": {"allowPrivilegeEscalation": False,
+                                                               "readOnlyRootFilesystem": True,
+                                                               "capabilities": {"drop": ["ALL"]}}}]}}}}
+    service = {"apiVersion": "v1", "kind": "Service",
+               "metadata": {"name": name, "labels": {"app.kubernetes.io/name": name}},
+               "spec": {"selector": {"app.kubernetes.io/name": name},
+                        "ports": [{"name": "metrics", "port": port, "targetPort": "metrics"}]}}
+    return ("# pg_up and the database's metrics (the PostgresDown alert, the event-flow dashboard), read\n"
+            f"# as the platform's own database user from CloudNativePG's Secret {POSTGRES_APP_SECRET}.\n"
+            + YAML_NOTE + _yaml(deployment, service))
+
+
+def monitoring_kustomization() -> str:
+    return ("# What Prometheus (prometheus-operator) and Grafana (its dashboard sidecar) need: the\n"
+            "# ServiceMonitors, the PrometheusRule, the dashboards, a postgres_exporter.\n"
+            "# Your Prometheus must select ServiceMonitors and PrometheusRules in this namespace (with\n"
+            "# kube-prometheus-stack: serviceMonitorSelectorNilUsesHelmValues: false, or its release label).\n"
+            + YAML_NOTE + COMPONENT_NOTE +
+            "\nresources:\n  - servicemonitors.yaml\n  - prometheusrule.yaml\n  - dashboards.yaml\n"
+            "  - postgres-exporter.yaml\n")
+
+
+# --- network policies -------------------------------------------------------------------------
+def _ns(namespace: str, pods: dict | None = None) -> dict:
+    peer = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}
+    if pods:
+        peer["podSelector"] = {"matchLabels": dict(pods)}
+    return peer
+
+
+def _pods(labels: dict) -> dict:
+    return {"podSelector": {"matchLabels": dict(labels)}}
+
+
+def _ports(*ports: int, protocol: str = "TCP") -> list[dict]:
+    return [{"protocol": protocol, "port": port} for port in ports]
+
+
+def _app(name: str) -> dict:
+    return {"app.kubernetes.io/name": name}
+
+
+def network_policies(found: tuple[Domain, ...]) -> str:
+    listed = processes(found)
+    services = [p for p in listed if p.role == "service"]
+    database_users = [p for p in listed if p.role != "gateway"]
+    docs = [{"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+             "metadata": {"name": "default-deny"},
+             "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}},
+            {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+             "metadata": {"name": "dns"},
+             "spec": {"podSelector": {}, "policyTypes": ["Egress"],
+                      "egress": [{"to": [_ns("kube-system", {"k8s-app": "kube-dns"})],
+                                  "ports": _ports(53, protocol="UDP") + _ports(53)}]}}]
+    prometheus = [_ns(MONITORING_NAMESPACE, PROMETHEUS_POD)]
+    public = [{"ipBlock": {"cidr": "0.0.0.0/0", "except": list(PRIVATE_NETWORKS)}}]
+    anywhere = [{"ipBlock": {"cidr": "0.0.0.0/0"}}]
+    for process in listed:
+        ingress = [{"from": prometheus, "ports": _ports(process.container_port)}]
+        if process.role == "service":
+            readers = [_pods(_app(p.name)) for p in listed if p.feed_reader]
+            ingress.append({"from": readers, "ports": _ports(SERVICE_PORT)})
+        if process.role == "gateway":
+            ingress.append({"from": [_ns(INGRESS_NAMESPACE)], "ports": _ports(SERVICE_PORT)})
+        egress = [{"to": [_pods(RABBITMQ_POD)], "ports": _ports(RABBITMQ_PORTS["amqp"])}]
+        if process in database_users:
+            egress.append({"to": [_pods(POSTGRES_POD)], "ports": _ports(5432)})
+        if process.role == "subscriptions":
+            egress.append({"to": [_pods(RABBITMQ_POD)], "ports": _ports(RABBITMQ_PORTS["management"])})
+        if process.feed_reader:
+            egress.append({"to": [_pods(_app(p.name)) for p in services], "ports": _ports(SERVICE_PORT)})
+        if process.role == "delivery":
+            # Webhook and AMQP sinks on public networks (SUBSCRIPTIONS_ALLOW_NETWORKS empty):
+            # any port, never the cluster's or a private network.
+            egress.append({"to": public})
+        docs.append({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                     "metadata": {"name": process.name},
+                     "spec": {"podSelector": {"matchLabels": _app(process.name)},
+                              "policyTypes": ["Ingress", "Egress"], "ingress": ingress, "egress": egress}})
+    docs.append({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                 "metadata": {"name": SETUP_JOB},
+                 "spec": {"podSelector": {"matchLabels": _app(SETUP_JOB)}, "policyTypes": ["Ingress", "Egress"],
+                          "egress": [{"to": [_pods(POSTGRES_POD)], "ports": _ports(5432)}]}})
+    docs.append({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                 "metadata": {"name": POSTGRES_EXPORTER},
+                 "spec": {"podSelector": {"matchLabels": _app(POSTGRES_EXPORTER)},
+                          "policyTypes": ["Ingress", "Egress"],
+                          "ingress": [{"from": prometheus, "ports": _ports(POSTGRES_EXPORTER_PORT)}],
+                          "egress": [{"to": [_pods(POSTGRES_POD)], "ports": _ports(5432)}]}})
+    broker_clients = [_pods(_app(p.name)) for p in listed]
+    docs.append({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                 "metadata": {"name": "rabbitmq"},
+                 "spec": {"podSelector": {"matchLabels": dict(RABBITMQ_POD)}, "policyTypes": ["Ingress", "Egress"],
+                          "ingress": [
+                              {"from": broker_clients, "ports": _ports(RABBITMQ_PORTS["amqp"])},
+                              {"from": [_pods(_app(p.name)) for p in listed if p.role == "subscriptions"]
+                               + [_ns(TOPOLOGY_NAMESPACE)], "ports": _ports(RABBITMQ_PORTS["management"])},
+                              {"from": prometheus, "ports": _ports(RABBITMQ_PORTS["prometheus"])},
+                              # AMQP subscribers from outside the cluster, over TLS only.
+                              {"from": anywhere, "ports": _ports(RABBITMQ_PORTS["amqps"])},
+                              # The nodes of the cluster among themselves (epmd, distribution, CLI).
+                              {"from": [_pods(RABBITMQ_POD)]}],
+                          "egress": [{"to": [_pods(RABBITMQ_POD)]},
+                                     # peer discovery asks the Kubernetes API for the other nodes
+                                     {"to": anywhere, "ports": _ports(*KUBE_API_PORTS)}]}})
+    docs.append({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                 "metadata": {"name": "postgres"},
+                 "spec": {"podSelector": {"matchLabels": dict(POSTGRES_POD)}, "policyTypes": ["Ingress", "Egress"],
+                          "ingress": [
+                              {"from": [_pods(_app(p.name)) for p in database_users]
+                               + [_pods(_app(SETUP_JOB)), _pods(_app(POSTGRES_EXPORTER))], "ports": _ports(5432)},
+                              # the operator's status checks (8000) and its connections
+                              {"from": [_ns(CNPG_NAMESPACE)], "ports": _ports(8000, 5432)},
+                              # the instances among themselves (streaming replication, status)
+                              {"from": [_pods(POSTGRES_POD)], "ports": _ports(5432, 8000)}],
+                          "egress": [{"to": [_pods(POSTGRES_POD)], "ports": _ports(5432, 8000)},
+                                     # the Kubernetes API (the instance manager) and the backup bucket
+                                     {"to": anywhere, "ports": _ports(*KUBE_API_PORTS)}]}})
+    return ("# Deny by default, then exactly the flows the platform needs (docs/deployment.md has the\n"
+            "# table; tests/deploy/test_cluster.py computes the allowed flows from these policies and\n"
+            "# compares). The namespaces of the ingress controller, Prometheus and the operators are the\n"
+            "# common installs' (ingress-nginx, monitoring, cnpg-system, rabbitmq-system): patch the\n"
+            "# policies in an overlay if yours differ.\n" + YAML_NOTE + _yaml(*docs))
+
+
+def network_policies_kustomization() -> str:
+    return ("# NetworkPolicies: default deny (ingress and egress) for every pod of the namespace, DNS, then\n"
+            "# one policy per workload with its flows.\n" + YAML_NOTE + COMPONENT_NOTE +
+            "\nresources:\n  - networkpolicies.yaml\n")
+
+
+# --- overlays ---------------------------------------------------------------------------------
+COMPONENTS = ("operators", "monitoring", "network-policies")
+
+
+def replicated(found: tuple[Domain, ...]) -> dict[str, int]:
+    """Production's replicas per Deployment: the stateless ones (every domain's service,
+    reporting, subscriptions, the gateway) 2, the relays and the delivery process 2 as active +
+    standby (a PostgreSQL lease keeps one publisher; the standby takes over when the holder's
+    session ends); the projection is absent: it stays at 1 (one ordered consumer per source
+    inside one process)."""
+    return {p.name: 2 for p in processes(found) if p.role != "projection"}
+
+
+def _overlay_head(name: str, what: str) -> str:
+    return (f"# {what}\n#     kubectl kustomize k8s/overlays/{name}      # render\n"
+            f"#     kubectl apply --server-side -k k8s/overlays/{name}   # apply (docs/deployment.md first)\n")
+
+
+def _overlay_common() -> str:
+    return ("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n\n"
+            "# Also applies to what this overlay and its components add (the base's covers only the base).\n"
+            "namespace: civil-affairs\n\n"
+            "labels:\n  - pairs:\n      app.kubernetes.io/part-of: civil-affairs-platform\n"
+            "    includeSelectors: false\n\n")
+
+
+def dev_kustomization(found: tuple[Domain, ...]) -> str:
+    text = _overlay_head("dev", "Dev: the base with the operators' single instances (one RabbitMQ node, one\n"
+                                "# PostgreSQL instance, no backups), monitoring and network policies; one replica each.")
+    text += YAML_NOTE + _overlay_common() + "resources:\n  - ../../base\n\ncomponents:\n"
+    text += "".join(f"  - ../../components/{c}\n" for c in COMPONENTS)
+    text += ("\n# The image as built locally (`docker build -f deploy/Dockerfile -t civil-affairs-platform:local .`,\n"
+             "# then loaded into the dev cluster: kind load docker-image / minikube image load).\n"
+             "images:\n  - name: civil-affairs-platform\n    newTag: local\n")
+    return text
+
+
+def production_kustomization(found: tuple[Domain, ...]) -> str:
+    counts = replicated(found)
+    singles = [p.name for p in processes(found) if p.name not in counts]
+    text = _overlay_head("production", "Production: the base with the registry image, RabbitMQ as 3 nodes (quorum queues), PostgreSQL as\n"
+                         "# 3 instances with backups, 2 replicas of every process but the projection, disruption budgets.")
+    text += YAML_NOTE + _overlay_common()
+    text += "resources:\n  - ../../base\n  - pdb.yaml\n  - scheduledbackup.yaml\n\ncomponents:\n"
+    text += "".join(f"  - ../../components/{c}\n" for c in COMPONENTS)
+    text += ("\n# Replace with your registry and the released tag; pin a tag (or a digest), never `latest`.\n"
+             "images:\n  - name: civil-affairs-platform\n    newName: registry.example.org/civil-affairs/platform\n"
+             "    newTag: \"0.1.0\"\n\n"
+             "# The Nameko services, reporting, subscriptions and the gateway are stateless. The relays and\n"
+             "# the delivery process run active + standby: a PostgreSQL lease lets one publish, the other\n"
+             "# waits and takes over when the holder dies. Never listed here (one ordered consumer):\n")
+    text += "".join(f"#   {name}\n" for name in singles)
+    text += "replicas:\n" + "".join(f"  - name: {name}\n    count: {count}\n" for name, count in counts.items())
+    text += f"""
+patches:
+  # Three RabbitMQ nodes: quorum queues keep every acknowledged message with one node lost. amqps
+  # (5671) for AMQP subscribers outside the cluster, with the certificate's Secret (by hand).
+  - target: {{kind: RabbitmqCluster, name: {RABBITMQ_CLUSTER}}}
+    patch: |-
+      apiVersion: rabbitmq.com/v1beta1
+      kind: RabbitmqCluster
+      metadata:
+        name: {RABBITMQ_CLUSTER}
+      spec:
+        replicas: 3
+        tls:
+          secretName: {RABBITMQ_TLS_SECRET}
+  # Three PostgreSQL instances (one synchronous standby: a commit is on two nodes), spread over
+  # nodes, with base backups and WAL archived to an S3-compatible bucket (the credentials'
+  # Secret by hand; the bucket and endpoint are placeholders: set yours).
+  - target: {{kind: Cluster, name: {POSTGRES_CLUSTER}}}
+    patch: |-
+      apiVersion: postgresql.cnpg.io/v1
+      kind: Cluster
+      metadata:
+        name: {POSTGRES_CLUSTER}
+      spec:
+        instances: 3
+        minSyncReplicas: 1
+        maxSyncReplicas: 1
+        affinity:
+          enablePodAntiAffinity: true
+          topologyKey: kubernetes.io/hostname
+        backup:
+          retentionPolicy: 30d
+          barmanObjectStore:
+            destinationPath: {BACKUP_BUCKET}
+            endpointURL: {BACKUP_ENDPOINT}
+            s3Credentials:
+              accessKeyId: {{name: {BACKUP_SECRET}, key: ACCESS_KEY_ID}}
+              secretAccessKey: {{name: {BACKUP_SECRET}, key: ACCESS_SECRET_KEY}}
+            wal:
+              compression: gzip
+            data:
+              compression: gzip
+
+# Merge only what differs from the base (and the operators component).
 configMapGenerator:
   - name: platform-config
     behavior: merge
     literals:
       - LOG_LEVEL=INFO
-      # - POSTGRES_HOST=pg.databases.svc.cluster.local
 """
+    return text
 
 
-def scaled(found: tuple[Domain, ...]) -> list[Process]:
-    """The Nameko services: stateless, they scale horizontally (never a relay or the projection)."""
-    return [p for p in processes(found) if p.http]
-
-
-def production_kustomization(found: tuple[Domain, ...]) -> str:
-    singles = [p.name for p in processes(found) if not p.http]
-    text = PRODUCTION_HEAD + YAML_NOTE + (
-        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n\n"
-        "# Also applies to what this overlay adds (the base's namespace covers only the base).\n"
-        "namespace: civil-affairs\n\nresources:\n  - ../../base\n  - pdb.yaml\n\n"
-        "# Replace with your registry and the released tag; pin a tag (or a digest), never `latest`.\n"
-        "images:\n  - name: civil-affairs-platform\n    newName: registry.example.org/civil-affairs/platform\n"
-        "    newTag: \"0.1.0\"\n\n"
-        "# Only the Nameko services and the gateway scale horizontally (stateless; RabbitMQ spreads RPC and events\n"
-        "# across their replicas). The relays and the projection stay at exactly 1: they are single\n"
-        "# ordered publishers/consumer (see their manifests); never list them here:\n")
-    text += "".join(f"#   {name}\n" for name in singles)
-    text += "replicas:\n" + "".join(f"  - name: {p.name}\n    count: 2\n" for p in scaled(found))
-    return text + PRODUCTION_TAIL
+def scheduled_backup() -> str:
+    doc = {"apiVersion": "postgresql.cnpg.io/v1", "kind": "ScheduledBackup",
+           "metadata": {"name": f"{POSTGRES_CLUSTER}-daily"},
+           "spec": {"schedule": "0 0 2 * * *", "immediate": True, "backupOwnerReference": "self",
+                    "method": "barmanObjectStore", "cluster": {"name": POSTGRES_CLUSTER}}}
+    return ("# A base backup every night at 02:00 (the WAL is archived continuously), kept 30 days\n"
+            "# (the Cluster's retentionPolicy). The CIPHER_KEY is not in it: back the key up apart.\n"
+            + YAML_NOTE + _yaml(doc))
 
 
 def pdb(found: tuple[Domain, ...]) -> str:
-    text = ("# Keep one pod of each scaled Nameko service up during node drains. None for the relays and\n"
-            "# the projection: with a single replica a budget would block drains forever; they tolerate a\n"
-            "# short stop (they resume from their recorded positions).\n") + YAML_NOTE
-    blocks = [f"apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata:\n  name: {p.name}\n"
+    text = ("# Keep one pod of each Deployment that runs 2 replicas up during node drains (for the relays\n"
+            "# and the delivery process: the standby, which takes the lease). None for the projection: with\n"
+            "# a single replica a budget would block drains forever; it resumes from its recorded positions.\n"
+            ) + YAML_NOTE
+    blocks = [f"apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata:\n  name: {name}\n"
               f"spec:\n  minAvailable: 1\n  selector:\n    matchLabels:\n"
-              f"      app.kubernetes.io/name: {p.name}\n" for p in scaled(found)]
+              f"      app.kubernetes.io/name: {name}\n" for name in replicated(found)]
     return text + "---\n".join(blocks)
+
+
+def cluster_files(found: tuple[Domain, ...], root: Path) -> dict[str, str]:
+    """The Kubernetes files besides the base: components and overlays."""
+    return {"k8s/components/operators/kustomization.yaml": operators_kustomization(found),
+            "k8s/components/operators/rabbitmq.yaml": rabbitmq_manifests(),
+            "k8s/components/operators/broker-users.yaml": broker_users_manifests(found),
+            "k8s/components/operators/postgres.yaml": postgres_manifests(),
+            "k8s/components/monitoring/kustomization.yaml": monitoring_kustomization(),
+            "k8s/components/monitoring/servicemonitors.yaml": service_monitors(found),
+            "k8s/components/monitoring/prometheusrule.yaml": prometheus_rule(root),
+            "k8s/components/monitoring/dashboards.yaml": dashboard_configmaps(found, root),
+            "k8s/components/monitoring/postgres-exporter.yaml": postgres_exporter_manifest(),
+            "k8s/components/network-policies/kustomization.yaml": network_policies_kustomization(),
+            "k8s/components/network-policies/networkpolicies.yaml": network_policies(found),
+            "k8s/overlays/dev/kustomization.yaml": dev_kustomization(found),
+            "k8s/overlays/production/kustomization.yaml": production_kustomization(found),
+            "k8s/overlays/production/pdb.yaml": pdb(found),
+            "k8s/overlays/production/scheduledbackup.yaml": scheduled_backup()}
 
 
 # --- docs ---------------------------------------------------------------------------------------
@@ -862,9 +1493,9 @@ def files(found: tuple[Domain, ...] | None = None, root: Path = ROOT) -> dict[st
     found = domains.registered() if found is None else found
     rendered = {"deploy/supervisord.conf": supervisord_conf(found),
                 "docker-compose.yml": docker_compose(found),
-                "k8s/base/kustomization.yaml": kustomization(found),
-                "k8s/overlays/production/kustomization.yaml": production_kustomization(found),
-                "k8s/overlays/production/pdb.yaml": pdb(found)}
+                PROMETHEUS_COMPOSE: prometheus_compose(found),
+                "k8s/base/kustomization.yaml": kustomization(found)}
+    rendered.update(cluster_files(found, root))
     for process in processes(found):
         rendered[f"k8s/base/{process.name}.yaml"] = _k8s_manifest(process, found)
     rendered[DOCS] = docs(found, (root / DOCS).read_text(encoding="utf-8"))

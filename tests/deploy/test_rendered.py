@@ -122,7 +122,8 @@ def test_an_added_domain_shows_up_in_every_rendering(tmp_path, with_sample):
     assert projection["depends_on"][service]["condition"] == "service_healthy"
 
     # Kubernetes: both overlays render, with a Deployment and a Service each, the projection's
-    # URL in the ConfigMap, and the service (not its relay) scaled and budgeted in production.
+    # URL in the ConfigMap, the service and its relay (active + standby) scaled and budgeted in
+    # production, the projection not.
     for name in ("namespace.yaml", "setup-job.yaml"):
         shutil.copy(ROOT / "k8s" / "base" / name, tmp_path / "k8s" / "base" / name)
     base = manifests.render(tmp_path / "k8s" / "base")
@@ -137,10 +138,18 @@ def test_an_added_domain_shows_up_in_every_rendering(tmp_path, with_sample):
     production = manifests.render(tmp_path / "k8s" / "overlays" / "production")
     deployments = manifests.by_kind(production, "Deployment")
     assert deployments[service]["spec"]["replicas"] == 2
-    assert deployments[relay]["spec"]["replicas"] == 1
+    assert deployments[relay]["spec"]["replicas"] == 2     # active + standby on its lease
+    assert deployments["projection"]["spec"]["replicas"] == 1
     budgets = {b["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"]
                for b in manifests.by_kind(production, "PodDisruptionBudget").values()}
-    assert service in budgets and relay not in budgets
+    assert {service, relay} <= budgets and "projection" not in budgets
+    # ... its broker user, its ServiceMonitor, its NetworkPolicy, and the feed readers reach it.
+    assert f"broker-{relay}" in manifests.by_kind(production, "User")
+    assert {service, relay} <= set(manifests.by_kind(production, "ServiceMonitor"))
+    policies = manifests.by_kind(production, "NetworkPolicy")
+    readers = [peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
+               for rule in policies[service]["spec"]["ingress"] for peer in rule["from"] if "podSelector" in peer]
+    assert {"projection", "subscriptions-delivery"} <= set(readers)
 
     # The docs' ports table.
     docs = (tmp_path / "docs" / "deployment.md").read_text()
@@ -263,5 +272,7 @@ def test_the_delivery_process_is_a_program_everywhere_with_loopback_only_on_one_
     env = {e["name"]: e for e in service["spec"]["template"]["spec"]["containers"][0]["env"]}
     for name in ("RABBITMQ_MANAGEMENT_USER", "RABBITMQ_MANAGEMENT_PASSWORD"):
         assert env[name] == {"name": name, "valueFrom": {"secretKeyRef": {"name": "platform-secrets", "key": name}}}
-    assert "subscriptions-delivery" not in rendered["k8s/overlays/production/pdb.yaml"]
+    # Production runs it as active + standby (its lease), with a budget keeping one up in drains.
+    assert "name: subscriptions-delivery\n" in rendered["k8s/overlays/production/pdb.yaml"]
+    assert "  - name: subscriptions-delivery\n    count: 2\n" in rendered["k8s/overlays/production/kustomization.yaml"]
     assert "RABBITMQ_MANAGEMENT_URL=http://rabbitmq:15672" in rendered["k8s/base/kustomization.yaml"]
