@@ -251,9 +251,9 @@ class ConductSupervision(PlatformApplication):
 
     @retry_on_conflict
     def receive_complaint(self, kind: str, area: str, subject_kind: str, subject: str, contact_name: str,
-                          phone: str, summary: str, received_on: str) -> dict:
+                          phone: str, summary: str, received_on: str) -> str:
         """A complaint or suggestion received; its deadline is the handling time in force on
-        the day it was received."""
+        the day it was received (`get_complaint` shows it). Returns its id."""
         check_choice(kind, COMPLAINT_KINDS, "kind")
         self.reference.check_area(area)
         check_choice(subject_kind, SUBJECT_KINDS, "subject_kind")
@@ -267,7 +267,7 @@ class ConductSupervision(PlatformApplication):
                               received_on=day, deadline=add_days(day, days), handling_days=days,
                               rule_from=rule["effective_from"])
         self.save(complaint)
-        return {"complaint_id": str(complaint.id), "deadline": complaint.deadline}
+        return str(complaint.id)
 
     @retry_on_conflict
     def answer_complaint(self, complaint_id: str, answer: str, answered_on: str, officer_id: str) -> dict:

@@ -98,7 +98,7 @@ COMMANDS = (
         Arg("kind", Choice(COMPLAINT_KINDS)), Arg("area", AREA), Arg("subject_kind", Choice(SUBJECT_KINDS)),
         Arg("subject", OFFICER_ID), Arg("contact_name", PERSON_NAME), Arg("phone", PHONE),
         Arg("summary", LONG), Arg("received_on", Date())),
-        role=SUPERVISION, area="area", doc="A complaint or suggestion received; returns its id and deadline."),
+        role=SUPERVISION, area="area", doc="A complaint or suggestion received (deadline by the handling rule in force); returns its id."),
     Command("answer_complaint", (COMPLAINT, Arg("answer", LONG), Arg("answered_on", Date()), OFFICER_ARG),
             role=OFFICER, area="complaint_id", area_via="complaint", doc="The answer to a complaint."),
     Command("respond_to_answer", (

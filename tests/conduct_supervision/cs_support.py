@@ -44,7 +44,7 @@ def officer(app, officer_id: str = "officer-li", name: str = "李明", departmen
 
 
 def complaint(app, area: str = "beigang", on: str = "2007-03-01", kind: str = "complaint",
-              subject_kind: str = "window", subject: str = "dibao_window") -> dict:
+              subject_kind: str = "window", subject: str = "dibao_window") -> str:
     return app.receive_complaint(kind, area, subject_kind, subject, "王小红", "13812345678",
                                  "窗口办事拖延", on)
 
@@ -109,15 +109,15 @@ def drive_story(app) -> dict:
     ids["r1"] = app.record_review("window", "dibao_window", "resident", None, 90, "态度好", "2007-06-10")
     ids["r2"] = app.record_review("window", "dibao_window", "supervisor", ids["s1"], 70, "等候时间长", "2007-06-11")
     ids["r3"] = app.record_review("officer", "officer-li", "officer", "officer-wang", 85, "工作认真", "2007-06-12")
-    ids["c1"] = complaint(app)["complaint_id"]
+    ids["c1"] = complaint(app)
     app.answer_complaint(ids["c1"], "已整改", "2007-03-05", "officer-li")
     app.respond_to_answer(ids["c1"], True, "2007-03-06")
-    ids["c2"] = complaint(app, on="2007-06-01", subject_kind="officer", subject="officer-li")["complaint_id"]
+    ids["c2"] = complaint(app, on="2007-06-01", subject_kind="officer", subject="officer-li")
     app.answer_complaint(ids["c2"], "已核实", "2007-06-10", "officer-zhao")
     app.respond_to_answer(ids["c2"], False, "2007-06-13", "escalated")
-    ids["c3"] = complaint(app, on="2007-08-01", kind="suggestion")["complaint_id"]
+    ids["c3"] = complaint(app, on="2007-08-01", kind="suggestion")
     app.answer_complaint(ids["c3"], "采纳", "2007-08-30", "officer-li")
-    ids["c4"] = complaint(app, "xilin", on="2007-12-01", subject="marriage_window")["complaint_id"]
+    ids["c4"] = complaint(app, "xilin", on="2007-12-01", subject="marriage_window")
     ids["e1"] = app.assess_window("dibao_window", "2007-Q1", "mystery_visit", 95, "2007-04-05")
     ids["e2"] = app.assess_window("marriage_window", "2007-Q1", "file_check", 72, "2007-04-06", "增设导办员")
     app.record_breach("officer-wang", "p3_delay", "2007-04-01", "推诿群众办事")
