@@ -109,6 +109,25 @@ SPECS = {
                  "military_support_district_channels_target_met", "military_support_read_model_initialised",
                  TARGET_METRIC),
         min_expressions=30),
+    "conduct_supervision.json": Spec(
+        sections=("conduct_supervision",),
+        panels=("Supervisors recruited (district)", "Complaints answered vs target, per area",
+                "Overdue complaints per area", "Officers assigned and assessed vs target",
+                "Public reviews by subject and reviewer", "Window efficiency scores",
+                "Breaches of the eight prohibitions", "Targets met (district)"),
+        metrics=("conduct_supervision_district_supervisors_recruited", "conduct_supervision_supervisors_recruited",
+                 "conduct_supervision_complaints_answered_ratio",
+                 "conduct_supervision_district_complaints_answered_ratio", "conduct_supervision_complaints_overdue",
+                 "conduct_supervision_district_officers_assigned_ratio",
+                 "conduct_supervision_district_officers_assessed_ratio", "conduct_supervision_officers_rewarded",
+                 "conduct_supervision_visits", "conduct_supervision_reviews",
+                 "conduct_supervision_window_efficiency_score", "conduct_supervision_breaches",
+                 "conduct_supervision_district_supervisors_recruited_target_met",
+                 "conduct_supervision_district_complaints_answered_target_met",
+                 "conduct_supervision_district_officers_assigned_target_met",
+                 "conduct_supervision_district_officers_assessed_target_met",
+                 "conduct_supervision_read_model_initialised", TARGET_METRIC),
+        min_expressions=30),
 }
 FILES = sorted(path.name for path in GRAFANA.glob("*.json"))
 
