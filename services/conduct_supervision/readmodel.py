@@ -39,7 +39,7 @@ TABLES = {
         escalated boolean NOT NULL DEFAULT false, answered_on date, late_answers int NOT NULL DEFAULT 0,
         accepted boolean""",
     "cs_efficiency": """
-        assessment_id uuid PRIMARY KEY, window text NOT NULL, area text NOT NULL, period text NOT NULL,
+        assessment_id uuid PRIMARY KEY, window_code text NOT NULL, area text NOT NULL, period text NOT NULL,
         method text NOT NULL, score int NOT NULL, rectification boolean NOT NULL, assessed_on date NOT NULL""",
     "cs_breaches": """
         officer_id text NOT NULL, breach_no int NOT NULL, prohibition text NOT NULL,

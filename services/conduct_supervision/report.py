@@ -134,10 +134,10 @@ def read(curs, ctx: Context) -> Snapshot:
                     for r in fetch(curs, schema, """SELECT subject_kind, reviewer_kind, count(*) AS reviews,
                         sum(score) AS score_sum FROM {s}.cs_reviews WHERE reviewed_on BETWEEN %(first)s AND %(last)s
                         GROUP BY subject_kind, reviewer_kind ORDER BY subject_kind, reviewer_kind""", p)]
-    snap.efficiency = [{"window": r["window"], "area": r["area"], "period": r["period"], "method": r["method"],
+    snap.efficiency = [{"window": r["window_code"], "area": r["area"], "period": r["period"], "method": r["method"],
                         "score": int(r["score"]), "rectification": bool(r["rectification"])}
                        for r in fetch(curs, schema, """SELECT * FROM {s}.cs_efficiency WHERE period LIKE %(prefix)s
-                           ORDER BY window, period""", p)]
+                           ORDER BY window_code, period""", p)]
     for row in fetch(curs, schema, """SELECT prohibition, count(*) AS breaches, count(handled_on) AS handled
             FROM {s}.cs_breaches WHERE occurred_on BETWEEN %(first)s AND %(last)s GROUP BY prohibition""", p):
         snap.breaches[row["prohibition"]] = {"breaches": int(row["breaches"]), "handled": int(row["handled"])}
