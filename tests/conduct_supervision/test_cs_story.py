@@ -111,6 +111,8 @@ def test_a_community_has_one_contact_officer_and_visits_are_by_that_officer(app)
             "officer-wang", "beigang_beigang", "2007-03-01", ["意见"])
     refused(app, Conflict, "officer_id", "conduct.visit_not_by_assigned_officer", app.record_visit,
             "officer-li", "beigang_beigang", "2007-01-15", ["before the assignment"])
+    refused(app, InvalidInput, "opinions", "conduct.opinions_not_a_list", app.record_visit,
+            "officer-li", "beigang_beigang", "2007-03-01", "低保材料多")
     visit = app.record_visit("officer-li", "beigang_beigang", "2007-03-01", ["低保材料多", "窗口时间短"])
     app.release_community("beigang_beigang", "2007-06-01")
     app.assign_community("officer-wang", "beigang_beigang", "2007-06-01")
