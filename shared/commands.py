@@ -454,7 +454,9 @@ class Command:
     (e.g. "case"), None when it holds area codes. `method`: the application method (default the
     name). `path`: the HTTP path, for the few whose path the gateway's rule would make odd (e.g.
     `/audit`), None for the rule's. `lists`: a query answering a list of records that each carry
-    `area` or `areas`: the gateway shows only the caller's areas and pages the list."""
+    `area` or `areas`: the gateway shows only the caller's areas and pages the list. `reveals`:
+    the personal-data fields a `reveal_identity=true` answer shows unmasked (what its Disclosure
+    records; identity numbers unless the command says otherwise)."""
     name: str
     args: tuple[Arg, ...]
     role: str
@@ -465,6 +467,7 @@ class Command:
     doc: str = ""
     path: str | None = None
     lists: bool = False
+    reveals: tuple[str, ...] = ("id_number",)
     _index: dict = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):

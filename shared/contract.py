@@ -19,7 +19,8 @@ Every stored event becomes one structured-mode CloudEvent:
             request (the CloudEvents distributed-tracing extension); the others are for the
             platform's own consumers (the audit read model) — docs/events.md says what travels
             where. An event stored without an audit has none of them.
-Personal data never leaves in clear: identity numbers are masked, birth dates dropped.
+Personal data never leaves in clear: identity numbers are masked; birth dates, phone numbers
+and contact names dropped.
 """
 from __future__ import annotations
 
@@ -37,7 +38,9 @@ from shared import identity
 CONTENT_TYPE = JSONFormat.CONTENT_TYPE  # application/cloudevents+json
 SEQUENCE_DIGITS = 20
 MASKED_FIELDS = {"id_number": identity.mask}
-DROPPED_FIELDS = {"birth_date"}
+# Contact details are never published: a phone number, and the name of a person who contacted the
+# bureau (a complainant's `contact_name`); they stay in the (encrypted) event store only.
+DROPPED_FIELDS = {"birth_date", "phone", "contact_name"}
 ENVELOPE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic", "audit"}
 # audit key -> extension attribute (CloudEvents: lower-case letters and digits, at most 20)
 AUDIT_EXTENSIONS = {"actor": "actor", "client": "actorclient", "roles": "actorroles",

@@ -225,10 +225,11 @@ declared_rpc = DeclaredRpc.decorator
 
 
 def _disclose(app, command, values: dict, reason: str) -> None:
-    """Record that this query showed identity numbers unmasked (before the answer leaves)."""
+    """Record that this query showed personal data unmasked (the command's `reveals`: identity
+    numbers unless it says otherwise) before the answer leaves."""
     record_arg = next(a.name for a in command.args if a.name.endswith("_id"))
     record_type = command.name[len("get_"):] if command.name.startswith("get_") else command.name
-    app.save(audit.Disclosure.record(record_type, values[record_arg], ["id_number"], reason))
+    app.save(audit.Disclosure.record(record_type, values[record_arg], list(command.reveals), reason))
 
 
 def _rpc_method(command):

@@ -31,7 +31,7 @@ def _grant(*roles, commands=(), all_queries=False, reveal=False) -> Grant:
 
 
 SA, DR, WF, RP, SB = "social_assistance", "disaster_relief", "welfare", "reporting", "subscriptions"
-SF, MS = "social_affairs", "military_support"
+SF, MS, CS = "social_affairs", "military_support", "conduct_supervision"
 
 #  token role                     declared command roles held                      extra                reveal
 POLICY: dict[str, Grant] = {
@@ -58,12 +58,17 @@ POLICY: dict[str, Grant] = {
     "military_support.finance":   _grant(f"{MS}.finance", f"{MS}.reader"),
     "military_support.double_support": _grant(f"{MS}.double_support", f"{MS}.reader"),
     "military_support.reader":    _grant(f"{MS}.reader"),
+    # conduct supervision: the conduct-building office; officers' visits and answers; personnel
+    "conduct_supervision.supervision": _grant(f"{CS}.supervision", f"{CS}.reader",                    reveal=True),
+    "conduct_supervision.officer":     _grant(f"{CS}.officer", f"{CS}.reader"),
+    "conduct_supervision.personnel":   _grant(f"{CS}.personnel", f"{CS}.reader"),
+    "conduct_supervision.reader":      _grant(f"{CS}.reader"),
     # across the bureau
     "auditor":                    _grant(all_queries=True),                      # every query, no command, masked
     "administrator":              _grant(f"{RP}.auditor", f"{SB}.administrator", # the audit trail, subscriptions,
                                          commands=(f"{SA}.set_standard", f"{SA}.raise_standards",  # reference data
                                                    f"{SA}.standard", f"{WF}.rules", f"{SF}.rules",  # and standards
-                                                   f"{MS}.rules", f"{MS}.benefit_standard")),
+                                                   f"{MS}.rules", f"{MS}.benefit_standard", f"{CS}.rules")),
 }
 
 # Held by every role of the table besides its own row: the district report (aggregates, no

@@ -162,8 +162,15 @@ def first_events() -> dict[str, dict]:
         app = memory_app()
         register(app)
         return app
+
+    def conduct_supervision():
+        from tests.conduct_supervision.cs_support import appoint, memory_app
+        app = memory_app()
+        appoint(app)
+        return app
     recipes = {"social_assistance": social_assistance, "disaster_relief": disaster_relief,
-               "welfare": welfare, "social_affairs": social_affairs, "military_support": military_support}
+               "welfare": welfare, "social_affairs": social_affairs, "military_support": military_support,
+               "conduct_supervision": conduct_supervision}
     events = {}
     for domain in domains.registered():
         if domain.name in recipes:

@@ -170,6 +170,25 @@ SPECS = {
                      "elderly_care_worker_training_ratio": "welfare_care_worker_training_target_ratio",
                      "special_support_ratio": "welfare_special_support_target_ratio",
                      "welfare_enterprises_restructured_ratio": "welfare_enterprises_restructured_target_ratio"}),
+    "conduct_supervision.json": Spec(
+        sections=("conduct_supervision",),
+        panels=("Supervisors recruited (district)", "Complaints answered vs target, per area",
+                "Overdue complaints per area", "Officers assigned and assessed vs target",
+                "Public reviews by subject and reviewer", "Window efficiency scores",
+                "Breaches of the eight prohibitions", "Targets met (district)"),
+        metrics=("conduct_supervision_district_supervisors_recruited", "conduct_supervision_supervisors_recruited",
+                 "conduct_supervision_complaints_answered_ratio",
+                 "conduct_supervision_district_complaints_answered_ratio", "conduct_supervision_complaints_overdue",
+                 "conduct_supervision_district_officers_assigned_ratio",
+                 "conduct_supervision_district_officers_assessed_ratio", "conduct_supervision_officers_rewarded",
+                 "conduct_supervision_visits", "conduct_supervision_reviews",
+                 "conduct_supervision_window_efficiency_score", "conduct_supervision_breaches",
+                 "conduct_supervision_district_supervisors_recruited_target_met",
+                 "conduct_supervision_district_complaints_answered_target_met",
+                 "conduct_supervision_district_officers_assigned_target_met",
+                 "conduct_supervision_district_officers_assessed_target_met",
+                 "conduct_supervision_read_model_initialised", TARGET_METRIC),
+        min_expressions=30),
 }
 SPECS.update({
     "district_plan.json": Spec(
