@@ -14,6 +14,21 @@ ever skipped.
 New events are noticed by PostgreSQL LISTEN/NOTIFY (the channel eventsourcing notifies on each
 insert) and, because a notification can be lost, by polling every `poll_interval` seconds too.
 Runs as a plain process: no eventlet, so psycopg and the AMQP socket block only this loop.
+
+Active and standby. Two relay processes run per source (`make run`: `relay_<domain>` and
+`relay_<domain>_2`); before publishing, each takes the lease `relay:<domain>` (shared/lease.py: a
+PostgreSQL advisory lock held by its database session). The one holding it publishes
+(`relay_active{service}` 1); the other waits as the standby (`relay_active` 0), answers /metrics
+on its own port and shows the published position, the head and the lag read from the tracking
+record and the store every `poll` second. When the holder dies (even by SIGKILL) PostgreSQL ends
+its session, the lock is free, and the standby takes it within a second and continues from the
+tracking record: the batches the dead holder had in flight (at most two, unrecorded) are
+published again, which consumers drop (source + sequence), as after any relay crash. A holder
+whose lease connection breaks while it lives stops itself (SIGTERM, within `check` seconds) and
+is started again as the standby; meanwhile both may publish for those seconds: duplicates are
+dropped and an event arriving before an earlier one makes the consumer fetch the gap from the
+feed, so order per source is kept where events are applied. The tracking upsert refuses to go
+backwards, so the stale holder cannot move the recorded position back.
 """
 from __future__ import annotations
 
@@ -56,6 +71,10 @@ BATCH_SECONDS = Histogram("relay_batch_duration_seconds",
 ERRORS = Counter("relay_errors_total", "Failures of the relay loop, by kind; it retries",
                  ["service", "kind"])
 ERROR_KINDS = ("broker", "store", "listen")
+ACTIVE = Gauge("relay_active", "1 while this process holds its source's relay lease and publishes; "
+               "0 while it waits as the standby", ["service"])
+TAKEOVERS = Counter("relay_lease_acquired_total",
+                    "Times this process took its source's relay lease (start-up or take-over)", ["service"])
 
 
 class BrokerRefused(RuntimeError):
@@ -184,6 +203,62 @@ class Relay:
         for kind in ERROR_KINDS:          # at 0 from the start: the first failure shows in rate()
             ERRORS.labels(self.service, kind)
         PUBLISHED.labels(self.service)
+        TAKEOVERS.labels(self.service)
+        ACTIVE.labels(self.service).set(0)
+
+    @property
+    def lease_name(self) -> str:
+        return f"relay:{self.service}"
+
+    def serve(self, watchdog: Watchdog | None = None, *, poll: float = 1.0, check: float = 5.0) -> None:
+        """Wait as the standby until this process holds the source's lease, then publish until
+        stopped. While waiting, the gauges show the recorded position, the head and the lag."""
+        from shared.lease import Lease
+
+        lease = Lease(self.lease_name, self.settings.pg_conninfo(), poll=poll, check=check,
+                      on_lost=self._lease_lost)
+        told = False
+        while not self.stopping.is_set():
+            if watchdog:
+                watchdog.beat()
+            if lease.acquire(wait=False):
+                break
+            if not told:
+                log.info("relay of %s: standby, waiting for the lease %s (another relay publishes)",
+                         self.service, self.lease_name)
+                told = True
+            self._refresh_standby_gauges()
+            self.stopping.wait(lease.poll)
+        if not lease.held:
+            return
+        try:
+            self._position = None          # the holder before us may have moved it: read it now
+            ACTIVE.labels(self.service).set(1)
+            TAKEOVERS.labels(self.service).inc()
+            log.info("relay of %s: active (holds the lease %s); resuming after notification %d",
+                     self.service, self.lease_name, self.position)
+            self.run_forever(watchdog)
+        finally:
+            ACTIVE.labels(self.service).set(0)
+            lease.release()
+
+    def _lease_lost(self) -> None:
+        ACTIVE.labels(self.service).set(0)
+        log.error("relay of %s: lost the lease %s (its database session ended): stopping, so that "
+                  "only one relay publishes; the supervisor starts this process again as a standby",
+                  self.service, self.lease_name)
+        self.stop()
+
+    def _refresh_standby_gauges(self) -> None:
+        try:
+            position = self.tracking.max_tracking_id(self.tracking_name) or 0
+            head = self.app.recorder.max_notification_id() or 0
+        except Exception as error:  # the store is away: the holder reports it; we just wait
+            log.debug("relay of %s: standby cannot read the positions (%s)", self.service, error)
+            return
+        POSITION.labels(self.service).set(position)
+        HEAD.labels(self.service).set(head)
+        LAG.labels(self.service).set(max(0, head - position))
 
     def _tracking_recorder(self) -> PostgresTrackingRecorder:
         s = self.settings
@@ -235,7 +310,7 @@ class Relay:
                 events = contract.to_cloudevents(self.app, notifications, previous=position)
                 position = notifications[-1].id
                 in_flight.append((self.publisher.send(events), position, len(events)))
-            more = len(notifications) == self.batch_size
+            more = len(notifications) == self.batch_size and not self.stopping.is_set()
             while len(in_flight) > (1 if more else 0):
                 published += self._settle(*in_flight.pop(0))
             if not more:
@@ -326,10 +401,12 @@ def main(argv=None) -> int:
     metrics_port = int(os.environ.get("METRICS_PORT", str(domains.RELAY_PORT)))
     signal.signal(signal.SIGTERM, relay.stop)
     signal.signal(signal.SIGINT, relay.stop)
-    start_http_server(metrics_port)
-    log.info("relay of %s: publishing to exchange %s; metrics on :%d/metrics; resuming after "
-             "notification %d", relay.service, relay.publisher.exchange, metrics_port, relay.position)
-    relay.run_forever(Watchdog(f"relay of {relay.service}"))
+    start_http_server(metrics_port)          # the standby answers /metrics too (relay_active 0)
+    log.info("relay of %s: publishing to exchange %s once it holds the lease %s; metrics on "
+             ":%d/metrics", relay.service, relay.publisher.exchange, relay.lease_name, metrics_port)
+    relay.serve(Watchdog(f"relay of {relay.service}"),
+                poll=float(os.environ.get("RELAY_LEASE_POLL", "1")),
+                check=float(os.environ.get("RELAY_LEASE_CHECK", "5")))
     return 0
 
 

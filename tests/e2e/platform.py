@@ -46,12 +46,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def programs(env: dict) -> dict[str, tuple[str, dict]]:
-    """{name: (command, environment)} of deploy/supervisord.conf, with %(ENV_X)s expanded."""
+def programs(env: dict, replicas: int = 1) -> dict[str, tuple[str, dict]]:
+    """{name: (command, environment)} of deploy/supervisord.conf (rendered with `replicas`, as
+    `make run REPLICAS=N` does), with %(ENV_X)s expanded."""
     from deploy import render
     from shared import domains
     config = configparser.RawConfigParser()
-    config.read_string(render.supervisord_conf(domains.registered()))
+    config.read_string(render.supervisord_conf(domains.registered(), replicas))
 
     def expand(text: str) -> str:
         return re.sub(r"%\(ENV_(\w+)\)s", lambda m: env[m.group(1)], text)
@@ -99,10 +100,14 @@ def broker_uris(amqp_uri: str) -> tuple[dict[str, str], list[str], tuple | None]
 
 
 class Platform:
-    def __init__(self, amqp_uri: str, logs: Path):
+    """`replicas`: as `make run REPLICAS=N`, every stateless program N times (`<program>_<i>` on
+    `<PORT_VARIABLE>_<i>`); every relay runs twice in any case (`relay_<domain>_2`, its standby)."""
+
+    def __init__(self, amqp_uri: str, logs: Path, replicas: int = 1):
         from deploy import render
         from shared import domains
-        self.ports = {process.port_variable: free_port() for process in render.processes()}
+        self.replicas = replicas
+        self.ports = {instance.port_variable: free_port() for instance in render.instances(replicas=replicas)}
         urls = {render.url_variable(domain): f"http://127.0.0.1:{self.ports[render.domain_processes(domain)[0].port_variable]}"
                 for domain in domains.registered()}
         self.env = dict(os.environ, AMQP_URI=amqp_uri, PYTHONUNBUFFERED="1",
@@ -133,7 +138,7 @@ class Platform:
 
     def start(self, name: str) -> None:
         log = open(self.logs / f"{name}.log", "ab")
-        command, extra = programs(self.env)[name]
+        command, extra = programs(self.env, self.replicas)[name]
         with self._lock:
             self.processes[name] = subprocess.Popen(["/bin/sh", "-c", f"exec {command}"], cwd=ROOT,
                                                     env={**self.env, **extra}, stdout=log,
@@ -143,7 +148,7 @@ class Platform:
         self.gateway_keys()
         self.setup()
         try:
-            for name in programs(self.env):
+            for name in programs(self.env, self.replicas):
                 self.start(name)
         except BaseException:
             self.stop_all()     # never leave half a platform running
