@@ -289,7 +289,7 @@ class EventConsumer:
                 ERRORS.labels("broker").inc()
                 log.error("consumer %s: broker error (%s: %s); is RabbitMQ at AMQP_URI reachable? "
                           "reconnecting in %.1fs; unacked messages will be redelivered",
-                          self.queue_name, type(error).__name__, error, backoff)
+                          self.worker, type(error).__name__, error, backoff)
                 self._buffer.clear()
                 self.stopping.wait(backoff)
                 backoff = min(backoff * 2, 10)
@@ -375,7 +375,7 @@ class EventConsumer:
                              routing_key: str, content_type: str | None,
                              content_encoding: str | None) -> None:
         DEAD.labels(poison.reason).inc()
-        log.warning("consumer %s: dead-lettering a message (%s)", self.queue_name, poison)
+        log.warning("consumer %s: dead-lettering a message (%s)", self.worker, poison)
         headers = dict(headers or {})
         # Where it first came from survives a re-queue and a second refusal.
         origin = self.origin_queue(exchange, routing_key)
@@ -394,7 +394,7 @@ class EventConsumer:
         poison = Poison("apply-failed", f"{source} sequence {int(event['sequence'])} "
                                         f"({event.get('type')}): {describe(error)}"[:500])
         log.error("consumer %s: skipped %s event %s (%s), which the read model cannot apply: %s; "
-                  "see `python -m services.projection dead-letters`", self.queue_name, source,
+                  "see `python -m services.projection dead-letters`", self.worker, source,
                   int(event["sequence"]), event.get("type"), describe(error))
         if message is not None:
             self._dead_letter(message, poison)
@@ -435,7 +435,7 @@ class EventConsumer:
                 log.warning("consumer %s: deferred %d %s events: a gap before them cannot be filled "
                             "(%s); is the %s service's /events feed reachable? They stay in its "
                             "event store and are fetched from the feed once it answers; the other "
-                            "sources go on", self.queue_name, len(events), source, e, source)
+                            "sources go on", self.worker, len(events), source, e, source)
                 return 0
             except Exception as e:
                 failure = e
@@ -449,7 +449,7 @@ class EventConsumer:
                 kind, hint = "event", None
                 if permanent_failures >= self.apply_attempts:
                     log.warning("consumer %s: %d %s events failed %d times (%s): applying them one "
-                                "by one to skip what cannot be applied", self.queue_name, len(events),
+                                "by one to skip what cannot be applied", self.worker, len(events),
                                 source, permanent_failures, describe(failure))
                     isolate = True
                     continue
@@ -460,15 +460,15 @@ class EventConsumer:
             ERRORS.labels(kind).inc()
             if kind == "event" and hint:
                 log.error("consumer %s: could not apply %d %s events event by event either (%s): "
-                          "%s; retrying in %.1fs (nothing is acked meanwhile)", self.queue_name,
+                          "%s; retrying in %.1fs (nothing is acked meanwhile)", self.worker,
                           len(events), source, describe(failure), hint, backoff)
             elif hint:
                 log.error("consumer %s: could not apply %d %s events (%s: %s); is %s reachable? "
-                          "retrying in %.1fs (nothing is acked meanwhile)", self.queue_name,
+                          "retrying in %.1fs (nothing is acked meanwhile)", self.worker,
                           len(events), source, type(failure).__name__, failure, hint, backoff)
             else:
                 log.error("consumer %s: could not apply %d %s events (%s), attempt %d of %d; "
-                          "retrying in %.1fs", self.queue_name, len(events), source,
+                          "retrying in %.1fs", self.worker, len(events), source,
                           describe(failure), permanent_failures, self.apply_attempts, backoff)
             if self.stopping.wait(backoff):
                 raise SystemExit(0)
@@ -498,7 +498,7 @@ class EventConsumer:
                 head = feed.head()
             except (urllib.error.URLError, OSError) as error:
                 ERRORS.labels("feed").inc()
-                log.warning("consumer %s: cannot read the head of %s (%s)", self.queue_name, source, error)
+                log.warning("consumer %s: cannot read the head of %s (%s)", self.worker, source, error)
                 continue
             position = self.position(source)
             SOURCE_HEAD.labels(source).set(head)
@@ -517,7 +517,7 @@ class EventConsumer:
                 except Exception as error:  # retried at the next check
                     ERRORS.labels("catch-up").inc()
                     log.warning("consumer %s: catch-up of %s failed (%s); retrying in %.0fs",
-                                self.queue_name, source, error, self.head_interval)
+                                self.worker, source, error, self.head_interval)
 
     def _quiet_since(self, source: str) -> bool:
         # Only catch up from the feed when the bus has not brought anything for a whole check

@@ -19,12 +19,12 @@ Active and standby. Two relay processes run per source (`make run`: `relay_<doma
 `relay_<domain>_2`); before publishing, each takes the lease `relay:<domain>` (shared/lease.py: a
 PostgreSQL advisory lock held by its database session). The one holding it publishes
 (`relay_active{service}` 1); the other waits as the standby (`relay_active` 0), answers /metrics
-on its own port and shows the published position, the head and the lag read from the tracking
-record and the store every `poll` second. When the holder dies (even by SIGKILL) PostgreSQL ends
+on its own port and shows the published position, the head and the lag, read from the tracking
+record and the store when scraped. When the holder dies (even by SIGKILL) PostgreSQL ends
 its session, the lock is free, and the standby takes it within a second and continues from the
 tracking record: the batches the dead holder had in flight (at most two, unrecorded) are
 published again, which consumers drop (source + sequence), as after any relay crash. A holder
-whose lease connection breaks while it lives stops itself (SIGTERM, within `check` seconds) and
+whose lease connection breaks while it lives stops itself (within `check` seconds) and
 is started again as the standby; meanwhile both may publish for those seconds: duplicates are
 dropped and an event arriving before an earlier one makes the consumer fetch the gap from the
 feed, so order per source is kept where events are applied. The tracking upsert refuses to go
@@ -75,6 +75,9 @@ ACTIVE = Gauge("relay_active", "1 while this process holds its source's relay le
                "0 while it waits as the standby", ["service"])
 TAKEOVERS = Counter("relay_lease_acquired_total",
                     "Times this process took its source's relay lease (start-up or take-over)", ["service"])
+
+
+RELAY_POOL = {"POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "2"}
 
 
 class BrokerRefused(RuntimeError):
@@ -226,9 +229,10 @@ class Relay:
             if not told:
                 log.info("relay of %s: standby, waiting for the lease %s (another relay publishes)",
                          self.service, self.lease_name)
+                self._standby_gauges(True)
                 told = True
-            self._refresh_standby_gauges()
             self.stopping.wait(lease.poll)
+        self._standby_gauges(False)
         if not lease.held:
             return
         try:
@@ -249,16 +253,32 @@ class Relay:
                   self.service, self.lease_name)
         self.stop()
 
-    def _refresh_standby_gauges(self) -> None:
-        try:
-            position = self.tracking.max_tracking_id(self.tracking_name) or 0
-            head = self.app.recorder.max_notification_id() or 0
-        except Exception as error:  # the store is away: the holder reports it; we just wait
-            log.debug("relay of %s: standby cannot read the positions (%s)", self.service, error)
+    def _standby_gauges(self, standby: bool) -> None:
+        """While standing by, the position, head and lag gauges are read from the tracking
+        record and the store when scraped; once active, the loop sets them again."""
+        children = (POSITION.labels(self.service), HEAD.labels(self.service), LAG.labels(self.service))
+        if not standby:
+            for child in children:
+                child.__dict__.pop("_child_samples", None)   # undo set_function: set() works again
             return
-        POSITION.labels(self.service).set(position)
-        HEAD.labels(self.service).set(head)
-        LAG.labels(self.service).set(max(0, head - position))
+        for child, read in zip(children, (self._recorded_position, self._stored_head, self._recorded_lag)):
+            child.set_function(read)
+
+    def _recorded_position(self) -> float:
+        try:
+            return float(self.tracking.max_tracking_id(self.tracking_name) or 0)
+        except Exception:  # the store is away: the holder reports that; NaN says "unknown"
+            return float("nan")
+
+    def _stored_head(self) -> float:
+        try:
+            return float(self.app.recorder.max_notification_id() or 0)
+        except Exception:
+            return float("nan")
+
+    def _recorded_lag(self) -> float:
+        lag = self._stored_head() - self._recorded_position()      # NaN when either is unknown
+        return lag if lag != lag else max(0.0, lag)
 
     def _tracking_recorder(self) -> PostgresTrackingRecorder:
         s = self.settings
@@ -394,7 +414,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     configure_logging()
     try:
-        relay = Relay(domains.get(args.domain).build_application(), settings())
+        # One loop reads the store, one statement at a time (plus the standby's reads when
+        # scraped): a small pool, so that two relays per source cost few connections.
+        relay = Relay(domains.get(args.domain).build_application(RELAY_POOL), settings())
     except ConfigurationError as error:
         print(f"relay: {error}", file=sys.stderr)
         return 2
