@@ -4,6 +4,10 @@ domains, PLATFORM_EXTRA_DOMAINS included; tests/deploy/test_rendered.py keeps th
 equal to it), each in a process group of its own so that one can be SIGKILLed and started again
 (under `make run`, supervisord restarts it by itself).
 
+Every relay runs twice, as under `make run`: `relay_<domain>` and its standby `relay_<domain>_2`
+(`RELAY_<NAME>_PORT_2`); whichever holds the lease publishes (`relay_active` 1). With
+`Platform(..., replicas=N)` every stateless program runs N times (`<program>_<i>`, `<VARIABLE>_<i>`).
+
 Ports are free ones, under the names `make run` reads: `<NAME>_PORT` and `RELAY_<NAME>_PORT` of
 every registered domain (SOCIAL_ASSISTANCE_PORT, RELAY_WELFARE_PORT, ...), PROJECTION_PORT and
 REPORTING_PORT, SUBSCRIPTIONS_PORT, SUBSCRIPTIONS_DELIVERY_PORT, GATEWAY_PORT; `<NAME>_URL` points at
