@@ -397,6 +397,31 @@ class Relay:
         self.stopping.set()
 
 
+def build(domain: str, attempts: int = 5) -> Relay:
+    """The relay of a domain. Its application and tracking recorder create their tables if
+    missing (idempotent statements, but PostgreSQL refuses two sessions replacing the same
+    catalog row at once: "tuple concurrently updated"); a relay starting beside its standby and
+    its service can meet that race, so the loser tries again."""
+    import random
+
+    from eventsourcing.persistence import IntegrityError, InternalError
+
+    from shared import domains
+    from shared.config import settings
+    for attempt in range(1, attempts + 1):
+        try:
+            # One loop reads the store, one statement at a time (plus the standby's reads when
+            # scraped): a small pool, so that two relays per source cost few connections.
+            return Relay(domains.get(domain).build_application(RELAY_POOL), settings())
+        except (InternalError, IntegrityError) as error:
+            if attempt == attempts:
+                raise
+            log.warning("relay of %s: creating its tables raced another process (%s); trying again",
+                        domain, error)
+            time.sleep(random.uniform(0.2, 0.5) * attempt)
+    raise AssertionError("unreachable")
+
+
 def main(argv=None) -> int:
     """Entry point of a domain's relay process: `python -m shared.relay <domain>`."""
     import argparse
@@ -414,9 +439,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     configure_logging()
     try:
-        # One loop reads the store, one statement at a time (plus the standby's reads when
-        # scraped): a small pool, so that two relays per source cost few connections.
-        relay = Relay(domains.get(args.domain).build_application(RELAY_POOL), settings())
+        relay = build(args.domain)
     except ConfigurationError as error:
         print(f"relay: {error}", file=sys.stderr)
         return 2
