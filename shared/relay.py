@@ -20,7 +20,9 @@ Active and standby. Two relay processes run per source (`make run`: `relay_<doma
 PostgreSQL advisory lock held by its database session). The one holding it publishes
 (`relay_active{service}` 1); the other waits as the standby (`relay_active` 0), answers /metrics
 on its own port and shows the published position, the head and the lag, read from the tracking
-record and the store when scraped. When the holder dies (even by SIGKILL) PostgreSQL ends
+record and the store when scraped (on a connection opened for that read). A standby holds no
+database connection: it builds its application, tracking recorder and LISTEN connection only
+once it holds the lease. When the holder dies (even by SIGKILL) PostgreSQL ends
 its session, the lock is free, and the standby takes it within a second and continues from the
 tracking record: the batches the dead holder had in flight (at most two, unrecorded) are
 published again, which consumers drop (source + sequence), as after any relay crash. A holder
@@ -207,78 +209,6 @@ class Relay:
             ERRORS.labels(self.service, kind)
         PUBLISHED.labels(self.service)
         TAKEOVERS.labels(self.service)
-        ACTIVE.labels(self.service).set(0)
-
-    @property
-    def lease_name(self) -> str:
-        return f"relay:{self.service}"
-
-    def serve(self, watchdog: Watchdog | None = None, *, poll: float = 1.0, check: float = 5.0) -> None:
-        """Wait as the standby until this process holds the source's lease, then publish until
-        stopped. While waiting, the gauges show the recorded position, the head and the lag."""
-        from shared.lease import Lease
-
-        lease = Lease(self.lease_name, self.settings.pg_conninfo(), poll=poll, check=check,
-                      on_lost=self._lease_lost)
-        told = False
-        while not self.stopping.is_set():
-            if watchdog:
-                watchdog.beat()
-            if lease.acquire(wait=False):
-                break
-            if not told:
-                log.info("relay of %s: standby, waiting for the lease %s (another relay publishes)",
-                         self.service, self.lease_name)
-                self._standby_gauges(True)
-                told = True
-            self.stopping.wait(lease.poll)
-        self._standby_gauges(False)
-        if not lease.held:
-            return
-        try:
-            self._position = None          # the holder before us may have moved it: read it now
-            ACTIVE.labels(self.service).set(1)
-            TAKEOVERS.labels(self.service).inc()
-            log.info("relay of %s: active (holds the lease %s); resuming after notification %d",
-                     self.service, self.lease_name, self.position)
-            self.run_forever(watchdog)
-        finally:
-            ACTIVE.labels(self.service).set(0)
-            lease.release()
-
-    def _lease_lost(self) -> None:
-        ACTIVE.labels(self.service).set(0)
-        log.error("relay of %s: lost the lease %s (its database session ended): stopping, so that "
-                  "only one relay publishes; the supervisor starts this process again as a standby",
-                  self.service, self.lease_name)
-        self.stop()
-
-    def _standby_gauges(self, standby: bool) -> None:
-        """While standing by, the position, head and lag gauges are read from the tracking
-        record and the store when scraped; once active, the loop sets them again."""
-        children = (POSITION.labels(self.service), HEAD.labels(self.service), LAG.labels(self.service))
-        if not standby:
-            for child in children:
-                child.__dict__.pop("_child_samples", None)   # undo set_function: set() works again
-            return
-        for child, read in zip(children, (self._recorded_position, self._stored_head, self._recorded_lag)):
-            child.set_function(read)
-
-    def _recorded_position(self) -> float:
-        try:
-            return float(self.tracking.max_tracking_id(self.tracking_name) or 0)
-        except Exception:  # the store is away: the holder reports that; NaN says "unknown"
-            return float("nan")
-
-    def _stored_head(self) -> float:
-        try:
-            return float(self.app.recorder.max_notification_id() or 0)
-        except Exception:
-            return float("nan")
-
-    def _recorded_lag(self) -> float:
-        lag = self._stored_head() - self._recorded_position()      # NaN when either is unknown
-        return lag if lag != lag else max(0.0, lag)
 
     def _tracking_recorder(self) -> PostgresTrackingRecorder:
         s = self.settings
@@ -397,6 +327,110 @@ class Relay:
         self.stopping.set()
 
 
+def initialise_metrics(service: str) -> None:
+    """The relay's labelled counters at 0 from the start (the first failure shows in rate())."""
+    for kind in ERROR_KINDS:
+        ERRORS.labels(service, kind)
+    PUBLISHED.labels(service)
+    TAKEOVERS.labels(service)
+
+
+def lease_name(domain: str) -> str:
+    return f"relay:{domain}"
+
+
+class Standby:
+    """What a relay shows while it waits for its lease: relay_active 0 and the position, head
+    and lag read when scraped, each scrape on a short-lived connection of its own. It holds no
+    connection in between (nor does the lease's polling): a standby costs PostgreSQL nothing."""
+
+    def __init__(self, domain: str, conninfo: str):
+        self.domain = domain
+        self.conninfo = conninfo
+        schema = sql.Identifier(domain)
+        self.query = sql.SQL("SELECT (SELECT coalesce(max(notification_id), 0) FROM {}.{}), "
+                             "(SELECT notification_id FROM {}.relay_tracking WHERE application_name = %s)"
+                             ).format(schema, sql.Identifier(f"{domain}_events"), schema)
+
+    def read(self) -> tuple[float, float]:
+        """(head, recorded position); NaN when PostgreSQL does not answer (the holder reports it)."""
+        try:
+            with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=3,
+                                 application_name=f"relay-standby:{self.domain}"[:63]) as conn:
+                head, position = conn.execute(self.query, (f"{self.domain}.relay",)).fetchone()
+            return float(head or 0), float(position or 0)
+        except psycopg.Error:
+            return float("nan"), float("nan")
+
+    def __enter__(self) -> "Standby":
+        initialise_metrics(self.domain)
+        ACTIVE.labels(self.domain).set(0)
+        POSITION.labels(self.domain).set_function(lambda: self.read()[1])
+        HEAD.labels(self.domain).set_function(lambda: self.read()[0])
+        LAG.labels(self.domain).set_function(self._lag)
+        return self
+
+    def _lag(self) -> float:
+        head, position = self.read()
+        lag = head - position                  # NaN when either is unknown
+        return lag if lag != lag else max(0.0, lag)
+
+    def __exit__(self, *exc) -> None:
+        for gauge in (POSITION, HEAD, LAG):   # undo set_function: the active loop sets them again
+            gauge.labels(self.domain).__dict__.pop("_child_samples", None)
+
+
+def serve(domain: str, stopping: threading.Event, watchdog: Watchdog | None = None, *,
+          poll: float = 1.0, check: float = 5.0, on_active=None) -> None:
+    """Wait as the standby until this process holds the lease relay:<domain>, then build the relay
+    (its application, tracking recorder and listener: connections only the holder opens) and
+    publish until stopped; a lost lease stops it (its supervisor starts it again as a standby)."""
+    from shared.config import settings
+    from shared.lease import Lease
+
+    conninfo = settings().pg_conninfo()
+    relay: list[Relay] = []
+
+    def lost() -> None:
+        ACTIVE.labels(domain).set(0)
+        log.error("relay of %s: lost the lease %s (its database session ended): stopping, so that "
+                  "only one relay publishes; the supervisor starts this process again as a standby",
+                  domain, lease_name(domain))
+        stopping.set()
+        for r in relay:
+            r.stop()
+    lease = Lease(lease_name(domain), conninfo, poll=poll, check=check, on_lost=lost)
+    with Standby(domain, conninfo):
+        told = False
+        while not stopping.is_set() and not lease.acquire(wait=False):
+            if watchdog:
+                watchdog.beat()
+            if not told:
+                log.info("relay of %s: standby, waiting for the lease %s (another relay publishes)",
+                         domain, lease_name(domain))
+                told = True
+            stopping.wait(lease.poll)
+    if not lease.held:
+        return
+    try:
+        relay.append(build(domain))
+        active = relay[0]
+        if stopping.is_set():
+            return
+        stopping_watch = threading.Thread(target=lambda: (stopping.wait(), active.stop()), daemon=True)
+        stopping_watch.start()
+        ACTIVE.labels(domain).set(1)
+        TAKEOVERS.labels(domain).inc()
+        log.info("relay of %s: active (holds the lease %s); publishing to exchange %s after "
+                 "notification %d", domain, lease_name(domain), active.publisher.exchange, active.position)
+        if on_active:
+            on_active(active)
+        active.run_forever(watchdog)
+    finally:
+        ACTIVE.labels(domain).set(0)
+        lease.release()
+
+
 def build(domain: str, attempts: int = 5) -> Relay:
     """The relay of a domain. Its application and tracking recorder create their tables if
     missing (idempotent statements, but PostgreSQL refuses two sessions replacing the same
@@ -439,19 +473,20 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     configure_logging()
     try:
-        relay = build(args.domain)
+        settings()
     except ConfigurationError as error:
         print(f"relay: {error}", file=sys.stderr)
         return 2
     metrics_port = int(os.environ.get("METRICS_PORT", str(domains.RELAY_PORT)))
-    signal.signal(signal.SIGTERM, relay.stop)
-    signal.signal(signal.SIGINT, relay.stop)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
     start_http_server(metrics_port)          # the standby answers /metrics too (relay_active 0)
-    log.info("relay of %s: publishing to exchange %s once it holds the lease %s; metrics on "
-             ":%d/metrics", relay.service, relay.publisher.exchange, relay.lease_name, metrics_port)
-    relay.serve(Watchdog(f"relay of {relay.service}"),
-                poll=float(os.environ.get("RELAY_LEASE_POLL", "1")),
-                check=float(os.environ.get("RELAY_LEASE_CHECK", "5")))
+    log.info("relay of %s: metrics on :%d/metrics; publishing once it holds the lease %s",
+             args.domain, metrics_port, lease_name(args.domain))
+    serve(args.domain, stopping, Watchdog(f"relay of {args.domain}"),
+          poll=float(os.environ.get("RELAY_LEASE_POLL", "1")),
+          check=float(os.environ.get("RELAY_LEASE_CHECK", "5")))
     return 0
 
 

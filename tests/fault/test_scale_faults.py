@@ -161,3 +161,40 @@ def test_two_replicas_share_the_commands_and_one_may_die_under_load(two_replicas
         platform.start("social_assistance")
         traffic.wait_for(20, timeout=120)
     assert_converged(platform)
+
+
+def connections(platform: Platform) -> int:
+    """The platform's connections to its database now (this test's own included)."""
+    import psycopg
+
+    from shared.config import settings
+    with psycopg.connect(settings().pg_conninfo(), autocommit=True) as conn:
+        return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()").fetchone()[0]
+
+
+# A fresh PostgreSQL allows 100 connections; the platform (REPLICAS=1) must leave room for the tools
+# and tests. Measured: 69 with the standbys (they hold none); REPLICAS=2 about 100 (docs/operations.md).
+CONNECTION_BUDGET = 80
+
+
+@pytest.mark.parametrize("replicas", [1, 2])
+def test_the_platform_under_load_fits_a_fresh_postgresql(fresh_schemas, amqp_uri, tmp_path, replicas):
+    """Every program started, a stream of commands on several sources and the read model caught
+    up (every pool opened), then the connections of the platform's database counted: the standby
+    relays hold none."""
+    drop_schemas(fresh_schemas, "read_model_replay")
+    platform = Platform(amqp_uri, tmp_path, replicas=replicas)
+    try:
+        platform.start_all()
+        platform.wait_until(lambda: platform.get(SA, "/healthz"), what="social_assistance")
+        with Traffic(amqp_uri) as traffic:
+            traffic.wait_for(60, timeout=120)
+            during = connections(platform)
+        assert_converged(platform)
+        after = connections(platform)
+        print(f"REPLICAS={replicas}: {len(platform.processes)} programs, {during} connections under load, "
+              f"{after} after converging (budget {CONNECTION_BUDGET})")
+        if replicas == 1:
+            assert max(during, after) <= CONNECTION_BUDGET
+    finally:
+        platform.stop_all()
