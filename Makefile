@@ -98,8 +98,11 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
+# make run REPLICAS=2: two processes of every domain's service, reporting, subscriptions and the
+# gateway (each on its own port: deploy/render.py); the relays always run active + standby.
+REPLICAS ?= 1
 run: install
-	deploy/run.sh
+	REPLICAS=$(REPLICAS) deploy/run.sh
 
 test: install tools
 	$(PY) -m pytest -q

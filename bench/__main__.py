@@ -44,8 +44,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--pgbench-seconds", type=int, default=15, help="pgbench -T (15)")
     run.add_argument("--baseline-seconds", type=float, default=5, help="duration of timed baselines (5)")
     run.add_argument("--phases", type=lambda t: t.split(","),
-                     default=["commands", "gateway", "latency", "throughput", "subscriptions"],
-                     help="platform phases to run (commands,gateway,latency,throughput,subscriptions)")
+                     default=["commands", "gateway", "latency", "throughput", "subscriptions", "scale"],
+                     help="platform phases to run (commands,gateway,latency,throughput,subscriptions,scale)")
     run.add_argument("--only", type=lambda t: t.split(","), metavar="PHASES",
                      help="only these platform phases and no baselines, e.g. --only gateway")
     run.add_argument("--gateway-concurrency", type=int, default=4,
@@ -61,6 +61,10 @@ def parser() -> argparse.ArgumentParser:
                      help="window of the webhook deliveries/s to one receiver (10)")
     run.add_argument("--subscriptions-rate", type=float, default=100,
                      help="events/s offered while the ten subscriptions' delivery lag is measured (100)")
+    run.add_argument("--scale-concurrency", type=int, default=8,
+                     help="client threads of the scale phase's commands/s with 1 and 2 replicas (8)")
+    run.add_argument("--scale-events", type=int, default=5000,
+                     help="events pre-loaded into each of two sources per projection run of the scale phase (5000)")
     run.add_argument("--wait-quiet", type=float, default=0, metavar="MINUTES",
                      help="first wait up to MINUTES for the shared machine to be under 25%% busy (0)")
     run.add_argument("--skip-baselines", action="store_true", help="platform figures only")
@@ -80,6 +84,9 @@ def parser() -> argparse.ArgumentParser:
     pre = sub.add_parser("preload", help=argparse.SUPPRESS)
     pre.add_argument("events")
     pre.add_argument("start")
+    scale = sub.add_parser("preload-scale", help=argparse.SUPPRESS)
+    scale.add_argument("events", type=int)
+    scale.add_argument("start", type=int)
     steady = sub.add_parser("steady", help=argparse.SUPPRESS)
     steady.add_argument("rate", type=float)
     steady.add_argument("seconds", type=float)
@@ -102,6 +109,12 @@ def main(argv=None) -> int:
     if args.command == "preload":
         from bench.preload import child_main
         return child_main(args.events, args.start)
+    if args.command == "preload-scale":
+        import json
+
+        from bench.scale import preload_child
+        print("RESULT " + json.dumps(preload_child(args.events, args.start)), flush=True)
+        return 0
     if args.command == "steady":
         import json
 
@@ -118,6 +131,7 @@ def main(argv=None) -> int:
         args.seconds, args.events, args.latency_seconds, args.pgbench_seconds = 5, 3000, 10, 5
         args.gateway_seconds = 5
         args.subscriptions_seconds = 5
+        args.scale_events = 1000
         args.info_rate = 0
         args.baseline_seconds = 2
     from bench.run import run_bench

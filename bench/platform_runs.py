@@ -19,9 +19,9 @@ PORTS = {"social_assistance": "SOCIAL_ASSISTANCE_PORT", "relay_social_assistance
 
 
 class BenchPlatform:
-    def __init__(self, amqp_uri: str, logs: Path | None = None):
+    def __init__(self, amqp_uri: str, logs: Path | None = None, replicas: int = 1):
         self.logs = logs or Path(tempfile.mkdtemp(prefix="bench-logs-"))
-        self.platform = Platform(amqp_uri, self.logs)
+        self.platform = Platform(amqp_uri, self.logs, replicas=replicas)
         self.platform.env.pop("PSYCOPG_WAIT_FUNC", None)  # as under make run (see environment.py)
         self.amqp_uri = amqp_uri
         self.peaks: dict[str, float] = {}

@@ -161,6 +161,7 @@ def info_rows(figures: dict) -> list[report.Row]:
         rows.append(report.Row(f"gateway p99 at {gateway['rate']:.0f}/s over RPC directly (ms)",
                                gateway["rpc_at_rate_ms"].get("p99"), target="(info)"))
     rows.extend(subscription_rows(figures.get("subscriptions") or {}))
+    rows.extend(scale_rows(figures))
     latency = figures.get("latency_ms")
     if latency:
         for p in ("p50", "p95"):
@@ -170,6 +171,22 @@ def info_rows(figures: dict) -> list[report.Row]:
         for p in ("p50", "p95", "p99"):
             rows.append(report.Row(f"{p} command -> read model at {info['latency_offered_rate']:.0f}/s (ms)",
                                    info["latency_ms"].get(p), target="(info)"))
+    return rows
+
+
+def scale_rows(figures: dict) -> list[report.Row]:
+    """Scale-out (bench/scale.py): each figure against its single-process run in the same run."""
+    rows = []
+    if figures.get("scale_commands_ps_2") is not None:
+        level = figures["scale_commands"]["replicas_2"]["concurrency"]
+        rows.append(report.Row(f"commands/s, 2 social_assistance replicas, concurrency {level}",
+                               figures["scale_commands_ps_2"], "same, 1 replica",
+                               figures.get("scale_commands_ps_1"), figures.get("scale_commands_ratio"), "(info)"))
+    if figures.get("scale_projection_eps_per_source") is not None:
+        rows.append(report.Row("projection events/s, a worker per source (2 sources loaded)",
+                               figures["scale_projection_eps_per_source"], "same, 1 worker",
+                               figures.get("scale_projection_eps_1"), figures.get("scale_projection_ratio"),
+                               "(info)"))
     return rows
 
 
@@ -216,6 +233,12 @@ def noise_lines(figures: dict) -> str:
                ("latency (info rate)", (figures.get("latency_at_info_rate") or {}).get("latency_cpu")),
                ("relay catch-up", (figures.get("relay") or {}).get("cpu")),
                ("projection catch-up", (figures.get("projection") or {}).get("cpu"))]
+    scale_commands = figures.get("scale_commands") or {}
+    phases += [(f"scale commands, {n} replica(s)", (scale_commands.get(f"replicas_{n}") or {}).get("cpu"))
+               for n in (1, 2)]
+    scale_projection = figures.get("scale_projection") or {}
+    phases += [(f"scale projection, {mode} worker(s)", (scale_projection.get(mode) or {}).get("cpu"))
+               for mode in ("1", "per-source")]
     parts = []
     for name, cpu in phases:
         if cpu and cpu.get("wall_seconds"):
@@ -259,7 +282,10 @@ def platform_figures(args, env, figures: dict, log, stamp: str) -> None:
     from bench.platform_runs import BenchPlatform
     households = Households(0)
     log.phase("platform: starting (shared.setup + every program of deploy/supervisord.conf)")
-    bench = BenchPlatform(env.amqp_uri)
+    phases = getattr(args, "phases", ["commands", "gateway", "latency", "throughput", "subscriptions"])
+    # The scale phase needs a second replica of social_assistance: rendered, started, then
+    # stopped until that phase (every other phase measures one).
+    bench = BenchPlatform(env.amqp_uri, replicas=2 if "scale" in phases else 1)
     bench.platform.env["GATEWAY_RATE_LIMIT"] = "0"  # a platform's own gateway: the bench is one client
     bench.platform.env["SUBSCRIPTIONS_ALLOW_NETWORKS"] = "127.0.0.0/8"  # the bench's receivers are on loopback
     extra = dict(item.split("=", 1) for item in getattr(args, "env", []))
@@ -272,7 +298,9 @@ def platform_figures(args, env, figures: dict, log, stamp: str) -> None:
     try:
         bench.start_all()
         log(f"platform up; process logs in {bench.logs}")
-        phases = getattr(args, "phases", ["commands", "gateway", "latency", "throughput", "subscriptions"])
+        if "scale" in phases:
+            from bench import scale
+            scale.stop_extra_replicas(bench, log)
         if "commands" in phases:
             commands(args, env, bench, households, figures, log, stamp)
         if "gateway" in phases:
@@ -290,6 +318,9 @@ def platform_figures(args, env, figures: dict, log, stamp: str) -> None:
         if "subscriptions" in phases:
             from bench import subscriptions
             subscriptions.run_phase(args, env, bench, households, figures, log, stamp)
+        if "scale" in phases:
+            from bench import scale
+            scale.run_phase(args, env, bench, households, figures, log)
         figures["rss_mb"] = bench.note_peaks()
         figures["restarts"] = bench.restarts
         if bench.restarts:
@@ -440,6 +471,11 @@ def relay_and_projection(args, env, bench, figures, log, stamp: str) -> None:
     log.phase(f"platform: relay throughput ({args.events} events pre-loaded with the relay and the "
               "projection stopped)")
     bench.stop("relay_social_assistance")
+    # Its standby would take the lease and publish the pre-load meanwhile: stopped too, started
+    # again once the timed relay holds the lease.
+    standby = "relay_social_assistance_2" if "relay_social_assistance_2" in bench.platform.processes else None
+    if standby:
+        bench.stop(standby)
     bench.stop("projection")
     preload = run_preload(args.events, start=5_000_000)
     figures.update(preload)
@@ -485,6 +521,8 @@ def relay_and_projection(args, env, bench, figures, log, stamp: str) -> None:
         return result
 
     relay = timed_catch_up("relay_social_assistance", "relay")
+    if standby:
+        bench.start(standby)
     metrics = probes.scrape(bench.metrics_url("relay_social_assistance"))
     relay["batch_seconds_total"] = metrics.get("relay_batch_duration_seconds_sum")
     figures["relay"] = relay

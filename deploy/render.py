@@ -6,6 +6,9 @@
     python -m deploy.render env           shell lines exporting the `make run` ports and URLs
     python -m deploy.render banner        what `make run` started, and where (reads the ports)
     python -m deploy.render supervisord   the supervisord.conf of the registered domains, to stdout
+    python -m deploy.render targets       Prometheus file_sd JSON: every `make run` process's port
+    ... --replicas N                      (env, banner, supervisord, targets) N processes of every
+                                          stateless program (`make run REPLICAS=N`), 1..8
 
 Rendered: deploy/supervisord.conf (`make run`), docker-compose.yml, k8s/base/<slug>.yaml and
 <slug>-relay.yaml per domain, k8s/base/projection.yaml, reporting.yaml, subscriptions.yaml,
@@ -21,6 +24,15 @@ the ports docker-compose publishes) each process has its own: a domain's `http_p
 `relay_port` from its declaration, the projection's and reporting's below. Every host port can be
 overridden through its environment variable (`<NAME>_PORT`, `RELAY_<NAME>_PORT`,
 `PROJECTION_PORT`, `REPORTING_PORT`, `SUBSCRIPTIONS_PORT`, `SUBSCRIPTIONS_DELIVERY_PORT`, `GATEWAY_PORT`).
+
+Instances on one host (`make run`, supervisord): every relay runs twice, `relay_<domain>` and
+`relay_<domain>_2` (active and standby on the lease `relay:<domain>`, shared/relay.py), and with
+`--replicas N` every domain's Nameko service, reporting, the subscription service and the gateway
+run N times: instance i > 1 is the program `<program>_<i>` on the port variable `<VARIABLE>_<i>`,
+by default the first instance's port + 100 * (i - 1) (SOCIAL_ASSISTANCE_PORT_2=8101,
+RELAY_WELFARE_PORT_2=9205, GATEWAY_PORT_2=8110). The first instance keeps its program name and port,
+so nothing else changes. The projection (one process, a worker thread per source) and the delivery
+process (one per platform) run once. Compose and Kubernetes scale with replicas instead.
 """
 from __future__ import annotations
 
@@ -163,6 +175,62 @@ def processes(found: tuple[Domain, ...] | None = None) -> list[Process]:
     return listed
 
 
+MAX_REPLICAS = 8
+REPLICA_PORT_STEP = 100
+RELAY_INSTANCES = 2          # the active relay and its standby, on one lease
+STATELESS = ("service", "reporting", "subscriptions", "gateway")
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One copy of a process on one host (`make run`): the first keeps the process's names."""
+    process: Process
+    index: int                # 1, 2, ...
+
+    @property
+    def program(self) -> str:
+        return self.process.program if self.index == 1 else f"{self.process.program}_{self.index}"
+
+    @property
+    def port_variable(self) -> str:
+        return self.process.port_variable if self.index == 1 else f"{self.process.port_variable}_{self.index}"
+
+    @property
+    def host_port(self) -> int:
+        return self.process.host_port + REPLICA_PORT_STEP * (self.index - 1)
+
+    @property
+    def standby(self) -> bool:
+        """A relay's second copy: it starts as the standby (whichever holds the lease publishes)."""
+        return self.process.role == "relay" and self.index > 1
+
+
+def copies(process: Process, replicas: int) -> int:
+    """How many instances of a process one host runs."""
+    if process.role == "relay":
+        return RELAY_INSTANCES
+    return replicas if process.role in STATELESS else 1
+
+
+def check_replicas(replicas) -> int:
+    if not isinstance(replicas, int) or isinstance(replicas, bool) or not 1 <= replicas <= MAX_REPLICAS:
+        raise domains.RegistryError(f"replicas must be a whole number from 1 to {MAX_REPLICAS}, not {replicas!r}")
+    return replicas
+
+
+def instances(found: tuple[Domain, ...] | None = None, replicas: int = 1) -> list[Instance]:
+    """Every process instance `make run` starts, in order; a host port taken twice is refused."""
+    check_replicas(replicas)
+    listed = [Instance(p, i) for p in processes(found) for i in range(1, copies(p, replicas) + 1)]
+    ports: dict[int, str] = {}
+    for instance in listed:
+        if instance.host_port in ports:
+            raise domains.RegistryError(f"{instance.program} and {ports[instance.host_port]} both use host "
+                                        f"port {instance.host_port}; give one another port")
+        ports[instance.host_port] = instance.program
+    return listed
+
+
 def _flow(items) -> str:
     return "[" + ", ".join(f'"{item}"' for item in items) + "]"
 
@@ -205,19 +273,25 @@ stdout_logfile_maxbytes=0
 """
 
 
-def supervisord_conf(found: tuple[Domain, ...]) -> str:
+def supervisord_conf(found: tuple[Domain, ...], replicas: int = 1) -> str:
+    """Every instance a program (a relay twice: active and standby; with `replicas` N, each
+    stateless process N times, on its own port); copies share their process's broker user."""
     text = SUPERVISORD_HEAD
-    listed = processes(found)
-    for process in listed:
-        variable, value = process.listen_env(f"%(ENV_{process.port_variable})s")
+    listed = instances(found, replicas)
+    for instance in listed:
+        process = instance.process
+        variable, value = process.listen_env(f"%(ENV_{instance.port_variable})s")
         # The delivery process's allow-list: deploy/run.sh (shell_env) defaults it to loopback.
         extra = (',SUBSCRIPTIONS_ALLOW_NETWORKS="%(ENV_SUBSCRIPTIONS_ALLOW_NETWORKS)s"'
                  if process.role == "delivery" else "")
-        text += SUPERVISORD_PROGRAM.format(program=process.program, command=" ".join(process.command),
+        if instance.standby:
+            text += (f"\n; The standby of {process.program}: waits on the lease relay:{process.domain.name} "
+                     "and takes over when the active relay dies.")
+        text += SUPERVISORD_PROGRAM.format(program=instance.program, command=" ".join(process.command),
                                            variable=variable, value=value, extra=extra,
                                            amqp_variable=amqp_variable(process))
     text += "\n; Settings every program shares.\n[group:platform]\n"
-    text += "programs=" + ",".join(p.program for p in listed) + "\n"
+    text += "programs=" + ",".join(i.program for i in listed) + "\n"
     return text
 
 
@@ -1475,6 +1549,10 @@ def ports_table(found: tuple[Domain, ...]) -> str:
                  "gateway": "`/healthz`, `/metrics`, `/openapi.json`"}
         rows.append(f"| {p.name} | `{' '.join(p.command)}` | {p.container_port} | {p.host_port} | "
                     f"`{p.port_variable}` | {paths.get(p.role, '`/metrics`')} |")
+        if p.role == "relay":  # `make run` only: compose and Kubernetes restart the one relay instead
+            standby = Instance(p, 2)
+            rows.append(f"| {p.name} standby (`make run`) | `{' '.join(p.command)}` | – | {standby.host_port} | "
+                        f"`{standby.port_variable}` | `/metrics` (`relay_active` 0) |")
     return "\n".join(rows) + "\n"
 
 
@@ -1530,11 +1608,12 @@ def stale_manifests(root: Path = ROOT, found: tuple[Domain, ...] | None = None) 
 
 
 # --- make run -------------------------------------------------------------------------------------
-def shell_env(found: tuple[Domain, ...] | None = None) -> str:
+def shell_env(found: tuple[Domain, ...] | None = None, replicas: int = 1) -> str:
     """Shell lines giving each `make run` port and URL its default unless already set."""
     lines = []
-    for process in processes(found):
-        lines.append(f': "${{{process.port_variable}:={process.host_port}}}"; export {process.port_variable}')
+    listed = instances(found, replicas)
+    for instance in listed:
+        lines.append(f': "${{{instance.port_variable}:={instance.host_port}}}"; export {instance.port_variable}')
     found = domains.registered() if found is None else found
     for domain in found:
         variable = url_variable(domain)
@@ -1543,61 +1622,97 @@ def shell_env(found: tuple[Domain, ...] | None = None) -> str:
     # One host: the delivery process may deliver to receivers on loopback (set it to "" for
     # public networks only, or to other CIDRs).
     lines.append(f': "${{SUBSCRIPTIONS_ALLOW_NETWORKS={LOCAL_ALLOW_NETWORKS}}}"; export SUBSCRIPTIONS_ALLOW_NETWORKS')
+    # Every process's port variable, for a Prometheus config (or `python -m deploy.render targets`).
+    lines.append(f'PLATFORM_REPLICAS={replicas}; export PLATFORM_REPLICAS')
+    lines.append(f'PLATFORM_PORT_VARIABLES="{" ".join(i.port_variable for i in listed)}"; export PLATFORM_PORT_VARIABLES')
     return "\n".join(lines) + "\n"
 
 
-def banner(environ=None, found: tuple[Domain, ...] | None = None) -> str:
+def _job(process: Process) -> str:
+    return process.name
+
+
+def targets(environ=None, found: tuple[Domain, ...] | None = None, replicas: int = 1) -> list[dict]:
+    """Prometheus file_sd groups: one per process (job = its name), every instance's
+    127.0.0.1:<port> (from the environment, else the default), labelled with the program."""
+    env = os.environ if environ is None else environ
+    groups = []
+    for instance in instances(found, replicas):
+        port = env.get(instance.port_variable, instance.host_port)
+        groups.append({"targets": [f"127.0.0.1:{port}"],
+                       "labels": {"job": _job(instance.process), "program": instance.program}})
+    return groups
+
+
+def banner(environ=None, found: tuple[Domain, ...] | None = None, replicas: int = 1) -> str:
     """What `make run` starts and where it answers, with the ports of the environment."""
     env = os.environ if environ is None else environ
 
-    def at(process: Process, path: str) -> str:
-        return f"http://127.0.0.1:{env.get(process.port_variable, process.host_port)}{path}"
+    def at(instance: Instance, path: str) -> str:
+        return f"http://127.0.0.1:{env.get(instance.port_variable, instance.host_port)}{path}"
     amqp = env.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
     lines = ["run: starting the platform (Ctrl-C stops every process)",
-             f"  broker {amqp}   database {env.get('POSTGRES_DBNAME', 'civil_affairs')}"]
-    for process in processes(found):
+             f"  broker {amqp}   database {env.get('POSTGRES_DBNAME', 'civil_affairs')}"
+             + (f"   {replicas} replicas of every stateless process" if replicas > 1 else "")]
+    for instance in instances(found, replicas):
+        process = instance.process
         if process.role == "service":
-            what = f"{at(process, '/healthz')}  /metrics  /events?after=0&limit=100  (RPC: service {process.domain.name})"
+            what = f"{at(instance, '/healthz')}  /metrics  /events?after=0&limit=100  (RPC: service {process.domain.name})"
         elif process.role == "relay":
-            what = f"{at(process, '/metrics')}  -> exchange {process.domain.name}.events"
+            what = (f"{at(instance, '/metrics')}  -> exchange {process.domain.name}.events"
+                    f"  (lease relay:{process.domain.name}: one publishes, the other stands by)")
         elif process.role == "projection":
-            what = f"{at(process, '/metrics')}  -> PostgreSQL schema read_model"
+            what = f"{at(instance, '/metrics')}  -> PostgreSQL schema read_model (a worker per source)"
         elif process.role == "subscriptions":
-            what = f"{at(process, '/healthz')}  /metrics  (RPC: service subscriptions)"
+            what = f"{at(instance, '/healthz')}  /metrics  (RPC: service subscriptions)"
         elif process.role == "delivery":
             allowed = env.get("SUBSCRIPTIONS_ALLOW_NETWORKS") or "public networks only"
-            what = f"{at(process, '/metrics')}  -> the subscriptions' sinks (allowed: {allowed})"
+            what = f"{at(instance, '/metrics')}  -> the subscriptions' sinks (allowed: {allowed})"
         elif process.role == "gateway":
             jwks = env.get("GATEWAY_JWKS", "")
             keys = os.path.dirname(jwks) if jwks and "://" not in jwks else "DIR"
-            what = (f"{at(process, '/openapi.json')}  /healthz  /metrics  (a token: python -m "
+            what = (f"{at(instance, '/openapi.json')}  /healthz  /metrics  (a token: python -m "
                     f"services.gateway.tokens issue --keys {keys} --sub ... --roles ... --areas ...)")
         else:
-            what = f"{at(process, '/report')}  /healthz  /metrics"
-        lines.append(f"  {process.program:<28}{what}")
+            what = f"{at(instance, '/report')}  /healthz  /metrics"
+        lines.append(f"  {instance.program:<28}{what}")
     first_relay = next((p.program for p in processes(found) if p.role == "relay"), "projection")
     lines += ["  then, in another shell: make demo",
-              f"  one process: supervisorctl -c deploy/supervisord.conf status | restart {first_relay}"]
+              f"  one process: supervisorctl -c deploy/supervisord.conf status | restart {first_relay}",
+              "  Prometheus targets of every process: python -m deploy.render targets"
+              + (f" --replicas {replicas}" if replicas > 1 else "")]
     return "\n".join(lines) + "\n"
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy.render", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", nargs="?", default="write", choices=["write", "env", "banner", "supervisord"])
+    parser.add_argument("command", nargs="?", default="write",
+                        choices=["write", "env", "banner", "supervisord", "targets"])
+    parser.add_argument("--replicas", type=int, default=1,
+                        help=f"instances of every stateless process under `make run` (1..{MAX_REPLICAS}; "
+                             "env, banner, supervisord, targets)")
     parser.add_argument("--check", action="store_true",
                         help="write nothing; exit 1 listing the files that differ from the rendering")
     parser.add_argument("--out", type=Path, default=None,
                         help="write the rendering under this directory (default: the checkout)")
     args = parser.parse_args(argv)
+    try:
+        check_replicas(args.replicas)
+    except domains.RegistryError as error:
+        parser.error(str(error))
     if args.command == "env":
-        sys.stdout.write(shell_env())
+        sys.stdout.write(shell_env(replicas=args.replicas))
         return 0
     if args.command == "banner":
-        sys.stdout.write(banner())
+        sys.stdout.write(banner(replicas=args.replicas))
         return 0
     if args.command == "supervisord":
-        sys.stdout.write(supervisord_conf(domains.registered()))
+        sys.stdout.write(supervisord_conf(domains.registered(), args.replicas))
+        return 0
+    if args.command == "targets":
+        import json
+        sys.stdout.write(json.dumps(targets(replicas=args.replicas), indent=2) + "\n")
         return 0
     if args.check:
         differ = differences(args.out or ROOT)

@@ -6,6 +6,9 @@
 # The gateway verifies tokens against GATEWAY_JWKS: development keys made on first run (below).
 # Reads .env.local (made on first run with a fresh CIPHER_KEY; keep it: the event store is
 # encrypted with that key).
+# REPLICAS=N (1..8, default 1; `make run REPLICAS=2`): N processes of every domain's Nameko service,
+# reporting, the subscription service and the gateway, instance i on its port + 100*(i-1)
+# (SOCIAL_ASSISTANCE_PORT_2=8101, ...). Every relay runs twice in any case (active and standby).
 # The broker: a RabbitMQ virtual host of its own, named after the database (POSTGRES_DBNAME),
 # so that two platforms on one broker never share queues. Unless AMQP_URI is set, run.sh creates
 # it on the local broker with rabbitmqctl and writes AMQP_URI into .env.local (so that `make demo`
@@ -132,22 +135,28 @@ fi
 for variable in $(compgen -v AMQP_PASSWORD_); do unset "$variable"; done
 
 # --- ports and URLs of every registered domain ----------------------------------------------
-eval "$(python -m deploy.render env)"
+REPLICAS=${REPLICAS:-1}
+case "$REPLICAS" in
+  [1-8]) ;;
+  *) echo "run: REPLICAS=$REPLICAS: give a whole number from 1 to 8" >&2; exit 2 ;;
+esac
+eval "$(python -m deploy.render env --replicas "$REPLICAS")"
 export PSYCOPG_WAIT_FUNC=wait_select  # only the Nameko processes need it; harmless elsewhere
 export PYTHONUNBUFFERED=1
 mkdir -p .run  # supervisord socket, pid and log
 # supervisord.conf is rendered from the registry: refuse a stale one rather than start a platform
-# that misses a domain. With PLATFORM_EXTRA_DOMAINS (a test's own domain), run a rendering that
-# includes them (same socket, so `supervisorctl -c deploy/supervisord.conf` still reaches it).
+# that misses a domain. With PLATFORM_EXTRA_DOMAINS (a test's own domain) or REPLICAS > 1, run a
+# rendering that includes them (same socket, so `supervisorctl -c deploy/supervisord.conf` still
+# reaches it).
 CONF=deploy/supervisord.conf
-if [ -n "${PLATFORM_EXTRA_DOMAINS:-}" ]; then
+if [ -n "${PLATFORM_EXTRA_DOMAINS:-}" ] || [ "$REPLICAS" != 1 ]; then
   CONF=.run/supervisord.conf
-  python -m deploy.render supervisord > "$CONF"
+  python -m deploy.render supervisord --replicas "$REPLICAS" > "$CONF"
 elif ! python -m deploy.render supervisord | cmp -s - "$CONF"; then
   echo "run: $CONF differs from the registry's rendering; run \`python -m deploy.render\` (and commit)" >&2
   exit 1
 fi
 
 python -m shared.setup
-python -m deploy.render banner
+python -m deploy.render banner --replicas "$REPLICAS"
 exec supervisord -c "$CONF"

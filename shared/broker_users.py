@@ -27,9 +27,11 @@ What each kind of process does on the broker (read from the code, not guessed):
 - The subscriptions delivery process (services/subscriptions/delivery.py): publishes AMQP
   subscriptions' events to `subscriptions.deliveries` (amqp_sink.DELIVERY_PERMISSIONS). Nothing else.
 - The projection (shared/consumer.py): declares every domain's `<domain>.events` exchange (so its
-  queue can be bound before a relay ever ran), its quorum queue `projection.read_model` bound with
-  `#` to each, and `projection.read_model.dead-letter`; consumes its queue; publishes dead
-  letters (and `dead-letters requeue`) through the default exchange (`amq.default`).
+  queues can be bound before a relay ever ran), one quorum queue per domain
+  `projection.read_model.<domain>` bound with `#` to that domain's exchange, and
+  `projection.read_model.dead-letter`; consumes its queues; publishes dead letters (and
+  `dead-letters requeue`) through the default exchange (`amq.default`); deletes the shared queue
+  `projection.read_model` of the earlier single-consumer topology if it is still there.
 - An RPC caller (the gateway, the demo runner, the benchmark; nameko/standalone/rpc.py):
   declares `nameko-rpc` and a reply queue `rpc.reply-standalone_rpc_proxy-<uuid>`, binds it with
   the UUID, consumes it, and publishes requests to `nameko-rpc` as `<service>.<method>`.
@@ -119,11 +121,13 @@ def _relay(domain: str) -> Grant:
 
 
 def _projection(domains: tuple[str, ...]) -> Grant:
-    queues = (PROJECTION_QUEUE, f"{PROJECTION_QUEUE}.dead-letter")
+    # One queue per source (services/projection/__main__.py source_queues), the shared dead
+    # letters, and the retired shared queue (configure: to unbind and delete it).
+    queues = (*(f"{PROJECTION_QUEUE}.{d}" for d in domains), PROJECTION_QUEUE, f"{PROJECTION_QUEUE}.dead-letter")
     exchanges = tuple(f"{d}.events" for d in domains)
     return Grant("projection", "projection",
-                 f"consumes {PROJECTION_QUEUE} (bound to every domain's events exchange); dead-letters "
-                 f"through the default exchange; never nameko-rpc",
+                 f"consumes {PROJECTION_QUEUE}.<domain> (each bound to its domain's events exchange); "
+                 f"dead-letters through the default exchange; never nameko-rpc",
                  configure=_exactly(*exchanges, *queues), write=_exactly(*queues, DEFAULT_EXCHANGE),
                  read=_exactly(*exchanges, *queues))
 

@@ -1,9 +1,15 @@
 """Infrastructure: an ordered, batching, de-duplicating consumer of the platform's events.
 
-One durable quorum queue bound with `#` to each source's `<service>.events` exchange keeps every
-source's events in publish order (Nameko's one-queue-per-event-type handlers would not). Messages
-are taken in batches and handed to `apply_batch(source, events)`, which must be idempotent per
-(source, sequence) — the read model's tracking makes it so — and are acked only after it commits.
+Topology. Either one durable quorum queue `<queue>` bound with `#` to every source's
+`<service>.events` exchange, or (`queues={source: name}`, what the projection uses) one quorum
+queue per source, each bound with `#` to its own source's exchange only. Either keeps each
+source's events in publish order (Nameko's one-queue-per-event-type handlers would not). One
+consumer may take several per-source queues (one channel, one batch loop: the sources applied one
+after another) or a single one: the projection runs one consumer per source in threads of its own
+(services/projection/__main__.py), so sources are applied in parallel, each in order. Every
+consumer of a queue family shares the dead-letter queue `<queue>.dead-letter`. Messages are taken
+in batches and handed to `apply_batch(source, events)`, which must be idempotent per (source,
+sequence) — the read model's tracking makes it so — and are acked only after it commits.
 
 - A message that is not a CloudEvent, comes from an unknown source, or breaks its schema goes to
   the dead-letter queue `<queue>.dead-letter` with the reason in headers, and consumption goes on.
@@ -80,6 +86,15 @@ SKIPPED = Counter("projection_skipped_events_total",
 POISON_REASONS = ("not-a-cloudevent", "unknown-source", "no-sequence", "unknown-type",
                   "schema-violation", "apply-failed")
 ERROR_KINDS = ("broker", "feed", "catch-up", "event", "store")
+# Per worker (one consumer; the projection runs one per source, labelled with the source's name).
+WORKER_CONSUMING = Gauge("projection_worker_consuming",
+                         "1 while the worker is connected and consuming its queues, 0 while it reconnects",
+                         ["worker"])
+WORKER_BATCHES = Counter("projection_worker_batches_total", "Batches the worker applied and acked", ["worker"])
+WORKER_LAST_BATCH = Gauge("projection_worker_last_batch_timestamp_seconds",
+                          "When the worker last applied and acked a batch (Unix time)", ["worker"])
+WORKER_RECONNECTS = Counter("projection_worker_reconnects_total",
+                            "Times the worker lost its broker connection and reconnected", ["worker"])
 DEFERRED = Counter("projection_deferred_events_total",
                    "Events acked unapplied because their source's feed could not fill a gap; "
                    "caught up from the feed later", ["source"])
@@ -198,10 +213,19 @@ class EventConsumer:
                  apply_batch: Callable[..., int], position: Callable[[str], int],
                  validate: Callable[[dict], None] | None = None, *, batch_size: int = 500,
                  batch_wait: float = 0.05, head_interval: float = 5.0,
-                 apply_attempts: int | None = None):
+                 apply_attempts: int | None = None, queues: dict[str, str] | None = None,
+                 worker: str | None = None):
         self.amqp_uri = amqp_uri
-        self.queue_name = queue_name
+        self.queue_name = queue_name   # the shared queue, or the family's name (its dead letters)
         self.feeds = feeds  # source service name -> its feed
+        # source -> its own queue (one per source), or None: the one queue bound to every source.
+        if queues is not None and set(queues) != set(feeds):
+            raise ValueError(f"queues {sorted(queues)} and feeds {sorted(feeds)} name other sources")
+        self.queues = dict(queues) if queues is not None else None
+        self.worker = worker or queue_name
+        WORKER_CONSUMING.labels(self.worker).set(0)
+        WORKER_BATCHES.labels(self.worker)
+        WORKER_RECONNECTS.labels(self.worker)
         self.apply_batch = apply_batch
         self.position = position
         self.validate = validate
@@ -220,10 +244,28 @@ class EventConsumer:
     # --- topology -----------------------------------------------------------------------------
 
     def queue(self) -> Queue:
+        """The one queue bound to every source (without per-source `queues`)."""
         bindings = [binding(Exchange(events_exchange(s), "topic", durable=True), routing_key="#")
                     for s in self.feeds]
         return Queue(self.queue_name, bindings=bindings, durable=True,
                      queue_arguments={"x-queue-type": "quorum"})
+
+    def consumed_queues(self) -> list[Queue]:
+        """What this consumer declares and consumes: the shared queue, or each source's own."""
+        if self.queues is None:
+            return [self.queue()]
+        return [Queue(name, Exchange(events_exchange(source), "topic", durable=True), routing_key="#",
+                      durable=True, queue_arguments={"x-queue-type": "quorum"})
+                for source, name in self.queues.items()]
+
+    def origin_queue(self, exchange: str, routing_key: str) -> str:
+        """The queue a delivery came through (where `dead-letters requeue` puts it back)."""
+        if self.queues is None:
+            return self.queue_name
+        for source, name in self.queues.items():
+            if exchange == events_exchange(source) or (exchange == "" and routing_key == name):
+                return name
+        return self.queue_name
 
     def dead_letter_queue(self) -> Queue:
         return Queue(f"{self.queue_name}.dead-letter", Exchange(""), routing_key=f"{self.queue_name}.dead-letter",
@@ -242,22 +284,29 @@ class EventConsumer:
                     self._consume(conn)
                     backoff = 0.5
             except Exception as error:  # kombu, py-amqp and socket errors alike: reconnect
+                WORKER_CONSUMING.labels(self.worker).set(0)
+                WORKER_RECONNECTS.labels(self.worker).inc()
                 ERRORS.labels("broker").inc()
                 log.error("consumer %s: broker error (%s: %s); is RabbitMQ at AMQP_URI reachable? "
                           "reconnecting in %.1fs; unacked messages will be redelivered",
-                          self.queue_name, type(error).__name__, error, backoff)
+                          self.worker, type(error).__name__, error, backoff)
                 self._buffer.clear()
                 self.stopping.wait(backoff)
                 backoff = min(backoff * 2, 10)
+        WORKER_CONSUMING.labels(self.worker).set(0)
 
     def _consume(self, conn: Connection) -> None:
         channel = conn.channel()
-        self.queue()(channel).declare()
+        queues = self.consumed_queues()
+        for queue in queues:
+            queue(channel).declare()
         self.dead_letter_queue()(channel).declare()
         self._producer = conn.Producer(channel=conn.channel())
-        with conn.Consumer(self.queue(), channel=channel, on_message=self._buffer.append,
+        with conn.Consumer(queues, channel=channel, on_message=self._buffer.append,
                            prefetch_count=self.batch_size * 2):
-            log.info("consumer %s: consuming from %s", self.queue_name, ", ".join(self.feeds))
+            WORKER_CONSUMING.labels(self.worker).set(1)
+            log.info("consumer %s: consuming %s from %s", self.worker, ", ".join(q.name for q in queues),
+                     ", ".join(self.feeds))
             while not self.stopping.is_set():
                 self._beat()
                 deadline = time.monotonic() + self.batch_wait
@@ -295,6 +344,8 @@ class EventConsumer:
                                    {int(event["sequence"]): message for event, message in pairs})
         if messages:
             messages[-1].ack(multiple=True)
+            WORKER_BATCHES.labels(self.worker).inc()
+            WORKER_LAST_BATCH.labels(self.worker).set(time.time())
 
     def _parse(self, message) -> tuple[str, dict]:
         try:
@@ -324,10 +375,14 @@ class EventConsumer:
                              routing_key: str, content_type: str | None,
                              content_encoding: str | None) -> None:
         DEAD.labels(poison.reason).inc()
-        log.warning("consumer %s: dead-lettering a message (%s)", self.queue_name, poison)
+        log.warning("consumer %s: dead-lettering a message (%s)", self.worker, poison)
         headers = dict(headers or {})
+        # Where it first came from survives a re-queue and a second refusal.
+        origin = self.origin_queue(exchange, routing_key)
+        headers.setdefault("x-original-exchange", exchange)
+        headers.setdefault("x-original-routing-key", routing_key)
         headers.update({"x-dead-letter-reason": poison.reason, "x-dead-letter-detail": poison.detail,
-                        "x-original-exchange": exchange, "x-original-routing-key": routing_key})
+                        "x-original-queue": headers.get("x-original-queue") or origin})
         self._producer.publish(body, exchange="", routing_key=f"{self.queue_name}.dead-letter",
                                headers=headers, content_type=content_type,
                                content_encoding=content_encoding or "binary",
@@ -339,7 +394,7 @@ class EventConsumer:
         poison = Poison("apply-failed", f"{source} sequence {int(event['sequence'])} "
                                         f"({event.get('type')}): {describe(error)}"[:500])
         log.error("consumer %s: skipped %s event %s (%s), which the read model cannot apply: %s; "
-                  "see `python -m services.projection dead-letters`", self.queue_name, source,
+                  "see `python -m services.projection dead-letters`", self.worker, source,
                   int(event["sequence"]), event.get("type"), describe(error))
         if message is not None:
             self._dead_letter(message, poison)
@@ -380,7 +435,7 @@ class EventConsumer:
                 log.warning("consumer %s: deferred %d %s events: a gap before them cannot be filled "
                             "(%s); is the %s service's /events feed reachable? They stay in its "
                             "event store and are fetched from the feed once it answers; the other "
-                            "sources go on", self.queue_name, len(events), source, e, source)
+                            "sources go on", self.worker, len(events), source, e, source)
                 return 0
             except Exception as e:
                 failure = e
@@ -394,7 +449,7 @@ class EventConsumer:
                 kind, hint = "event", None
                 if permanent_failures >= self.apply_attempts:
                     log.warning("consumer %s: %d %s events failed %d times (%s): applying them one "
-                                "by one to skip what cannot be applied", self.queue_name, len(events),
+                                "by one to skip what cannot be applied", self.worker, len(events),
                                 source, permanent_failures, describe(failure))
                     isolate = True
                     continue
@@ -405,15 +460,15 @@ class EventConsumer:
             ERRORS.labels(kind).inc()
             if kind == "event" and hint:
                 log.error("consumer %s: could not apply %d %s events event by event either (%s): "
-                          "%s; retrying in %.1fs (nothing is acked meanwhile)", self.queue_name,
+                          "%s; retrying in %.1fs (nothing is acked meanwhile)", self.worker,
                           len(events), source, describe(failure), hint, backoff)
             elif hint:
                 log.error("consumer %s: could not apply %d %s events (%s: %s); is %s reachable? "
-                          "retrying in %.1fs (nothing is acked meanwhile)", self.queue_name,
+                          "retrying in %.1fs (nothing is acked meanwhile)", self.worker,
                           len(events), source, type(failure).__name__, failure, hint, backoff)
             else:
                 log.error("consumer %s: could not apply %d %s events (%s), attempt %d of %d; "
-                          "retrying in %.1fs", self.queue_name, len(events), source,
+                          "retrying in %.1fs", self.worker, len(events), source,
                           describe(failure), permanent_failures, self.apply_attempts, backoff)
             if self.stopping.wait(backoff):
                 raise SystemExit(0)
@@ -443,7 +498,7 @@ class EventConsumer:
                 head = feed.head()
             except (urllib.error.URLError, OSError) as error:
                 ERRORS.labels("feed").inc()
-                log.warning("consumer %s: cannot read the head of %s (%s)", self.queue_name, source, error)
+                log.warning("consumer %s: cannot read the head of %s (%s)", self.worker, source, error)
                 continue
             position = self.position(source)
             SOURCE_HEAD.labels(source).set(head)
@@ -462,7 +517,7 @@ class EventConsumer:
                 except Exception as error:  # retried at the next check
                     ERRORS.labels("catch-up").inc()
                     log.warning("consumer %s: catch-up of %s failed (%s); retrying in %.0fs",
-                                self.queue_name, source, error, self.head_interval)
+                                self.worker, source, error, self.head_interval)
 
     def _quiet_since(self, source: str) -> bool:
         # Only catch up from the feed when the bus has not brought anything for a whole check
@@ -485,9 +540,10 @@ class EventConsumer:
 class DeadLetters:
     """The operator's view of a consumer's dead-letter queue: list, and re-queue once fixed."""
 
-    def __init__(self, amqp_uri: str, queue_name: str):
+    def __init__(self, amqp_uri: str, queue_name: str, queues: dict[str, str] | None = None):
         self.amqp_uri = amqp_uri
         self.queue_name = queue_name
+        self.queues = dict(queues or {})     # source -> its own queue, for letters without a queue header
         self.dead_letter_queue = f"{queue_name}.dead-letter"
 
     def list(self, limit: int = 100) -> list[dict]:
@@ -511,18 +567,49 @@ class DeadLetters:
         return found
 
     def requeue(self) -> int:
-        """Move every dead letter back onto the consumer's queue (after the cause is fixed)."""
+        """Move every dead letter back onto the queue it came through (its `x-original-queue`,
+        else its source's queue from `x-original-exchange`, else the consumer's queue), after the
+        cause is fixed. A letter whose queue does not exist stays a dead letter (said in the log).
+        Bounded: at most the messages there when it started."""
         moved = 0
         with Connection(self.amqp_uri, connect_timeout=5) as conn:
             channel = conn.channel()
+            waiting = channel.queue_declare(self.dead_letter_queue, passive=True).message_count
+            check = conn.channel()
+            exists: dict[str, bool] = {}
             channel.confirm_select()
-            while (message := channel.basic_get(self.dead_letter_queue, no_ack=False)) is not None:
+            for _ in range(waiting):
+                message = channel.basic_get(self.dead_letter_queue, no_ack=False)
+                if message is None:
+                    break
                 headers = {k: v for k, v in (message.headers or {}).items()
                            if not k.startswith("x-dead-letter")}
+                target = self._target(headers)
+                if target not in exists:
+                    try:
+                        check.queue_declare(target, passive=True)
+                        exists[target] = True
+                    except amqp.exceptions.NotFound:
+                        exists[target] = False
+                        check = conn.channel()     # a failed passive declare closes the channel
+                        log.warning("dead letters: the queue %s does not exist; its letters stay in %s",
+                                    target, self.dead_letter_queue)
+                if not exists[target]:
+                    channel.basic_reject(message.delivery_tag, requeue=True)
+                    continue
                 channel.basic_publish(amqp.Message(message.body, delivery_mode=2,
                                                    content_type=message.properties.get("content_type"),
                                                    application_headers=headers),
-                                      exchange="", routing_key=self.queue_name)
+                                      exchange="", routing_key=target)
                 channel.basic_ack(message.delivery_tag)
                 moved += 1
         return moved
+
+    def _target(self, headers: dict) -> str:
+        if headers.get("x-original-queue"):
+            return str(headers["x-original-queue"])
+        exchange = str(headers.get("x-original-exchange") or "")
+        for source, name in self.queues.items():
+            if exchange == events_exchange(source):
+                return name
+        return self.queue_name

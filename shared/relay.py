@@ -14,6 +14,23 @@ ever skipped.
 New events are noticed by PostgreSQL LISTEN/NOTIFY (the channel eventsourcing notifies on each
 insert) and, because a notification can be lost, by polling every `poll_interval` seconds too.
 Runs as a plain process: no eventlet, so psycopg and the AMQP socket block only this loop.
+
+Active and standby. Two relay processes run per source (`make run`: `relay_<domain>` and
+`relay_<domain>_2`); before publishing, each takes the lease `relay:<domain>` (shared/lease.py: a
+PostgreSQL advisory lock held by its database session). The one holding it publishes
+(`relay_active{service}` 1); the other waits as the standby (`relay_active` 0), answers /metrics
+on its own port and shows the published position, the head and the lag, read from the tracking
+record and the store when scraped (on a connection opened for that read). A standby holds no
+database connection: it builds its application, tracking recorder and LISTEN connection only
+once it holds the lease. When the holder dies (even by SIGKILL) PostgreSQL ends
+its session, the lock is free, and the standby takes it within a second and continues from the
+tracking record: the batches the dead holder had in flight (at most two, unrecorded) are
+published again, which consumers drop (source + sequence), as after any relay crash. A holder
+whose lease connection breaks while it lives stops itself (within `check` seconds) and
+is started again as the standby; meanwhile both may publish for those seconds: duplicates are
+dropped and an event arriving before an earlier one makes the consumer fetch the gap from the
+feed, so order per source is kept where events are applied. The tracking upsert refuses to go
+backwards, so the stale holder cannot move the recorded position back.
 """
 from __future__ import annotations
 
@@ -56,6 +73,13 @@ BATCH_SECONDS = Histogram("relay_batch_duration_seconds",
 ERRORS = Counter("relay_errors_total", "Failures of the relay loop, by kind; it retries",
                  ["service", "kind"])
 ERROR_KINDS = ("broker", "store", "listen")
+ACTIVE = Gauge("relay_active", "1 while this process holds its source's relay lease and publishes; "
+               "0 while it waits as the standby", ["service"])
+TAKEOVERS = Counter("relay_lease_acquired_total",
+                    "Times this process took its source's relay lease (start-up or take-over)", ["service"])
+
+
+RELAY_POOL = {"POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "2"}
 
 
 class BrokerRefused(RuntimeError):
@@ -184,6 +208,7 @@ class Relay:
         for kind in ERROR_KINDS:          # at 0 from the start: the first failure shows in rate()
             ERRORS.labels(self.service, kind)
         PUBLISHED.labels(self.service)
+        TAKEOVERS.labels(self.service)
 
     def _tracking_recorder(self) -> PostgresTrackingRecorder:
         s = self.settings
@@ -235,7 +260,7 @@ class Relay:
                 events = contract.to_cloudevents(self.app, notifications, previous=position)
                 position = notifications[-1].id
                 in_flight.append((self.publisher.send(events), position, len(events)))
-            more = len(notifications) == self.batch_size
+            more = len(notifications) == self.batch_size and not self.stopping.is_set()
             while len(in_flight) > (1 if more else 0):
                 published += self._settle(*in_flight.pop(0))
             if not more:
@@ -302,6 +327,135 @@ class Relay:
         self.stopping.set()
 
 
+def initialise_metrics(service: str) -> None:
+    """The relay's labelled counters at 0 from the start (the first failure shows in rate())."""
+    for kind in ERROR_KINDS:
+        ERRORS.labels(service, kind)
+    PUBLISHED.labels(service)
+    TAKEOVERS.labels(service)
+
+
+def lease_name(domain: str) -> str:
+    return f"relay:{domain}"
+
+
+class Standby:
+    """What a relay shows while it waits for its lease: relay_active 0 and the position, head
+    and lag read when scraped, each scrape on a short-lived connection of its own. It holds no
+    connection in between (nor does the lease's polling): a standby costs PostgreSQL nothing."""
+
+    def __init__(self, domain: str, conninfo: str):
+        self.domain = domain
+        self.conninfo = conninfo
+        schema = sql.Identifier(domain)
+        self.query = sql.SQL("SELECT (SELECT coalesce(max(notification_id), 0) FROM {}.{}), "
+                             "(SELECT notification_id FROM {}.relay_tracking WHERE application_name = %s)"
+                             ).format(schema, sql.Identifier(f"{domain}_events"), schema)
+
+    def read(self) -> tuple[float, float]:
+        """(head, recorded position); NaN when PostgreSQL does not answer (the holder reports it)."""
+        try:
+            with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=3,
+                                 application_name=f"relay-standby:{self.domain}"[:63]) as conn:
+                head, position = conn.execute(self.query, (f"{self.domain}.relay",)).fetchone()
+            return float(head or 0), float(position or 0)
+        except psycopg.Error:
+            return float("nan"), float("nan")
+
+    def __enter__(self) -> "Standby":
+        initialise_metrics(self.domain)
+        ACTIVE.labels(self.domain).set(0)
+        POSITION.labels(self.domain).set_function(lambda: self.read()[1])
+        HEAD.labels(self.domain).set_function(lambda: self.read()[0])
+        LAG.labels(self.domain).set_function(self._lag)
+        return self
+
+    def _lag(self) -> float:
+        head, position = self.read()
+        lag = head - position                  # NaN when either is unknown
+        return lag if lag != lag else max(0.0, lag)
+
+    def __exit__(self, *exc) -> None:
+        for gauge in (POSITION, HEAD, LAG):   # undo set_function: the active loop sets them again
+            gauge.labels(self.domain).__dict__.pop("_child_samples", None)
+
+
+def serve(domain: str, stopping: threading.Event, watchdog: Watchdog | None = None, *,
+          poll: float = 1.0, check: float = 5.0, on_active=None) -> None:
+    """Wait as the standby until this process holds the lease relay:<domain>, then build the relay
+    (its application, tracking recorder and listener: connections only the holder opens) and
+    publish until stopped; a lost lease stops it (its supervisor starts it again as a standby)."""
+    from shared.config import settings
+    from shared.lease import Lease
+
+    conninfo = settings().pg_conninfo()
+    relay: list[Relay] = []
+
+    def lost() -> None:
+        ACTIVE.labels(domain).set(0)
+        log.error("relay of %s: lost the lease %s (its database session ended): stopping, so that "
+                  "only one relay publishes; the supervisor starts this process again as a standby",
+                  domain, lease_name(domain))
+        stopping.set()
+        for r in relay:
+            r.stop()
+    lease = Lease(lease_name(domain), conninfo, poll=poll, check=check, on_lost=lost)
+    with Standby(domain, conninfo):
+        told = False
+        while not stopping.is_set() and not lease.acquire(wait=False):
+            if watchdog:
+                watchdog.beat()
+            if not told:
+                log.info("relay of %s: standby, waiting for the lease %s (another relay publishes)",
+                         domain, lease_name(domain))
+                told = True
+            stopping.wait(lease.poll)
+    if not lease.held:
+        return
+    try:
+        relay.append(build(domain))
+        active = relay[0]
+        if stopping.is_set():
+            return
+        stopping_watch = threading.Thread(target=lambda: (stopping.wait(), active.stop()), daemon=True)
+        stopping_watch.start()
+        ACTIVE.labels(domain).set(1)
+        TAKEOVERS.labels(domain).inc()
+        log.info("relay of %s: active (holds the lease %s); publishing to exchange %s after "
+                 "notification %d", domain, lease_name(domain), active.publisher.exchange, active.position)
+        if on_active:
+            on_active(active)
+        active.run_forever(watchdog)
+    finally:
+        ACTIVE.labels(domain).set(0)
+        lease.release()
+
+
+def build(domain: str, attempts: int = 5) -> Relay:
+    """The relay of a domain. Its application and tracking recorder create their tables if
+    missing (idempotent statements, but PostgreSQL refuses two sessions replacing the same
+    catalog row at once: "tuple concurrently updated"); a relay starting beside its standby and
+    its service can meet that race, so the loser tries again."""
+    import random
+
+    from eventsourcing.persistence import IntegrityError, InternalError
+
+    from shared import domains
+    from shared.config import settings
+    for attempt in range(1, attempts + 1):
+        try:
+            # One loop reads the store, one statement at a time (plus the standby's reads when
+            # scraped): a small pool, so that two relays per source cost few connections.
+            return Relay(domains.get(domain).build_application(RELAY_POOL), settings())
+        except (InternalError, IntegrityError) as error:
+            if attempt == attempts:
+                raise
+            log.warning("relay of %s: creating its tables raced another process (%s); trying again",
+                        domain, error)
+            time.sleep(random.uniform(0.2, 0.5) * attempt)
+    raise AssertionError("unreachable")
+
+
 def main(argv=None) -> int:
     """Entry point of a domain's relay process: `python -m shared.relay <domain>`."""
     import argparse
@@ -319,17 +473,20 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     configure_logging()
     try:
-        relay = Relay(domains.get(args.domain).build_application(), settings())
+        settings()
     except ConfigurationError as error:
         print(f"relay: {error}", file=sys.stderr)
         return 2
     metrics_port = int(os.environ.get("METRICS_PORT", str(domains.RELAY_PORT)))
-    signal.signal(signal.SIGTERM, relay.stop)
-    signal.signal(signal.SIGINT, relay.stop)
-    start_http_server(metrics_port)
-    log.info("relay of %s: publishing to exchange %s; metrics on :%d/metrics; resuming after "
-             "notification %d", relay.service, relay.publisher.exchange, metrics_port, relay.position)
-    relay.run_forever(Watchdog(f"relay of {relay.service}"))
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    start_http_server(metrics_port)          # the standby answers /metrics too (relay_active 0)
+    log.info("relay of %s: metrics on :%d/metrics; publishing once it holds the lease %s",
+             args.domain, metrics_port, lease_name(args.domain))
+    serve(args.domain, stopping, Watchdog(f"relay of {args.domain}"),
+          poll=float(os.environ.get("RELAY_LEASE_POLL", "1")),
+          check=float(os.environ.get("RELAY_LEASE_CHECK", "5")))
     return 0
 
 

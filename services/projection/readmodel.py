@@ -118,14 +118,14 @@ class ReadModel(PostgresTrackingRecorder):
 
     @classmethod
     def connect(cls, settings: Settings, schema: str = SCHEMA,
-                sources: Iterable[ModuleType] | None = None) -> "ReadModel":
+                sources: Iterable[ModuleType] | None = None, pool_size: int = 2) -> "ReadModel":
         from shared.db import ensure_database, ensure_schema
         ensure_database(settings)
         ensure_schema(settings, schema)
         datastore = PostgresDatastore(dbname=settings.pg_dbname, host=settings.pg_host,
                                       port=settings.pg_port, user=settings.pg_user,
                                       password=settings.pg_password, schema=schema,
-                                      pre_ping=True, pool_size=2)
+                                      pre_ping=True, pool_size=max(1, min(pool_size, 64)))
         model = cls(datastore, sources)
         model.create_table()
         return model

@@ -38,7 +38,7 @@ from tests.deploy import test_manifests as manifests
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
-QUEUE = "projection.read_model"   # services.projection's queue
+QUEUE = "projection.read_model"   # services.projection's queues: QUEUE.<source>, QUEUE.dead-letter
 
 
 # --- the image, without Docker -----------------------------------------------------------------
@@ -292,12 +292,13 @@ def test_the_installed_projection_applies_published_events_and_dead_letters_none
                                   start_new_session=True)
     try:
         deadline = time.monotonic() + 60
-        while (queue_state(channel, QUEUE) or (0, 0))[1] != 1:
-            assert projection.poll() is None, (tmp_path / "projection.log").read_text()
-            assert time.monotonic() < deadline, "the projection never consumed its queue"
-            time.sleep(0.2)
-            if queue_state(channel, QUEUE) is None:
-                channel = connection.channel()   # a passive declare of a missing queue closes it
+        for name in events:                      # a worker per source, each on its own queue
+            while (queue_state(channel, f"{QUEUE}.{name}") or (0, 0))[1] != 1:
+                assert projection.poll() is None, (tmp_path / "projection.log").read_text()
+                assert time.monotonic() < deadline, f"the projection never consumed {QUEUE}.{name}"
+                time.sleep(0.2)
+                if queue_state(channel, f"{QUEUE}.{name}") is None:
+                    channel = connection.channel()   # a passive declare of a missing queue closes it
         for name, event in events.items():
             message = amqp.Message(json.dumps(event).encode(), content_type=contract.CONTENT_TYPE,
                                    delivery_mode=2, message_id=event["id"])
@@ -323,7 +324,8 @@ def test_the_installed_projection_applies_published_events_and_dead_letters_none
         os.killpg(projection.pid, 15)
         projection.wait(20)
         feeds.shutdown()
-        for name in (QUEUE, QUEUE + ".dead-letter"):   # the e2e platform starts from no queue
+        # the e2e platform starts from no queue
+        for name in (*(f"{QUEUE}.{source}" for source in events), QUEUE + ".dead-letter"):
             try:
                 channel.queue_delete(name)
             except amqp.exceptions.AMQPError:

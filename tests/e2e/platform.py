@@ -4,6 +4,10 @@ domains, PLATFORM_EXTRA_DOMAINS included; tests/deploy/test_rendered.py keeps th
 equal to it), each in a process group of its own so that one can be SIGKILLed and started again
 (under `make run`, supervisord restarts it by itself).
 
+Every relay runs twice, as under `make run`: `relay_<domain>` and its standby `relay_<domain>_2`
+(`RELAY_<NAME>_PORT_2`); whichever holds the lease publishes (`relay_active` 1). With
+`Platform(..., replicas=N)` every stateless program runs N times (`<program>_<i>`, `<VARIABLE>_<i>`).
+
 Ports are free ones, under the names `make run` reads: `<NAME>_PORT` and `RELAY_<NAME>_PORT` of
 every registered domain (SOCIAL_ASSISTANCE_PORT, RELAY_WELFARE_PORT, ...), PROJECTION_PORT and
 REPORTING_PORT, SUBSCRIPTIONS_PORT, SUBSCRIPTIONS_DELIVERY_PORT, GATEWAY_PORT; `<NAME>_URL` points at
@@ -46,12 +50,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def programs(env: dict) -> dict[str, tuple[str, dict]]:
-    """{name: (command, environment)} of deploy/supervisord.conf, with %(ENV_X)s expanded."""
+def programs(env: dict, replicas: int = 1) -> dict[str, tuple[str, dict]]:
+    """{name: (command, environment)} of deploy/supervisord.conf (rendered with `replicas`, as
+    `make run REPLICAS=N` does), with %(ENV_X)s expanded."""
     from deploy import render
     from shared import domains
     config = configparser.RawConfigParser()
-    config.read_string(render.supervisord_conf(domains.registered()))
+    config.read_string(render.supervisord_conf(domains.registered(), replicas))
 
     def expand(text: str) -> str:
         return re.sub(r"%\(ENV_(\w+)\)s", lambda m: env[m.group(1)], text)
@@ -99,10 +104,14 @@ def broker_uris(amqp_uri: str) -> tuple[dict[str, str], list[str], tuple | None]
 
 
 class Platform:
-    def __init__(self, amqp_uri: str, logs: Path):
+    """`replicas`: as `make run REPLICAS=N`, every stateless program N times (`<program>_<i>` on
+    `<PORT_VARIABLE>_<i>`); every relay runs twice in any case (`relay_<domain>_2`, its standby)."""
+
+    def __init__(self, amqp_uri: str, logs: Path, replicas: int = 1):
         from deploy import render
         from shared import domains
-        self.ports = {process.port_variable: free_port() for process in render.processes()}
+        self.replicas = replicas
+        self.ports = {instance.port_variable: free_port() for instance in render.instances(replicas=replicas)}
         urls = {render.url_variable(domain): f"http://127.0.0.1:{self.ports[render.domain_processes(domain)[0].port_variable]}"
                 for domain in domains.registered()}
         self.env = dict(os.environ, AMQP_URI=amqp_uri, PYTHONUNBUFFERED="1",
@@ -133,7 +142,7 @@ class Platform:
 
     def start(self, name: str) -> None:
         log = open(self.logs / f"{name}.log", "ab")
-        command, extra = programs(self.env)[name]
+        command, extra = programs(self.env, self.replicas)[name]
         with self._lock:
             self.processes[name] = subprocess.Popen(["/bin/sh", "-c", f"exec {command}"], cwd=ROOT,
                                                     env={**self.env, **extra}, stdout=log,
@@ -143,7 +152,7 @@ class Platform:
         self.gateway_keys()
         self.setup()
         try:
-            for name in programs(self.env):
+            for name in programs(self.env, self.replicas):
                 self.start(name)
         except BaseException:
             self.stop_all()     # never leave half a platform running
