@@ -8,4 +8,5 @@ PACKAGES = (
     "services.welfare",
     "services.social_affairs",
     "services.military_support",
+    "services.community",
 )
