@@ -126,37 +126,60 @@ class CommunityRules:
     # --- closed lists -------------------------------------------------------------------------------
 
     @staticmethod
-    def _choice(value, choices, field: str, code: str, what: str):
-        if isinstance(value, bool) or value not in choices:
-            raise InvalidInput(field, f"must be one of the {what}: " + ", ".join(map(str, choices)),
-                               code=f"community.{code}")
-        return value
+    def _refused(value, choices) -> bool:
+        return isinstance(value, bool) or value not in choices
+
+    @staticmethod
+    def _listed(choices) -> str:
+        return ", ".join(map(str, choices))
 
     def check_designation(self, value) -> str:
-        return self._choice(value, self.designations, "designation", "unknown_designation", "designations")
+        if self._refused(value, self.designations):
+            raise InvalidInput("designation", "must be one of the designations: " + self._listed(self.designations),
+                               code="community.unknown_designation")
+        return value
 
     def check_meeting(self, value) -> str:
-        return self._choice(value, self.meetings, "kind", "unknown_meeting_kind", "four meetings")
+        if self._refused(value, self.meetings):
+            raise InvalidInput("kind", "must be one of the four meetings: " + self._listed(self.meetings),
+                               code="community.unknown_meeting_kind")
+        return value
 
     def check_kind(self, value) -> str:
-        return self._choice(value, self.kinds, "kind", "unknown_organisation_kind", "kinds of organisation")
+        if self._refused(value, self.kinds):
+            raise InvalidInput("kind", "must be one of the kinds of organisation: " + self._listed(self.kinds),
+                               code="community.unknown_organisation_kind")
+        return value
 
     def check_inspection_result(self, value) -> str:
-        return self._choice(value, self.inspection_results, "result", "unknown_inspection_result",
-                            "inspection results")
+        if self._refused(value, self.inspection_results):
+            raise InvalidInput("result", "must be one of the inspection results: "
+                               + self._listed(self.inspection_results), code="community.unknown_inspection_result")
+        return value
 
     def check_openness_result(self, value) -> str:
-        return self._choice(value, self.openness_results, "result", "unknown_openness_result",
-                            "openness results")
+        if self._refused(value, self.openness_results):
+            raise InvalidInput("result", "must be one of the openness results: "
+                               + self._listed(self.openness_results), code="community.unknown_openness_result")
+        return value
 
     def check_model_level(self, value) -> str:
-        return self._choice(value, self.model_levels, "level", "unknown_model_level", "model levels")
+        if self._refused(value, self.model_levels):
+            raise InvalidInput("level", "must be one of the model levels: " + self._listed(self.model_levels),
+                               code="community.unknown_model_level")
+        return value
 
     def check_facility_kind(self, value) -> str:
-        return self._choice(value, FACILITY_KINDS, "kind", "unknown_facility_kind", "facility kinds")
+        if self._refused(value, FACILITY_KINDS):
+            raise InvalidInput("kind", "must be one of the facility kinds: " + self._listed(FACILITY_KINDS),
+                               code="community.unknown_facility_kind")
+        return value
 
     def check_channel(self, value) -> str:
-        return self._choice(value, self.channels, "channel", "unknown_channel", "three hiring channels")
+        if self._refused(value, self.channels):
+            raise InvalidInput("channel", "must be one of the three hiring channels: " + self._listed(self.channels),
+                               code="community.unknown_channel")
+        return value
 
     # --- effective-dated -------------------------------------------------------------------------------
 
