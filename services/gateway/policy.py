@@ -32,6 +32,7 @@ def _grant(*roles, commands=(), all_queries=False, reveal=False) -> Grant:
 
 SA, DR, WF, RP, SB = "social_assistance", "disaster_relief", "welfare", "reporting", "subscriptions"
 SF, MS = "social_affairs", "military_support"
+CM = "community"
 
 #  token role                     declared command roles held                      extra                reveal
 POLICY: dict[str, Grant] = {
@@ -58,12 +59,19 @@ POLICY: dict[str, Grant] = {
     "military_support.finance":   _grant(f"{MS}.finance", f"{MS}.reader"),
     "military_support.double_support": _grant(f"{MS}.double_support", f"{MS}.reader"),
     "military_support.reader":    _grant(f"{MS}.reader"),
+    # community building: communities and workers; civil organisations; villages; facilities
+    "community.officer":          _grant(f"{CM}.officer", f"{CM}.reader",                               reveal=True),
+    "community.organisations":    _grant(f"{CM}.organisations", f"{CM}.reader"),
+    "community.villages":         _grant(f"{CM}.villages", f"{CM}.reader"),
+    "community.facilities":       _grant(f"{CM}.facilities", f"{CM}.reader"),
+    "community.reader":           _grant(f"{CM}.reader"),
     # across the bureau
     "auditor":                    _grant(all_queries=True),                      # every query, no command, masked
     "administrator":              _grant(f"{RP}.auditor", f"{SB}.administrator", # the audit trail, subscriptions,
                                          commands=(f"{SA}.set_standard", f"{SA}.raise_standards",  # reference data
                                                    f"{SA}.standard", f"{WF}.rules", f"{SF}.rules",  # and standards
-                                                   f"{MS}.rules", f"{MS}.benefit_standard")),
+                                                   f"{MS}.rules", f"{MS}.benefit_standard",
+                                                   f"{CM}.rules")),
 }
 
 # Held by every role of the table besides its own row: the district report (aggregates, no
