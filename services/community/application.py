@@ -24,6 +24,11 @@ from shared.money import parse_date
 from shared.referencedata import ReferenceData
 
 
+def mask_name(name: str) -> str:
+    """A person's name as answered unrevealed: the first character (the surname) and stars."""
+    return name[:1] + "*" * max(len(name) - 1, 1)
+
+
 class CommunityBuilding(PlatformApplication):
     name = "community"
     snapshotting_intervals = {Community: 50, Village: 50, CivilOrganisation: 50}
@@ -274,8 +279,9 @@ class CommunityBuilding(PlatformApplication):
         return self._worker_view(worker, identity.mask)
 
     def get_worker(self, worker_id: str, reveal_identity: bool = False) -> dict:
-        return self._worker_view(self._get(CommunityWorker, worker_id, "worker_id"),
-                                 checks.shown(reveal_identity))
+        """A worker: identity number and name masked unless revealed (with a reason, recorded)."""
+        view = self._worker_view(self._get(CommunityWorker, worker_id, "worker_id"), checks.shown(reveal_identity))
+        return view if reveal_identity else dict(view, name=mask_name(view["name"]))
 
     # --- figures ------------------------------------------------------------------------------------------------
 

@@ -258,7 +258,9 @@ def test_workers_are_hired_through_three_channels_masked_unless_revealed(app):
     wid = hire(app, who=who)
     view = app.get_worker(wid)
     assert view["id_number"] == who["id_number"][:6] + "*" * 8 + who["id_number"][-4:]
-    assert app.get_worker(wid, reveal_identity=True)["id_number"] == who["id_number"]
+    assert view["name"] == who["name"][0] + "*" * (len(who["name"]) - 1)
+    revealed = app.get_worker(wid, reveal_identity=True)
+    assert (revealed["id_number"], revealed["name"]) == (who["id_number"], who["name"])
     for channel in ("secondment", "graduate"):
         assert app.get_worker(hire(app, channel=channel))["channel"] == channel
     refused(app, Conflict, "id_number", "community.already_hired", hire, app, "xilin", "graduate", "2007-02-01", who)
