@@ -9,4 +9,5 @@ PACKAGES = (
     "services.social_affairs",
     "services.military_support",
     "services.conduct_supervision",
+    "services.community",
 )

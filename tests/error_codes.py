@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ("services", "shared")
 ERRORS = ("InvalidInput", "NotFound", "Conflict", "ServiceUnavailable", "DomainError")
-PREFIXES = ("dibao", "relief", "welfare", "affairs", "military", "conduct", "input", "identity", "money", "feed", "report",
+PREFIXES = ("dibao", "relief", "welfare", "affairs", "military", "conduct", "community", "input", "identity", "money", "feed", "report",
             "store", "audit",
             "subscription")
 CODE = re.compile(rf"^({'|'.join(PREFIXES)})\.[a-z][a-z_]*[a-z]$")

@@ -32,6 +32,7 @@ def _grant(*roles, commands=(), all_queries=False, reveal=False) -> Grant:
 
 SA, DR, WF, RP, SB = "social_assistance", "disaster_relief", "welfare", "reporting", "subscriptions"
 SF, MS, CS = "social_affairs", "military_support", "conduct_supervision"
+CM = "community"
 
 #  token role                     declared command roles held                      extra                reveal
 POLICY: dict[str, Grant] = {
@@ -63,12 +64,19 @@ POLICY: dict[str, Grant] = {
     "conduct_supervision.officer":     _grant(f"{CS}.officer", f"{CS}.reader"),
     "conduct_supervision.personnel":   _grant(f"{CS}.personnel", f"{CS}.reader"),
     "conduct_supervision.reader":      _grant(f"{CS}.reader"),
+    # community building: communities and workers; civil organisations; villages; facilities
+    "community.officer":          _grant(f"{CM}.officer", f"{CM}.reader",                               reveal=True),
+    "community.organisations":    _grant(f"{CM}.organisations", f"{CM}.reader"),
+    "community.villages":         _grant(f"{CM}.villages", f"{CM}.reader"),
+    "community.facilities":       _grant(f"{CM}.facilities", f"{CM}.reader"),
+    "community.reader":           _grant(f"{CM}.reader"),
     # across the bureau
     "auditor":                    _grant(all_queries=True),                      # every query, no command, masked
     "administrator":              _grant(f"{RP}.auditor", f"{SB}.administrator", # the audit trail, subscriptions,
                                          commands=(f"{SA}.set_standard", f"{SA}.raise_standards",  # reference data
                                                    f"{SA}.standard", f"{WF}.rules", f"{SF}.rules",  # and standards
-                                                   f"{MS}.rules", f"{MS}.benefit_standard", f"{CS}.rules")),
+                                                   f"{MS}.rules", f"{MS}.benefit_standard", f"{CS}.rules",
+                                                   f"{CM}.rules")),
 }
 
 # Held by every role of the table besides its own row: the district report (aggregates, no

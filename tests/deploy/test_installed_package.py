@@ -168,9 +168,14 @@ def first_events() -> dict[str, dict]:
         app = memory_app()
         appoint(app)
         return app
+    def community():
+        from tests.community.cm_support import memory_app
+        app = memory_app()
+        app.register_community("beigang", "北港社区", "2005-01-01")
+        return app
     recipes = {"social_assistance": social_assistance, "disaster_relief": disaster_relief,
                "welfare": welfare, "social_affairs": social_affairs, "military_support": military_support,
-               "conduct_supervision": conduct_supervision}
+               "conduct_supervision": conduct_supervision, "community": community}
     events = {}
     for domain in domains.registered():
         if domain.name in recipes:

@@ -97,6 +97,9 @@ class Traffic:
                 rng.choice(("window", "policy", "culture", "socialized")), area, "拥军慰问", "某部三营",
                 "2007-04-01", rng.randint(10, 100))
             self.done += 1
+        if "community" in SOURCE_NAMES:
+            self.rpc.community.register_community(area, f"{area}第{self.done}社区", "2007-01-15")
+            self.done += 1
 
 
 def snapshot(model: ReadModel) -> dict:

@@ -23,6 +23,7 @@ from tests.support import member
 
 @pytest.mark.parametrize("process", ["relay_social_assistance", "relay_disaster_relief", "relay_welfare",
                                      "relay_social_affairs", "relay_military_support", "relay_conduct_supervision",
+                                     "relay_community",
                                      "projection", "social_assistance"])
 def test_sigkill_mid_stream_then_restart(platform, amqp_uri, process):
     with Traffic(amqp_uri) as traffic:

@@ -19,7 +19,8 @@ EXPECTED = {
     "auditor": QUERIES,
     "administrator": {"social_assistance.set_standard", "social_assistance.raise_standards",
                       "social_assistance.standard", "welfare.rules", "social_affairs.rules",
-                      "military_support.rules", "military_support.benefit_standard", "conduct_supervision.rules", "reporting.audit",
+                      "military_support.rules", "military_support.benefit_standard", "conduct_supervision.rules",
+                      "community.rules", "reporting.audit",
                       "reporting.report"} | {
         "subscriptions." + name for name in (
             "register_subscription", "list_subscriptions", "get_subscription", "update_subscription",

@@ -189,6 +189,25 @@ SPECS = {
                  "conduct_supervision_district_officers_assessed_target_met",
                  "conduct_supervision_read_model_initialised", TARGET_METRIC),
         min_expressions=30),
+    "community.json": Spec(
+        sections=("community",),
+        panels=("New star communities vs target", "Four meetings vs target, per area",
+                "Brand communities per street vs target",
+                "Digital-management demonstration communities per street vs target",
+                "Registration and filing vs target, per area", "Annual inspection vs target, per area",
+                "Model villages vs target, per area", "Village committee elections vs target, per area",
+                "Service centres to standard vs target", "Committee offices to standard vs target",
+                "Named projects completed vs target",
+                "New workers trained by the due date vs target, per area", "Targets met (district)"),
+        metrics=("community_district_new_star_communities", "community_star_communities",
+                 "community_designated_communities", "community_four_meetings_ratio",
+                 "community_organisation_registration_ratio", "community_organisation_inspection_ratio",
+                 "community_model_village_ratio", "community_village_election_ratio",
+                 "community_service_centre_floor_area_m2", "community_district_service_centres_to_standard_ratio",
+                 "community_committee_offices_to_standard_ratio", "community_named_projects",
+                 "community_district_named_projects_completed_ratio", "community_workers_hired",
+                 "community_new_workers_trained_ratio", "community_read_model_initialised", TARGET_METRIC),
+        min_expressions=40),
 }
 SPECS.update({
     "district_plan.json": Spec(
