@@ -216,16 +216,20 @@ def event_flow() -> dict:
                    query_variable("subscription", "Subscription", "subscription_lag_events", "subscription")])
     src = 'service=~"$source"'
     board.row("Relays: event store to bus, one ordered publisher per source")
-    board.add("timeseries", "Relay lag per source (events stored, not yet confirmed)", "relay_lag_events.",
-              [series(f"relay_lag_events{{{src}}}", "{{service}}")])
+    board.add("timeseries", "Relay lag per source (events stored, not yet confirmed)", "relay_lag_events "
+              "(the active relay and its standby report the same recorded lag).",
+              [series(f"max by (service) (relay_lag_events{{{src}}})", "{{service}}")])
     board.add("timeseries", "Events published per second, per source", "Confirmed by the broker.",
               [series(f"sum by (service) (rate(relay_published_events_total{{{src}}}[{RATE}]))", "{{service}}")],
               unit="ops")
     board.add("timeseries", "Relay failures per source and kind", "The relay retries; see RelayLagGrowing.",
               [series(f"sum by (service, kind) (increase(relay_errors_total{{{src}}}[{RATE}]))",
                       "{{service}} {{kind}}")])
-    board.add("stat", "Relays answering", "Prometheus's scrape of each relay (1 up, 0 down).",
-              [instant('up{job=~".*relay.*"}', "{{job}}")], w=24, h=4)
+    board.add("stat", "Active relays per source", "relay_active: 1 where one relay holds the source's "
+              "lease and publishes (its standby waits); 0 means nothing of that source is published.",
+              [instant(f"sum by (service) (relay_active{{{src}}})", "{{service}}")], w=12, h=4)
+    board.add("stat", "Relays answering", "Prometheus's scrape of each relay and standby (1 up, 0 down).",
+              [instant('up{job=~".*relay.*"}', "{{job}}")], w=12, h=4)
     board.row("Projection: bus to read models, ordered within each source")
     on = 'source=~"$source"'
     board.add("timeseries", "Projection lag per source (events)", "The source's head minus the applied position.",

@@ -36,8 +36,11 @@ class PlatformApplication(Application):
         "CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher",
         "COMPRESSOR_TOPIC": "eventsourcing.compressor:ZlibCompressor",
         "CREATE_TABLE": "y",
-        "POSTGRES_POOL_SIZE": "4",
-        "POSTGRES_MAX_OVERFLOW": "8",
+        # Two kept open per process, more only under load (overflow connections close when
+        # returned): the whole platform of `make run` must fit a fresh PostgreSQL's 100
+        # connections (tests/fault/test_scale_faults.py measures it).
+        "POSTGRES_POOL_SIZE": "2",
+        "POSTGRES_MAX_OVERFLOW": "10",
         # No pre-ping: it cost a round trip per checkout (~10 % of commands/s, docs/performance.md,
         # S3). After a PostgreSQL restart the first use of a stale pooled connection fails and
         # eventsourcing's recorder retries it (OperationalError, 10 attempts): the fault suite's
