@@ -39,11 +39,12 @@ PROJECT = Arg("project_id", Uuid())
 WORKER = Arg("worker_id", Uuid())
 
 
-def _on(name: str, via: str, role: str, doc: str, *args, kind: str = "command") -> Command:
+def _on(name: str, via: str, role: str, doc: str, *args, kind: str = "command", **extra) -> Command:
     """A command (or query) on one record, whose area the gateway finds through get_<via>."""
     first = {"community": COMMUNITY, "organisation": ORGANISATION, "village": VILLAGE,
              "facility": FACILITY, "project": PROJECT, "worker": WORKER}[via]
-    return Command(name, (first, *args), role=role, kind=kind, area=first.name, area_via=via, doc=doc)
+    return Command(name, (first, *args), role=role, kind=kind, area=first.name, area_via=via, doc=doc,
+                   **extra)
 
 
 COMMANDS = (
@@ -113,7 +114,8 @@ COMMANDS = (
             role=OFFICER, area="area", doc="A community professional worker hired; returns the id."),
     _on("train_worker", "worker", OFFICER, "A training the worker attended.",
         Arg("trained_on", Date()), Arg("course", NAME)),
-    _on("get_worker", "worker", READER, "A community professional worker.", REVEAL, kind=QUERY),
+    _on("get_worker", "worker", READER, "A community professional worker.", REVEAL, kind=QUERY,
+        reveals=("id_number", "name")),       # a reveal shows both: the disclosure records both
 
     Command("statistics", (), role=READER, kind=QUERY,
             doc="Communities, organisations, villages, facilities, projects and workers (event store counts)."),

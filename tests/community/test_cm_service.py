@@ -71,6 +71,8 @@ def test_http_health_feed_and_metrics(service):
     page = get_json(f"{service}/events?after=0&limit=500")
     types = [e["type"] for e in page["events"]]
     assert "CommunityRegistered" in types and "DisclosureRecorded" in types
+    disclosures = [e for e in page["events"] if e["type"] == "DisclosureRecorded"]
+    assert disclosures[-1]["data"]["fields"] == ["id_number", "name"]   # what a reveal shows
     assert {e["source"] for e in page["events"]} == {"urn:zhonglou-civil-affairs:community"}
     with urllib.request.urlopen(f"{service}/metrics", timeout=10) as response:
         text = response.read().decode()
