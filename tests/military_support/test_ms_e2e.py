@@ -60,8 +60,9 @@ def test_the_demo_year_reaches_the_reporting_service_across_a_relay_kill(platfor
     promtool = shutil.which("promtool")
     assert promtool, "promtool not found: install the Debian package prometheus"
     for port in ("MILITARY_SUPPORT_PORT", "RELAY_MILITARY_SUPPORT_PORT", "REPORTING_PORT"):
-        checked = subprocess.run([promtool, "check", "metrics"], input=platform.get(port, "/metrics"),
-                                 text=True, capture_output=True)
+        # the restarted relay may still be starting (its standby published meanwhile)
+        exposition = platform.wait_until(lambda: platform.get(port, "/metrics"), what=f"{port} /metrics")
+        checked = subprocess.run([promtool, "check", "metrics"], input=exposition, text=True, capture_output=True)
         assert checked.returncode == 0, f"{port}: {checked.stdout}{checked.stderr}"
 
 
