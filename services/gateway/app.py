@@ -337,7 +337,7 @@ def _location(route: routing.Route, status: int, result) -> dict | None:
     """A 201's `Location`: the created record's URL (the collection's path and the new id,
     answered as the id itself or as the record's `id`)."""
     created = result.get("id") if isinstance(result, dict) else result
-    if status != 201 or not isinstance(created, str) or not re.fullmatch(r"[A-Za-z0-9\-]{1,64}", created):
+    if status != 201 or not isinstance(created, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._@\-]{0,79}", created):
         return None
     return {"Location": f"{route.path}/{created}"}
 
