@@ -21,6 +21,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shared.report_kit import Targets
+
 ROOT = Path(__file__).resolve().parent.parent
 DS = {"type": "prometheus", "uid": "${datasource}"}
 WIDTH = 24
@@ -132,14 +134,12 @@ def query_variable(name: str, label: str, metric: str, by: str, *, multi: bool =
 
 # --- District plan ----------------------------------------------------------------------------------
 
-def target_keys(pattern: str, keys: set[str]) -> list[str]:
-    """The keys a section's TARGETS entry stands for (`{x}` stands for a family of keys)."""
+def target_keys(pattern: str, targets: dict[str, dict]) -> list[str]:
+    """The keys a section's TARGETS entry stands for (`{x}` a family: Targets.matching)."""
     if "{" not in pattern:
-        return [pattern] if pattern in keys else []
-    prefix, _, rest = pattern.partition("{")
-    suffix = rest.partition("}")[2]
-    return sorted(k for k in keys if k.startswith(prefix) and k.endswith(suffix)
-                  and len(k) > len(prefix) + len(suffix))
+        return [pattern] if pattern in targets else []
+    return sorted(pattern.replace(pattern[pattern.index("{"):pattern.index("}") + 1], x)
+                  for x in Targets(0, {"targets": targets}).matching(pattern))
 
 
 def plan_targets(root: Path = ROOT) -> dict[str, dict]:
@@ -189,7 +189,7 @@ def district_plan(sections: dict[str, tuple[str, tuple[str, ...]]], targets: dic
                   "excludeByName": {"Time": True, "__name__": True, "instance": True, "job": True,
                                     "year": True, "area": True}}}])
     for name, (title, patterns) in sections.items():
-        keys = [k for p in patterns for k in target_keys(p, set(targets))]
+        keys = [k for p in patterns for k in target_keys(p, targets)]
         if not keys:
             continue
         board.row(f"{title}")

@@ -424,6 +424,58 @@ class Kit:
                 self.step(s, ids)
         self.parallel([(len(steps), lane, (steps,)) for steps in lanes if steps], bar)
 
+    def months(self, plan, label: Callable[[int], str], months=range(1, 13)) -> dict:
+        """A plan's year (`plan.month(m)` -> steps), month by month: phases 0 and 1 as parallel
+        lanes (each lane in order), then phase 2 step by step; returns the ids the steps made."""
+        ids: dict[str, str] = {}
+        for month in months:
+            steps = plan.month(month)
+            with self.bar(label(month), len(steps)) as bar:
+                for phase in (0, 1):
+                    lanes: dict[str, list[Step]] = {}
+                    for s in steps:
+                        if s.phase == phase:
+                            lanes.setdefault(s.lane, []).append(s)
+                    self.lanes(list(lanes.values()), ids, bar)
+                for s in steps:
+                    if s.phase == 2:
+                        self.step(s, ids)
+                        bar.update(1)
+        return ids
+
+
+def command_summary(tally: Tally) -> dict:
+    """What every scenario's summary says of its commands: accepted per method, the bad
+    commands with what they got, the unexpected outcomes, and whether anything went wrong."""
+    accepted = {method: c["ok"] for method, c in tally.counts.items() if c["ok"]}
+    return {"accepted": accepted, "commands": sum(accepted.values()),
+            "bad_commands": [{"label": label, "expected": expected, "got": got}
+                             for label, expected, got in tally.refusals],
+            "unexpected": list(tally.problems), "already_done": tally.total("already done"),
+            "problems": not tally.ok}
+
+
+@dataclass
+class Outcome:
+    """What a scenario's `run()` did: its summary (command_summary and what it planned);
+    `ok` is False if a planned command was refused, a bad one was not refused as expected, a
+    step was skipped or the service faulted."""
+    summary: dict
+    tally: Tally | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.summary["problems"]
+
+    @property
+    def unexpected(self) -> list[str]:
+        return self.summary["unexpected"]
+
+    @property
+    def refused(self) -> dict:
+        """The bad commands refused as expected, by error type."""
+        return dict(Counter(b["got"] for b in self.summary["bad_commands"] if b["got"] == b["expected"]))
+
 
 # --- the summary table -------------------------------------------------------------------------
 

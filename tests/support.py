@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 from datetime import date, timedelta
+from collections.abc import Callable
 from pathlib import Path
 
 from eventsourcing.cryptography import AESCipher
@@ -139,3 +140,69 @@ def nameko_service(module: str, amqp_uri: str, log_dir, *, env: dict | None = No
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(10)
+
+
+def check_relay_publishes_the_store(app, amqp_uri: str, service: str, drive: Callable, batch_size: int = 50) -> list:
+    """`drive(app)`, then a Relay publishes the store: every stored event arrives on
+    `<service>.events`, in the notification log's order, as a CloudEvent valid against its schema,
+    routed by its type and named with the service's source. Returns the decoded events."""
+    import amqp
+
+    from shared import contract, schemas
+    from shared.bus import AmqpAddress, declare_events_exchange
+    from shared.config import settings
+    from shared.relay import Relay
+    tap = f"tap-{service}"
+    connection = amqp.Connection(**AmqpAddress.parse(amqp_uri).connection_kwargs())
+    connection.connect()
+    channel = connection.channel()
+    declare_events_exchange(channel, service)
+    channel.queue_declare(tap, durable=False, auto_delete=True)
+    channel.queue_bind(tap, f"{service}.events", "#")
+    try:
+        drive(app)
+        relay = Relay(app, settings(), batch_size=batch_size)
+        while relay.run_once():
+            pass
+        relay.publisher.close()
+        messages = []
+        while (message := channel.basic_get(tap, no_ack=True)) is not None:
+            messages.append(message)
+    finally:
+        connection.close()
+    head = app.recorder.max_notification_id()
+    assert [int(contract.decode(m.body).get_extension("sequence")) for m in messages] == list(range(1, head + 1))
+    events = []
+    for message in messages:
+        event = schemas.validate(contract.as_dict(contract.decode(message.body)))
+        assert message.delivery_info["routing_key"] == event["type"]
+        assert event["source"] == f"urn:zhonglou-civil-affairs:{service}"
+        events.append(event)
+    return events
+
+
+def metric_samples(text: bytes) -> dict:
+    """A Prometheus text exposition as {(sample name, sorted labels): value}."""
+    from prometheus_client.parser import text_string_to_metric_families
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text.decode()) for s in family.samples}
+
+
+def metric_value(found: dict, name: str, **labels):
+    """One sample of metric_samples(), or None when the exposition has none with these labels."""
+    return found.get((name, tuple(sorted(labels.items()))))
+
+
+def check_with_promtool(exposition: bytes) -> None:
+    """`promtool check metrics` must accept the exposition; a missing promtool is a failure."""
+    import shutil
+    import subprocess
+
+    import pytest
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.fail("promtool is not installed: install the Debian package prometheus "
+                    "(apt-get install -y prometheus), which provides /usr/bin/promtool")
+    result = subprocess.run([promtool, "check", "metrics"], input=exposition, capture_output=True, timeout=60)
+    problems = (result.stdout + result.stderr).decode()
+    assert result.returncode == 0 and not problems.strip(), f"promtool check metrics:\n{problems}"

@@ -25,13 +25,14 @@ from __future__ import annotations
 import json
 import random
 import sys
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from shared.demo_kit import OK, Expect, Kit, People, Ref, Step, Tally, print_targets, refused
+from shared.demo_kit import (OK, Expect, Kit, Outcome, People, Ref, Step, Tally, command_summary, print_targets,
+                             refused)
 
 TITLE = "community building (社区建设)"
 YEAR = 2007
@@ -333,20 +334,7 @@ def runs_done(kit: Kit) -> int:
 
 
 def run(plan: Plan, kit: Kit) -> "Outcome":
-    ids: dict[str, str] = {}
-    for month in range(1, 13):
-        steps = plan.month(month)
-        with kit.bar(f"community {YEAR}-{month:02d}", len(steps)) as bar:
-            for phase in (0, 1):
-                lanes: dict[str, list[Step]] = defaultdict(list)
-                for s in steps:
-                    if s.phase == phase:
-                        lanes[s.lane].append(s)
-                kit.lanes(list(lanes.values()), ids, bar)
-            for s in steps:
-                if s.phase == 2:
-                    kit.step(s, ids)
-                    bar.update(1)
+    kit.months(plan, lambda month: f"community {YEAR}-{month:02d}")
     outcome = Outcome(summarise(plan, kit.tally), kit.tally)
     print_summary(outcome.summary, kit.out)
     kit.tally.print(kit.out)
@@ -364,33 +352,10 @@ def drive(rpc_factory: Callable, rng_seed: int = 2007, progress: bool = True, ou
 
 
 def summarise(plan: Plan, tally: Tally) -> dict:
-    accepted = {method: c["ok"] for method, c in tally.counts.items() if c["ok"]}
-    return {"accepted": accepted, "commands": sum(accepted.values()),
-            "bad_commands": [{"label": label, "expected": expected, "got": got}
-                             for label, expected, got in tally.refusals],
-            "unexpected": list(tally.problems), "already_done": tally.total("already done"),
+    return {**command_summary(tally),
             "planned": {"communities": plan.communities, "new_stars": {str(k): v for k, v in sorted(plan.new_stars.items())},
                         "organisations": plan.organisations, "villages": plan.villages, "workers": plan.workers,
-                        "named_projects": plan.named_projects},
-            "problems": not tally.ok}
-
-
-@dataclass
-class Outcome:
-    summary: dict
-    tally: Tally | None = None
-
-    @property
-    def ok(self) -> bool:
-        return not self.summary["problems"]
-
-    @property
-    def unexpected(self) -> list[str]:
-        return self.summary["unexpected"]
-
-    @property
-    def refused(self) -> dict:
-        return dict(Counter(b["got"] for b in self.summary["bad_commands"] if b["got"] == b["expected"]))
+                        "named_projects": plan.named_projects}}
 
 
 def print_summary(summary: dict, out=sys.stdout) -> None:

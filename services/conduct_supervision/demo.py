@@ -24,13 +24,14 @@ from __future__ import annotations
 import json
 import random
 import sys
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from shared.demo_kit import OK, Expect, Kit, People, Ref, Step, Tally, print_targets, refused
+from shared.demo_kit import (OK, Expect, Kit, Outcome, People, Ref, Step, Tally, command_summary, print_targets,
+                             refused)
 
 TITLE = "conduct supervision (行风建设)"
 YEAR = 2007
@@ -301,20 +302,7 @@ def runs_done(kit: Kit) -> int:
 
 
 def run(plan: Plan, kit: Kit) -> "Outcome":
-    ids: dict[str, str] = {}
-    for month in range(1, 13):
-        steps = plan.month(month)
-        with kit.bar(f"conduct_supervision {YEAR}-{month:02d}", len(steps)) as bar:
-            for phase in (0, 1):
-                lanes: dict[str, list[Step]] = defaultdict(list)
-                for s in steps:
-                    if s.phase == phase:
-                        lanes[s.lane].append(s)
-                kit.lanes(list(lanes.values()), ids, bar)
-            for s in steps:
-                if s.phase == 2:
-                    kit.step(s, ids)
-                    bar.update(1)
+    kit.months(plan, lambda month: f"conduct_supervision {YEAR}-{month:02d}")
     outcome = Outcome(summarise(plan, kit.tally), kit.tally)
     print_summary(outcome.summary, kit.out)
     kit.tally.print(kit.out)
@@ -332,33 +320,10 @@ def drive(rpc_factory: Callable, rng_seed: int = 2007, progress: bool = True, ou
 
 
 def summarise(plan: Plan, tally: Tally) -> dict:
-    accepted = {method: c["ok"] for method, c in tally.counts.items() if c["ok"]}
-    return {"accepted": accepted, "commands": sum(accepted.values()),
-            "bad_commands": [{"label": label, "expected": expected, "got": got}
-                             for label, expected, got in tally.refusals],
-            "unexpected": list(tally.problems), "already_done": tally.total("already done"),
+    return {**command_summary(tally),
             "planned": {"officers": plan.officers, "supervisors": plan.supervisors, "visits": plan.visits,
                         "reviews": dict(plan.reviews), "complaints": plan.complaints,
-                        "assessments": plan.assessments},
-            "problems": not tally.ok}
-
-
-@dataclass
-class Outcome:
-    summary: dict
-    tally: Tally | None = None
-
-    @property
-    def ok(self) -> bool:
-        return not self.summary["problems"]
-
-    @property
-    def unexpected(self) -> list[str]:
-        return self.summary["unexpected"]
-
-    @property
-    def refused(self) -> dict:
-        return dict(Counter(b["got"] for b in self.summary["bad_commands"] if b["got"] == b["expected"]))
+                        "assessments": plan.assessments}}
 
 
 def print_summary(summary: dict, out=sys.stdout) -> None:

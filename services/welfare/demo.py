@@ -32,7 +32,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
-from shared.demo_kit import OK, Kit, People, Ref, Step, Tally, print_targets, refused
+from shared.demo_kit import OK, Kit, Outcome, People, Ref, Step, Tally, print_targets, refused
 
 TITLE = "social welfare (社会福利)"
 YEAR = 2007
@@ -583,20 +583,7 @@ def plan(seed: int, size: float = 1.0, run: int = 1, reference: Path | None = No
 def run(plan: Plan, kit: Kit) -> Outcome:
     """Drive the year through `kit` (service `welfare`), print the summary to `kit.out`.
     Raises Unreachable if the bus or the service does not answer."""
-    ids: dict[str, str] = {}
-    for month in range(1, 13):
-        steps = plan.month(month)
-        with kit.bar(f"welfare {month_str(month)}", len(steps)) as bar:
-            for phase in (0, 1):
-                lanes: dict[str, list[Step]] = defaultdict(list)
-                for s in steps:
-                    if s.phase == phase:
-                        lanes[s.lane].append(s)
-                kit.lanes(list(lanes.values()), ids, bar)
-            for s in steps:
-                if s.phase == 2:
-                    kit.step(s, ids)
-                    bar.update(1)
+    kit.months(plan, lambda month: f"welfare {month_str(month)}")
     outcome = Outcome(summarise(plan, kit.tally), kit.tally)
     print_summary(outcome.summary, kit.out)
     kit.tally.print(kit.out)
@@ -650,18 +637,6 @@ def areas_below_target(plan: Plan) -> list[str] | None:
         return None
     limit = Decimal(str(target["value"]))
     return sorted(a for a in plan.beds if plan.beds[a] * 1000 < limit * plan.aged[a])
-
-
-@dataclass
-class Outcome:
-    """What `run()` did: `summary` (see `summarise`); `ok` is False if a planned command was
-    refused, a bad one was not refused as expected, a step was skipped or the service faulted."""
-    summary: dict
-    tally: Tally | None = None
-
-    @property
-    def ok(self) -> bool:
-        return not self.summary["problems"]
 
 
 def print_summary(summary: dict, out=sys.stdout) -> None:

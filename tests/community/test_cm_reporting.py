@@ -3,15 +3,12 @@ the real application's events (cm_support.drive_story), on the real PostgreSQL; 
 exposition is checked by `promtool check metrics`."""
 from __future__ import annotations
 
-import shutil
-import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
 import psycopg
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.parser import text_string_to_metric_families
 
 from services.community import report as cm_section
 from services.community.report import METRICS, TARGETS
@@ -19,7 +16,7 @@ from services.reporting.application import METRICS as OWN
 from services.reporting.application import ReportCollector, Reporting
 from shared.referencedata import load_targets
 from tests.community.cm_support import SERVICE, drive_story, postgres_app, published, read_model
-from tests.support import drop_schemas
+from tests.support import check_with_promtool, drop_schemas, metric_samples as samples, metric_value as value
 
 pytestmark = pytest.mark.integration
 SCHEMA = "read_model_cm_reporting"
@@ -52,24 +49,6 @@ def exposition(conninfo, year=2007, schema=SCHEMA) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ReportCollector(reporting(lambda: psycopg.connect(conninfo), schema), lambda: year))
     return generate_latest(registry)
-
-
-def samples(text: bytes) -> dict:
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text.decode()) for s in family.samples}
-
-
-def value(found: dict, name: str, **labels):
-    return found.get((name, tuple(sorted(labels.items()))))
-
-
-def check_with_promtool(text: bytes) -> None:
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        pytest.fail("promtool is not installed: apt-get install -y prometheus")
-    result = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, timeout=60)
-    problems = (result.stdout + result.stderr).decode()
-    assert result.returncode == 0 and not problems.strip(), problems
 
 
 def measured(entry) -> tuple:

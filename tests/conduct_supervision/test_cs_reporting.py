@@ -3,22 +3,19 @@ read model fed by the real application's events (cs_support.drive_story), on the
 PostgreSQL; its Prometheus exposition is checked by `promtool check metrics`."""
 from __future__ import annotations
 
-import shutil
-import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
 import psycopg
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.parser import text_string_to_metric_families
 
 from services.conduct_supervision import report as cs_section
 from services.conduct_supervision.report import METRICS
 from services.reporting.application import METRICS as OWN
 from services.reporting.application import ReportCollector, Reporting
 from tests.conduct_supervision.cs_support import SERVICE, drive_story, postgres_app, published, read_model
-from tests.support import drop_schemas
+from tests.support import check_with_promtool, drop_schemas, metric_samples as samples, metric_value as value
 
 pytestmark = pytest.mark.integration
 SCHEMA = "read_model_cs_reporting"
@@ -51,24 +48,6 @@ def exposition(conninfo, year=2007, schema=SCHEMA) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ReportCollector(reporting(lambda: psycopg.connect(conninfo), schema), lambda: year))
     return generate_latest(registry)
-
-
-def samples(text: bytes) -> dict:
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text.decode()) for s in family.samples}
-
-
-def value(found: dict, name: str, **labels):
-    return found.get((name, tuple(sorted(labels.items()))))
-
-
-def check_with_promtool(text: bytes) -> None:
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        pytest.fail("promtool is not installed: apt-get install -y prometheus")
-    result = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, timeout=60)
-    problems = (result.stdout + result.stderr).decode()
-    assert result.returncode == 0 and not problems.strip(), problems
 
 
 def test_supervisors_recruited_against_the_target(report):

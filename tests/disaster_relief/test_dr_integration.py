@@ -14,20 +14,17 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from uuid import UUID
 
-import amqp
 import psycopg
 import pytest
 from psycopg import sql
 
 from services.disaster_relief import readmodel as dr_projection
 from services.projection.readmodel import ReadModel
-from shared import contract, schemas
-from shared.bus import AmqpAddress, declare_events_exchange
+from shared import schemas
 from shared.config import settings
 from shared.errors import Conflict
-from shared.relay import Relay
 from tests.disaster_relief.dr_support import drive_story, postgres_app, published, read_model, stored_types
-from tests.support import drop_schemas, id_number
+from tests.support import check_relay_publishes_the_store, drop_schemas, id_number
 
 pytestmark = pytest.mark.integration
 READ_MODELS = ("read_model_dr", "read_model_dr_rebuilt")
@@ -189,29 +186,7 @@ def test_the_projection_module_gives_the_expected_rows_and_equals_a_rebuild(app,
 # --- the relay -------------------------------------------------------------------------------------------
 
 def test_the_relay_publishes_every_stored_event_as_a_valid_cloudevent(app, amqp_uri):
-    connection = amqp.Connection(**AmqpAddress.parse(amqp_uri).connection_kwargs())
-    connection.connect()
-    channel = connection.channel()
-    declare_events_exchange(channel, "disaster_relief")
-    channel.queue_declare("tap-disaster-relief", durable=False, auto_delete=True)
-    channel.queue_bind("tap-disaster-relief", "disaster_relief.events", "#")
-    try:
-        drive_story(app)
-        relay = Relay(app, settings(), batch_size=20)
-        while relay.run_once():
-            pass
-        relay.publisher.close()
-        messages = []
-        while (message := channel.basic_get("tap-disaster-relief", no_ack=True)) is not None:
-            messages.append(message)
-    finally:
-        connection.close()
-    head = app.recorder.max_notification_id()
-    assert [int(contract.decode(m.body).get_extension("sequence")) for m in messages] == list(range(1, head + 1))
-    for message in messages:
-        event = schemas.validate(contract.as_dict(contract.decode(message.body)))
-        assert message.delivery_info["routing_key"] == event["type"]
-        assert event["source"] == "urn:zhonglou-civil-affairs:disaster_relief"
+    check_relay_publishes_the_store(app, amqp_uri, "disaster_relief", drive_story, batch_size=20)
 
 
 def test_long_lived_aggregates_reload_from_their_snapshots(app):

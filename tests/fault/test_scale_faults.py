@@ -173,7 +173,7 @@ def connections(platform: Platform) -> int:
 
 
 # A fresh PostgreSQL allows 100 connections; the platform (REPLICAS=1) must leave room for the tools
-# and tests. Measured: 69 with the standbys (they hold none); REPLICAS=2 about 100 (docs/operations.md).
+# and tests (the standbys hold none). The test prints the count for REPLICAS=1 and 2.
 CONNECTION_BUDGET = 80
 
 

@@ -8,7 +8,7 @@ import pytest
 from services.gateway import metrics
 from services.gateway.ratelimit import RateLimiter
 from tests.gateway.conftest import CASE_ID
-from tests.reporting.conftest import check_with_promtool
+from tests.support import check_with_promtool
 
 CASE_ROUTE = "/social-assistance/cases/{case_id}"
 

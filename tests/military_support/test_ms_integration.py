@@ -11,20 +11,16 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
-import amqp
 import psycopg
 import pytest
 from psycopg import sql
 
 from services.military_support import readmodel as ms_projection
 from services.projection.readmodel import ReadModel
-from shared import contract, schemas
-from shared.bus import AmqpAddress, declare_events_exchange
-from shared.config import settings
-from shared.relay import Relay
+from shared import schemas
 from tests.military_support.ms_support import (
     SERVICE, drive_story, person, postgres_app, published, read_model, register)
-from tests.support import drop_schemas
+from tests.support import check_relay_publishes_the_store, drop_schemas
 
 pytestmark = pytest.mark.integration
 READ_MODELS = ("read_model_ms", "read_model_ms_rebuilt")
@@ -115,26 +111,4 @@ def test_the_projection_gives_the_expected_rows_and_equals_a_rebuild(app, fresh)
 
 
 def test_the_relay_publishes_every_stored_event_as_a_valid_cloudevent(app, amqp_uri):
-    connection = amqp.Connection(**AmqpAddress.parse(amqp_uri).connection_kwargs())
-    connection.connect()
-    channel = connection.channel()
-    declare_events_exchange(channel, SERVICE)
-    channel.queue_declare("tap-military-support", durable=False, auto_delete=True)
-    channel.queue_bind("tap-military-support", "military_support.events", "#")
-    try:
-        drive_story(app)
-        relay = Relay(app, settings(), batch_size=50)
-        while relay.run_once():
-            pass
-        relay.publisher.close()
-        messages = []
-        while (message := channel.basic_get("tap-military-support", no_ack=True)) is not None:
-            messages.append(message)
-    finally:
-        connection.close()
-    head = app.recorder.max_notification_id()
-    assert [int(contract.decode(m.body).get_extension("sequence")) for m in messages] == list(range(1, head + 1))
-    for message in messages:
-        event = schemas.validate(contract.as_dict(contract.decode(message.body)))
-        assert message.delivery_info["routing_key"] == event["type"]
-        assert event["source"] == "urn:zhonglou-civil-affairs:military_support"
+    check_relay_publishes_the_store(app, amqp_uri, "military_support", drive_story)

@@ -2,8 +2,6 @@
 model (services.projection.readmodel), fed CloudEvent dicts the way the projection feeds it."""
 from __future__ import annotations
 
-import shutil
-import subprocess
 import uuid
 import warnings
 from datetime import datetime, timedelta, timezone
@@ -14,6 +12,7 @@ from psycopg import sql
 
 from services.projection.readmodel import ReadModel
 from shared.config import settings
+from tests.support import check_with_promtool
 
 # nameko's import of eventlet warns with a message that starts with a newline, which the filter in
 # shared.nameko_support (".*eventlet.*") does not match.
@@ -167,18 +166,10 @@ def scenario(feed):
     return feed
 
 
+
+
 @pytest.fixture
 def promtool_check():
     return check_with_promtool
 
 
-def check_with_promtool(exposition: bytes) -> None:
-    """`promtool check metrics` must accept the exposition; a missing promtool is a failure."""
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        pytest.fail("promtool is not installed: install the Debian package prometheus "
-                    "(apt-get install -y prometheus), which provides /usr/bin/promtool")
-    result = subprocess.run([promtool, "check", "metrics"], input=exposition,
-                            capture_output=True, timeout=60)
-    problems = (result.stdout + result.stderr).decode()
-    assert result.returncode == 0 and not problems.strip(), f"promtool check metrics:\n{problems}"

@@ -16,7 +16,8 @@ from shared.errors import Conflict
 from shared.referencedata import ReferenceData
 from shared.report_kit import Context, Targets, read_section
 from tests.support import drop_schemas
-from tests.welfare.welfare_support import (READ_MODEL, admit, check_with_promtool,
+from tests.support import check_with_promtool
+from tests.welfare.welfare_support import (READ_MODEL, admit,
                                            drive_welfare_year, person, postgres_welfare,
                                            read_model, welfare_targets, worker)
 

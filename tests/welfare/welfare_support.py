@@ -142,16 +142,3 @@ def read_model(database, schema: str):
     return model
 
 
-def check_with_promtool(exposition: bytes) -> None:
-    """`promtool check metrics` must accept the exposition (Debian package prometheus)."""
-    import shutil
-    import subprocess
-
-    import pytest
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        pytest.fail("promtool is not installed: apt-get install -y prometheus")
-    result = subprocess.run([promtool, "check", "metrics"], input=exposition, capture_output=True,
-                            timeout=60)
-    problems = (result.stdout + result.stderr).decode()
-    assert result.returncode == 0 and not problems.strip(), f"promtool check metrics:\n{problems}"
