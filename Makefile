@@ -105,7 +105,7 @@ run: install
 	REPLICAS=$(REPLICAS) deploy/run.sh
 
 test: install tools
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=40
 
 unit: install
 	$(PY) -m pytest -q tests/unit

@@ -288,6 +288,10 @@ def test_the_installed_projection_applies_published_events_and_dead_letters_none
     channel = connection.channel()
     for domain in domains.registered():
         declare_events_exchange(channel, domain.name)
+    # The session's vhost is shared by the tier: an earlier test's platform may have left events
+    # on the projection's durable queues, which this projection would apply too.
+    for name in [*events, "dead-letter"]:
+        channel.queue_delete(f"{QUEUE}.{name}")
     log = open(tmp_path / "projection.log", "wb")
     projection = subprocess.Popen([sys.executable, "-c",
                                    "import sys, services.projection.__main__ as m; "

@@ -29,6 +29,7 @@ there are no users: every program gets `amqp_uri` (listed in `shared_uri`)."""
 from __future__ import annotations
 
 import configparser
+import contextlib
 import json
 import os
 import re
@@ -71,14 +72,23 @@ def programs(env: dict, replicas: int = 1) -> dict[str, tuple[str, dict]]:
 
 def stop_group(process: subprocess.Popen, sig) -> None:
     """Signal the process's group; SIGKILL it when it has not exited within 10 s."""
-    try:
-        os.killpg(process.pid, sig)
-        process.wait(10)
-    except ProcessLookupError:
-        pass
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(10)
+    stop_groups([process], sig)
+
+
+def stop_groups(processes: list[subprocess.Popen], sig, grace: float = 10.0) -> None:
+    """Signal every process's group at once, then SIGKILL the groups still there after `grace`
+    seconds. (One at a time, a platform of thirty processes took forty seconds to stop.)"""
+    for process in processes:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+    deadline = time.monotonic() + grace
+    for process in processes:
+        try:
+            process.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
 
 
 def broker_uris(amqp_uri: str) -> tuple[dict[str, str], list[str], tuple | None]:
@@ -210,8 +220,7 @@ class Platform:
         with self._lock:
             self._stopping = True
             stopping, self.processes = list(self.processes.values()), {}
-        for process in stopping:
-            stop_group(process, signal.SIGTERM)
+        stop_groups(stopping, signal.SIGTERM)
 
     def get(self, port_name: str, path: str):
         with urllib.request.urlopen(self.url(port_name, path), timeout=10) as response:
