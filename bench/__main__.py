@@ -44,8 +44,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--pgbench-seconds", type=int, default=15, help="pgbench -T (15)")
     run.add_argument("--baseline-seconds", type=float, default=5, help="duration of timed baselines (5)")
     run.add_argument("--phases", type=lambda t: t.split(","),
-                     default=["commands", "gateway", "latency", "throughput", "subscriptions", "scale"],
-                     help="platform phases to run (commands,gateway,latency,throughput,subscriptions,scale)")
+                     default=["commands", "gateway", "latency", "throughput", "subscriptions", "scale", "payments"],
+                     help="platform phases to run (commands,gateway,latency,throughput,subscriptions,scale,"
+                          "payments)")
     run.add_argument("--only", type=lambda t: t.split(","), metavar="PHASES",
                      help="only these platform phases and no baselines, e.g. --only gateway")
     run.add_argument("--gateway-concurrency", type=int, default=4,
@@ -65,6 +66,8 @@ def parser() -> argparse.ArgumentParser:
                      help="client threads of the scale phase's commands/s with 1 and 2 replicas (8)")
     run.add_argument("--scale-events", type=int, default=5000,
                      help="events pre-loaded into each of two sources per projection run of the scale phase (5000)")
+    run.add_argument("--payment-cases", type=int, default=20000,
+                     help="active cases of the payments phase's monthly run (20000)")
     run.add_argument("--wait-quiet", type=float, default=0, metavar="MINUTES",
                      help="first wait up to MINUTES for the shared machine to be under 25%% busy (0)")
     run.add_argument("--skip-baselines", action="store_true", help="platform figures only")
@@ -87,6 +90,9 @@ def parser() -> argparse.ArgumentParser:
     scale = sub.add_parser("preload-scale", help=argparse.SUPPRESS)
     scale.add_argument("events", type=int)
     scale.add_argument("start", type=int)
+    pay = sub.add_parser("payments", help=argparse.SUPPRESS)
+    pay.add_argument("cases")
+    pay.add_argument("start")
     steady = sub.add_parser("steady", help=argparse.SUPPRESS)
     steady.add_argument("rate", type=float)
     steady.add_argument("seconds", type=float)
@@ -109,6 +115,9 @@ def main(argv=None) -> int:
     if args.command == "preload":
         from bench.preload import child_main
         return child_main(args.events, args.start)
+    if args.command == "payments":
+        from bench.payments import child_main
+        return child_main(args.cases, args.start)
     if args.command == "preload-scale":
         import json
 
@@ -132,6 +141,7 @@ def main(argv=None) -> int:
         args.gateway_seconds = 5
         args.subscriptions_seconds = 5
         args.scale_events = 1000
+        args.payment_cases = 2000
         args.info_rate = 0
         args.baseline_seconds = 2
     from bench.run import run_bench

@@ -12,23 +12,27 @@ Order (each step prints its progress):
      projection likewise
   4. peak RSS of each program; the platform is stopped
   5. ProjectionRunner baseline over the same event store
-  6. the ratio table; figures written to bench/results/<timestamp>.json
+  6. the payment run (bench/payments.py): N active cases stored, then the month, the year-end
+     extra month and the month again timed, against the eventsourcing batched save loop
+  7. the ratio table; figures written to bench/results/<timestamp>.json
 """
 from __future__ import annotations
 
 import json
 import os
 import platform as host
+import subprocess
 import sys
 import time
 from datetime import datetime
 from pathlib import Path
 
-from bench import baselines, probes, report
+from bench import baselines, payments, probes, report
 from bench.environment import PrivateEnvironment
 from bench.workload import Households
 
 RESULTS = Path(__file__).resolve().parent / "results"
+PAYMENTS_START = 8_000_000    # the payment run's households: numbers no other phase uses
 
 
 class Progress:
@@ -107,12 +111,15 @@ def _run_bench(args) -> int:
         try:
             if not args.skip_baselines:
                 standalone_baselines(args, env, figures, log)
-            platform_figures(args, env, figures, log, stamp)
+            if set(args.phases) - {"payments"}:
+                platform_figures(args, env, figures, log, stamp)
             if not args.skip_baselines and "projection_eps" in figures:
                 log.phase("baseline: eventsourcing ProjectionRunner over the same event store")
                 figures.update(baselines.run("projection_runner"))
                 log(f"ProjectionRunner: {figures['projection_runner_eps']:.0f} events/s "
                     f"({figures['projection_runner_events']} events)")
+            if "payments" in args.phases:    # after the ProjectionRunner: it reads the whole store
+                payment_runs(args, figures, log)
         finally:
             figures["finished"] = datetime.now().isoformat(timespec="seconds")
             figures["machine"]["loadavg_end"] = os.getloadavg()
@@ -131,6 +138,8 @@ def _run_bench(args) -> int:
 
 
 BASELINE_LABELS = {"pika_batched_confirm_mps": "pika batched confirms",
+                   "es_save_batched_eps": "es save, batched",
+                   "rpc_ceiling_cps": "RPC ceiling",
                    "subscriptions.post_ceiling_ps": "plain POSTs, 1 thread",
                    "subscriptions.feed_eps": "feed pages alone",
                    "gateway.rpc_commands_ps": "same over RPC",
@@ -537,6 +546,29 @@ def relay_and_projection(args, env, bench, figures, log, stamp: str) -> None:
     log(f"projection: {projection['events']} events in {projection['seconds']:.2f}s = "
         f"{projection['eps']:.0f} events/s")
     positions.close()
+
+
+def payment_runs(args, figures: dict, log) -> None:
+    cases = args.payment_cases
+    log.phase(f"payment run: {cases:,} active cases; the month, the year-end extra month, the month again")
+    done = subprocess.run([sys.executable, "-m", "bench", "payments", str(cases), str(PAYMENTS_START)],
+                          stdout=subprocess.PIPE, text=True, timeout=7200)  # stderr: its progress
+    result = child_result(done, "payment run")
+    figures["payments"] = result
+    for key, label in (("monthly", f"month {payments.MONTH}"), ("year_end", f"year-end extra {payments.YEAR}"),
+                       ("again", f"month {payments.MONTH} again")):
+        run = result[key]
+        log(f"{label}: {run['paid']:,} paid of {run['active_cases']:,} active in {run['seconds']:.1f}s"
+            + (f" = {run['eps']:,.0f} events/s" if run["paid"] else " (nobody paid twice)"))
+    for cases_, seconds in result["projected_seconds"].items():
+        log(f"projected monthly run for {int(cases_):,} cases: {seconds / 60:,.1f} min at the measured rate")
+
+
+def child_result(done, what: str) -> dict:
+    for line in reversed(done.stdout.splitlines()):
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT "):])
+    raise RuntimeError(f"{what} failed (exit {done.returncode}); its output is above")
 
 
 def run_preload(events: int, start: int) -> dict:

@@ -15,6 +15,7 @@ costs 0 ...) stay in the domain. No framework here (only the standard library).
 """
 from __future__ import annotations
 
+import functools
 import inspect
 import re
 from dataclasses import dataclass, field
@@ -443,6 +444,15 @@ def _described(arg: Arg) -> dict:
 COMMAND, QUERY = "command", "query"
 
 
+@functools.lru_cache(maxsize=None)
+def _parameters(cls, method: str) -> tuple[frozenset, frozenset]:
+    """(every parameter name, the keyword-only ones) of an application method, once per class
+    (inspect.signature on every call was a measurable part of a command's CPU)."""
+    parameters = inspect.signature(getattr(cls, method)).parameters
+    return (frozenset(parameters),
+            frozenset(n for n, p in parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY))
+
+
 @dataclass(frozen=True)
 class Command:
     """One RPC method of a domain, declared once.
@@ -520,14 +530,15 @@ class Command:
                 checked[arg.name] = arg.default
         return checked
 
-    def invoke(self, target, values: dict):
+    def invoke(self, target, values: dict, **optional):
         """Call the application method with checked values: positionally in declared order,
-        except the parameters the method takes by keyword only."""
+        except the parameters the method takes by keyword only. `optional` maps a keyword to
+        what makes its value (the service's `on_progress`); made only for a method taking it."""
         method = getattr(target, self.application_method)
-        keyword_only = {name for name, p in inspect.signature(method).parameters.items()
-                        if p.kind is inspect.Parameter.KEYWORD_ONLY}
+        parameters, keyword_only = _parameters(type(target), self.application_method)
         positional = [v for name, v in values.items() if name not in keyword_only]
         keywords = {name: v for name, v in values.items() if name in keyword_only}
+        keywords.update({name: make() for name, make in optional.items() if name in parameters})
         return method(*positional, **keywords)
 
     def signature(self, *, with_self: bool = True) -> inspect.Signature:

@@ -35,7 +35,7 @@ from nameko.extensions import DependencyProvider  # noqa: E402
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest  # noqa: E402
 from werkzeug.wrappers import Response  # noqa: E402
 
-from shared import audit, errors  # noqa: E402
+from shared import audit, errors, progress  # noqa: E402
 
 # DomainError keeps its code in `args` (shared/errors.py): Nameko's serialisation carries it.
 for _error in errors.ALL:
@@ -239,7 +239,8 @@ def _rpc_method(command):
         revealing = bool(values.get(audit.REVEAL))
         reason = audit.check_reason(context.get(audit.REASON)) if revealing else None
         with audit.acting(audit.from_context(context, context.get("_origin_call_id"))):
-            result = command.invoke(self.app, values)
+            result = command.invoke(self.app, values, on_progress=lambda: progress.Progress(
+                f"{self.name}.{command.name}", {"service": self.name, "entrypoint": command.name}))
             if revealing:
                 _disclose(self.app, command, values, reason)
         return result

@@ -167,8 +167,10 @@ class SocialAssistance(PlatformApplication):
                            on_progress: Callable[[int, int], None] | None = None) -> dict:
         december = self._month_not_future(f"{self._year(year):04d}-12", "year")
 
+        schedule = self._schedule()     # read once: per case it was most of the run's time
+
         def pay(case: Case):
-            return case.pay_year_end_extra(year, self._standard(case.area, case.scheme, december))
+            return case.pay_year_end_extra(year, self._standard(case.area, case.scheme, december, schedule))
         return self._pay_each(pay, on_progress, year=year)
 
     def _pay_each(self, pay: Callable[[Case], Decimal | None], on_progress, **label) -> dict:
@@ -268,8 +270,10 @@ class SocialAssistance(PlatformApplication):
     # --- helpers -------------------------------------------------------------------------------------
 
     def _recompute_all(self, start: str, reason: str, on_progress) -> int:
+        schedule = self._schedule()
+
         def recompute(case: Case):
-            return case.recompute(start, self._standard(case.area, case.scheme, start), reason)
+            return case.recompute(start, self._standard(case.area, case.scheme, start, schedule), reason)
         return len(self._each_in_batches(list(self._caseload().active), recompute, on_progress))
 
     def _each_in_batches(self, ids: list[str], change: Callable, on_progress) -> list:
@@ -286,8 +290,7 @@ class SocialAssistance(PlatformApplication):
     @retry_on_conflict
     def _change_batch(self, ids: list[str], change: Callable) -> list:
         changed, results = [], []
-        for aggregate_id in ids:
-            aggregate = self.repository.get(UUID(aggregate_id))
+        for aggregate in self._get_many(ids):
             result = change(aggregate)
             if result is not None:
                 changed.append(aggregate)
@@ -333,8 +336,9 @@ class SocialAssistance(PlatformApplication):
     def _schedule(self) -> StandardSchedule:
         return self._find(StandardSchedule.ID) or StandardSchedule()
 
-    def _standard(self, area: str, registration: str, month_: str) -> Decimal:
-        amount = self._schedule().amount_at(area, registration, month_)
+    def _standard(self, area: str, registration: str, month_: str,
+                  schedule: StandardSchedule | None = None) -> Decimal:
+        amount = (schedule or self._schedule()).amount_at(area, registration, month_)
         if amount is None:
             raise Conflict("effective_month", f"no {registration} dibao standard in force for {area} in {month_}",
                            code="dibao.no_standard_in_force")

@@ -61,8 +61,9 @@ def test_first_time_reaching_a_position():
 
 FIGURES = {"relay_eps": 7000.0, "pika_batched_confirm_mps": 9000.0,
            "projection_eps": 1500.0, "projection_runner_eps": 400.0,
-           "commands_ps_best": 120.0, "pgbench_tps": 1500.0,
-           "latency_ms": {"p99": 180.0}, "rss_mb": {"relay": 46.0, "service": 151.0}}
+           "commands_ps_best": 120.0, "rpc_ceiling_cps": 400.0,
+           "payments": {"cases": 20000, "eps": 8000.0, "year_end_eps": 6000.0}, "es_save_batched_eps": 15000.0,
+           "latency_ms": {"p99": 28.0}, "rss_mb": {"relay": 46.0, "service": 101.0}}
 
 
 def rows_by_label():
@@ -74,17 +75,19 @@ def test_ratio_targets_compare_platform_with_baseline():
     rows = rows_by_label()
     assert rows["relay events/s"].ratio == pytest.approx(7000 / 9000)
     assert rows["relay events/s"].verdict == "met"                    # 78 % >= 70 %
-    assert rows["projection events/s"].verdict == "met"               # 375 % >= 50 %
-    assert rows["commands/s (best concurrency)"].ratio == pytest.approx(0.08)
-    assert rows["commands/s (best concurrency)"].verdict == "MISSED"  # 8 % < 30 %
+    assert rows["projection events/s (a worker per source)"].verdict == "MISSED"   # 3.75 x < 4 x
+    assert rows["commands/s (best concurrency) vs the RPC ceiling"].ratio == pytest.approx(0.30)
+    assert rows["commands/s (best concurrency) vs the RPC ceiling"].verdict == "MISSED"  # 30 % < 60 %
+    assert rows["payment run events/s (monthly) (20000)"].verdict == "met"             # 53 % >= 50 %
+    assert rows["payment run events/s (year-end extra month) (20000)"].verdict == "MISSED"  # 40 %
 
 
 def test_absolute_targets():
     rows = rows_by_label()
     assert rows["projection events/s (absolute)"].verdict == "MISSED"  # 1,500 < 2,000
-    assert rows["p99 command -> read model"].verdict == "met"          # 180 < 250
+    assert rows["p99 command -> read model at 100/s"].verdict == "met"  # 28 < 30
     assert rows["peak RSS relay"].verdict == "met"
-    assert rows["peak RSS service"].verdict == "MISSED"                 # 151 > 150
+    assert rows["peak RSS service"].verdict == "MISSED"                 # 101 > 100
 
 
 def test_missing_figures_are_not_applicable():
@@ -121,7 +124,8 @@ def test_formatting_of_figures():
     assert report.fmt_ratio(0.7) == "70%"
     assert report.fmt_ratio(None) == "-"
     assert report.TARGETS[0].describe() == ">= 70% of baseline"
-    assert report.TARGETS[4].describe() == "< 250 ms"
+    assert report.TARGETS[4].describe() == "< 30.0 ms"
+    assert report.TARGETS[1].describe() == ">= 400% of baseline"
 
 
 def test_lookup_follows_dotted_keys():

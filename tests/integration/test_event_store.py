@@ -59,3 +59,39 @@ def _try(function, *args):
         return function(*args)
     except Conflict as error:
         return error
+
+
+def test_many_aggregates_read_at_once_equal_each_read_alone(app):
+    from uuid import UUID, uuid4
+
+    from services.social_assistance.domain import Caseload
+    from shared.errors import NotFound
+    cases = []
+    for _ in range(3):
+        hh = app.register_household("beigang", "urban", [member(income="0")])
+        cases.append(app.apply(hh, "officer-li"))
+        app.verify(cases[-1], "officer-li", "0")
+        app.approve(cases[-1], "officer-wang", "2007-01")
+    app.run_payments("2007-01")
+    ids = [*cases, str(Caseload.ID)]     # cases, and the caseload, which has snapshots
+    assert app.snapshots is not None
+    app.take_snapshot(Caseload.ID)
+    app.run_payments("2007-02")          # events after the snapshot as well
+    many = app._get_many(ids)
+    alone = [app.repository.get(UUID(i)) for i in ids]
+    assert [vars(a) for a in many] == [vars(a) for a in alone]
+    assert [a.version for a in many] == [a.version for a in alone]
+    with pytest.raises(NotFound) as refused:
+        app._get_many([cases[0], str(uuid4())])
+    assert refused.value.code == "store.not_found"
+
+
+def test_a_payment_run_reports_its_progress(app):
+    for _ in range(3):
+        hh = app.register_household("beigang", "urban", [member(income="0")])
+        case = app.apply(hh, "officer-li")
+        app.verify(case, "officer-li", "0")
+        app.approve(case, "officer-wang", "2007-01")
+    seen = []
+    result = app.run_payments("2007-01", on_progress=lambda done, total: seen.append((done, total)))
+    assert result["paid"] == 3 and seen[-1] == (3, 3)

@@ -211,6 +211,39 @@ def test_invoke_passes_keyword_only_parameters_by_name():
     assert get.invoke(App(), get.bind((uid, True))) == (uid, True)
 
 
+def test_invoke_makes_on_progress_only_for_a_method_that_takes_it():
+    class App:
+        def run(self, month, on_progress=None):
+            on_progress(1, 1)
+            return month
+
+        def get(self, month):
+            return month
+    made = []
+
+    def make():
+        made.append(1)
+        return lambda done, total: made.append((done, total))
+    run = c.Command("run", (c.Arg("month", c.Month()),), role="r", method="run")
+    get = c.Command("get", (c.Arg("month", c.Month()),), role="r", kind=c.QUERY, method="get")
+    assert get.invoke(App(), get.bind(("2007-01",)), on_progress=make) == "2007-01" and made == []
+    assert run.invoke(App(), run.bind(("2007-01",)), on_progress=make) == "2007-01"
+    assert made == [1, (1, 1)]
+
+
+def test_progress_sets_its_gauges_and_writes_a_line_at_most_every_interval():
+    from shared.progress import DONE, ITEMS, Progress
+    lines = []
+    progress = Progress("payments", {"service": "test", "entrypoint": "run"}, every=3600, write=lines.append)
+    progress(10, 30)
+    progress(20, 30)
+    assert DONE.labels(service="test", entrypoint="run")._value.get() == 20
+    assert ITEMS.labels(service="test", entrypoint="run")._value.get() == 30
+    assert lines == []                   # within the interval and not done
+    progress(30, 30)
+    assert len(lines) == 1 and lines[0].startswith("payments: 30/30 (")
+
+
 def test_a_declaration_is_refused_when_inconsistent():
     with pytest.raises(ValueError):
         c.Command("x", (c.Arg("a", c.Bool()), c.Arg("a", c.Bool())), role="r")
