@@ -16,7 +16,8 @@ import time
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, StoredEvent
+from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier
 
 from shared.config import settings
@@ -72,56 +73,73 @@ class PlatformApplication(Application):
         return aggregate
 
     def _find(self, aggregate_id: UUID):
-        """The aggregate, or None: one read (`id in repository` and then `get` would be two)."""
-        try:
-            return self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            return None
+        """The aggregate, or None: one round trip (`id in repository` and then `get` would be
+        two reads, and `repository.get` makes two: the latest snapshot, then the events)."""
+        return self._load([UUID(str(aggregate_id))]).get(UUID(str(aggregate_id)))
 
     def _get_many(self, aggregate_ids) -> list:
-        """The aggregates of these ids, in that order, read with two queries (the latest
-        snapshots, then every event after them) where `repository.get` makes two per aggregate:
-        the round trips were most of a payment run's time (docs/performance.md). The result is
-        what `repository.get` returns for each id; an id with no events is a NotFound."""
+        """The aggregates of these ids, in that order, from one query where `repository.get`
+        makes two per aggregate: the round trips were most of a payment run's time
+        (docs/performance.md). An id with no events is a NotFound."""
         ids = [UUID(str(i)) for i in aggregate_ids]
-        if not hasattr(self.events.recorder, "datastore"):     # the unit tests' in-memory store
-            return [self._get(object, i, "id") for i in ids]
-        snapshots = {s.originator_id: s for s in self._latest_snapshots(ids)}
-        after = [snapshots[i].originator_version if i in snapshots else 0 for i in ids]
-        recorder = self.events.recorder
-        query = SQL("SELECT e.originator_id, e.originator_version, e.topic, e.state "
-                    "FROM {schema}.{table} e JOIN unnest(%s::uuid[], %s::bigint[]) AS w(id, after) "
-                    "ON e.originator_id = w.id AND e.originator_version > w.after "
-                    "ORDER BY e.originator_id, e.originator_version").format(
-            schema=Identifier(recorder.datastore.schema), table=Identifier(recorder.events_table_name))
-        aggregates = {i: self.mapper.to_domain_event(s).mutate(None) for i, s in snapshots.items()}
-        for stored in self._stored(recorder, query, (ids, after)):
-            event = self.mapper.to_domain_event(stored)
-            aggregates[event.originator_id] = event.mutate(aggregates.get(event.originator_id))
-        missing = [str(i) for i in ids if i not in aggregates]
+        found = self._load(ids)
+        missing = [str(i) for i in ids if i not in found]
         if missing:
             raise NotFound("id", f"no record with the id {missing[0]}", code="store.not_found")
-        return [aggregates[i] for i in ids]
+        return [found[i] for i in ids]
 
-    def _latest_snapshots(self, ids: list[UUID]) -> list[StoredEvent]:
+    def _load(self, ids: list[UUID]) -> dict:
+        """{id: aggregate} of those ids that have events: what `repository.get` returns for each
+        (the latest snapshot, then every event after it), read in one round trip."""
+        if not hasattr(self.events.recorder, "datastore"):     # the unit tests' in-memory store
+            found = {}
+            for aggregate_id in ids:
+                try:
+                    found[aggregate_id] = self.repository.get(aggregate_id)
+                except AggregateNotFoundError:
+                    pass
+            return found
+        found: dict = {}
+        for snapshot, stored in _select(self.events.recorder.datastore, self._load_query, ids):
+            event = self.mapper.to_domain_event(stored)
+            found[stored.originator_id] = event.mutate(None if snapshot else found.get(stored.originator_id))
+        return found
+
+    @functools.cached_property
+    def _load_query(self):
+        """The rows (is_snapshot, originator_id, originator_version, topic, state) of `ids`:
+        each id's latest snapshot first, then its events after it, by version."""
+        events = self.events.recorder
+        schema = Identifier(events.datastore.schema)
         if self.snapshots is None:
-            return []
-        recorder = self.snapshots.recorder
-        query = SQL("SELECT DISTINCT ON (originator_id) originator_id, originator_version, topic, state "
-                    "FROM {schema}.{table} WHERE originator_id = ANY(%s::uuid[]) "
-                    "ORDER BY originator_id, originator_version DESC").format(
-            schema=Identifier(recorder.datastore.schema), table=Identifier(recorder.events_table_name))
-        return self._stored(recorder, query, (ids,))
-
-    @staticmethod
-    def _stored(recorder, query, params) -> list[StoredEvent]:
-        with recorder.datastore.get_connection() as conn, conn.cursor() as cursor:
-            cursor.execute(query, params)
-            return [StoredEvent(originator_id=row["originator_id"], originator_version=row["originator_version"],
-                                topic=row["topic"], state=bytes(row["state"])) for row in cursor.fetchall()]
+            return SQL("SELECT false AS snapshot, originator_id, originator_version, topic, state "
+                       "FROM {schema}.{events} WHERE originator_id = ANY(%(ids)s::uuid[]) "
+                       "ORDER BY originator_id, originator_version").format(
+                schema=schema, events=Identifier(events.events_table_name))
+        return SQL(
+            "WITH s AS (SELECT DISTINCT ON (originator_id) originator_id, originator_version, topic, state "
+            "FROM {schema}.{snapshots} WHERE originator_id = ANY(%(ids)s::uuid[]) "
+            "ORDER BY originator_id, originator_version DESC) "
+            "SELECT true AS snapshot, originator_id, originator_version, topic, state FROM s "
+            "UNION ALL SELECT false, e.originator_id, e.originator_version, e.topic, e.state "
+            "FROM {schema}.{events} e LEFT JOIN s ON s.originator_id = e.originator_id "
+            "WHERE e.originator_id = ANY(%(ids)s::uuid[]) AND e.originator_version > COALESCE(s.originator_version, 0) "
+            "ORDER BY originator_id, snapshot DESC, originator_version").format(
+            schema=schema, events=Identifier(events.events_table_name),
+            snapshots=Identifier(self.snapshots.recorder.events_table_name))
 
     def _exists(self, aggregate_id: UUID) -> bool:
         return aggregate_id in self.repository
+
+
+@retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)   # as eventsourcing's reads
+def _select(datastore, query, ids: list[UUID]) -> list[tuple[bool, StoredEvent]]:
+    with datastore.get_connection() as conn, conn.cursor() as cursor:
+        cursor.execute(query, {"ids": ids})
+        return [(row["snapshot"], StoredEvent(originator_id=row["originator_id"],
+                                              originator_version=row["originator_version"],
+                                              topic=row["topic"], state=bytes(row["state"])))
+                for row in cursor.fetchall()]
 
 
 def retry_on_conflict(method):
