@@ -16,7 +16,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_the_payment_phase_pays_each_case_once_and_shows_progress(fresh_schemas):
-    done = subprocess.run([sys.executable, "-m", "bench", "payments", "30", "8000000"], cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "bench", "payments", "30", "3000000"], cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))[7:])
