@@ -147,17 +147,15 @@ class Publisher:
                 pass
             self.connection = None
 
-    def send(self, events: list) -> int:
-        """Publish CloudEvents in order, in one socket write; returns the last delivery tag."""
+    def send(self, events: list[contract.Outgoing]) -> int:
+        """Publish encoded CloudEvents in order, in one socket write; returns the last delivery tag."""
         if self.connection is None:
             self.connect()
         with self.cork.corked():
             for event in events:
-                message = amqp.Message(contract.encode(event), content_type=contract.CONTENT_TYPE,
-                                       delivery_mode=2, message_id=event.get_id(),
-                                       application_headers={"ce-sequence": event.get_extension("sequence")})
-                self.channel.basic_publish(message, exchange=self.exchange,
-                                           routing_key=event.get_type(), mandatory=True)
+                message = amqp.Message(event.body, content_type=contract.CONTENT_TYPE, delivery_mode=2,
+                                       message_id=event.id, application_headers={"ce-sequence": event.sequence})
+                self.channel.basic_publish(message, exchange=self.exchange, routing_key=event.type, mandatory=True)
                 self._next_tag += 1
         return self._next_tag - 1
 
@@ -174,8 +172,8 @@ class Publisher:
         if self._nacked:
             raise BrokerRefused("broker nacked a published event")
 
-    def publish_batch(self, events: list) -> None:
-        """Publish CloudEvents in order; return once the broker confirmed all of them."""
+    def publish_batch(self, events: list[contract.Outgoing]) -> None:
+        """Publish encoded CloudEvents in order; return once the broker confirmed all of them."""
         self.wait_confirmed(self.send(events))
 
     def _on_ack(self, delivery_tag: int, multiple: bool) -> None:
@@ -257,7 +255,7 @@ class Relay:
             notifications = self.app.recorder.select_notifications(start=position + 1,
                                                                    limit=self.batch_size)
             if notifications:
-                events = contract.to_cloudevents(self.app, notifications, previous=position)
+                events = contract.to_outgoing(self.app, notifications, previous=position)
                 position = notifications[-1].id
                 in_flight.append((self.publisher.send(events), position, len(events)))
             more = len(notifications) == self.batch_size and not self.stopping.is_set()

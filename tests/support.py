@@ -172,6 +172,9 @@ def check_relay_publishes_the_store(app, amqp_uri: str, service: str, drive: Cal
         connection.close()
     head = app.recorder.max_notification_id()
     assert [int(contract.decode(m.body).get_extension("sequence")) for m in messages] == list(range(1, head + 1))
+    # The relay encodes without the SDK's CloudEvent (contract.to_outgoing): byte for byte the SDK's.
+    stored = app.recorder.select_notifications(start=1, limit=head)
+    assert [m.body for m in messages] == [contract.encode(e) for e in contract.to_cloudevents(app, stored, previous=0)]
     events = []
     for message in messages:
         event = schemas.validate(contract.as_dict(contract.decode(message.body)))

@@ -147,8 +147,7 @@ def test_projection_applies_each_event_once_and_equals_a_rebuild(app, channel, a
         applied_before = APPLIED.labels("social_assistance")._value.get()
         received_before = RECEIVED.labels("social_assistance")._value.get()
         stored = app.recorder.select_notifications(start=1, limit=10_000)
-        relay.publisher.publish_batch([contract.to_cloudevent("social_assistance", n.id,
-                                                              app.mapper.to_domain_event(n)) for n in stored])
+        relay.publisher.publish_batch(contract.to_outgoing(app, stored))
         assert wait_for(lambda: channel.queue_declare("projection.test", passive=True).message_count == 0)
         assert wait_for(lambda: RECEIVED.labels("social_assistance")._value.get() == received_before + head)
         assert APPLIED.labels("social_assistance")._value.get() == applied_before  # all skipped
