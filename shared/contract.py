@@ -48,6 +48,7 @@ ENVELOPE_FIELDS = {"originator_id", "originator_version", "timestamp", "originat
 AUDIT_EXTENSIONS = {"actor": "actor", "client": "actorclient", "roles": "actorroles",
                     "request_id": "requestid", "traceparent": "traceparent"}
 _format = JSONFormat()
+_SDK_JSON = _SDKEncoder()   # the SDK's JSON writer's encoder (json.dumps would make one per event)
 
 
 def source_of(service: str) -> str:
@@ -129,7 +130,7 @@ def to_outgoing(app, notifications, previous: int | None = None) -> list[Outgoin
     for notification in notifications:
         attributes, data = _envelope(app.name, notification.id, app.mapper.to_domain_event(notification),
                                      previous)
-        body = json.dumps({**attributes, "specversion": SPECVERSION, "data": data}, cls=_SDKEncoder)
+        body = _SDK_JSON.encode({**attributes, "specversion": SPECVERSION, "data": data})
         out.append(Outgoing(body.encode("utf-8"), attributes["id"], attributes["type"], attributes["sequence"]))
         previous = notification.id
     return out
@@ -139,7 +140,8 @@ def _envelope(service: str, notification_id: int, domain_event, previous: int | 
     """(attributes, data) of the CloudEvent of a stored event."""
     event_type = type_of(domain_event)
     version = getattr(type(domain_event), "contract_version", 1)
-    data = {"aggregate_id": str(domain_event.originator_id),
+    aggregate_id = str(domain_event.originator_id)
+    data = {"aggregate_id": aggregate_id,
             "aggregate_version": domain_event.originator_version,
             **public({k: v for k, v in domain_event.__dict__.items() if k not in ENVELOPE_FIELDS})}
     extensions = audit_extensions(getattr(domain_event, "audit", None))
@@ -147,10 +149,10 @@ def _envelope(service: str, notification_id: int, domain_event, previous: int | 
         extensions["prevsequence"] = sequence_text(previous)
     return {
         **extensions,
-        "id": str(uuid5(NAMESPACE_URL, f"{service}:{domain_event.originator_id}:{domain_event.originator_version}")),
+        "id": str(uuid5(NAMESPACE_URL, f"{service}:{aggregate_id}:{domain_event.originator_version}")),
         "source": source_of(service),
         "type": event_type,
-        "subject": str(domain_event.originator_id),
+        "subject": aggregate_id,
         "time": domain_event.timestamp,
         "datacontenttype": "application/json",
         "dataschema": schema_urn(service, event_type, version),
