@@ -39,12 +39,18 @@ def test_two_concurrent_approvals_one_wins_the_other_gets_a_conflict(app):
     assert len(approvals) == 1
 
 
+def active_cases(app, count: int, area: str = "beigang", scheme: str = "urban") -> list[str]:
+    """`count` cases approved from 2007-01, each of a household of its own."""
+    cases = []
+    for _ in range(count):
+        cases.append(app.apply(app.register_household(area, scheme, [member(income="0")]), "officer-li"))
+        app.verify(cases[-1], "officer-li", "0")
+        app.approve(cases[-1], "officer-wang", "2007-01")
+    return cases
+
+
 def test_concurrent_payment_runs_of_one_month_pay_each_case_once(app):
-    for _ in range(5):
-        hh = app.register_household("xilin", "rural", [member(income="0")])
-        case = app.apply(hh, "officer-li")
-        app.verify(case, "officer-li", "0")
-        app.approve(case, "officer-wang", "2007-01")
+    active_cases(app, 5, "xilin", "rural")
     with ThreadPoolExecutor(3) as pool:
         results = list(pool.map(lambda _: app.run_payments("2007-01"), range(3)))
     assert sum(r["paid"] for r in results) == 5
@@ -66,12 +72,7 @@ def test_many_aggregates_read_at_once_equal_each_read_alone(app):
 
     from services.social_assistance.domain import Caseload
     from shared.errors import NotFound
-    cases = []
-    for _ in range(3):
-        hh = app.register_household("beigang", "urban", [member(income="0")])
-        cases.append(app.apply(hh, "officer-li"))
-        app.verify(cases[-1], "officer-li", "0")
-        app.approve(cases[-1], "officer-wang", "2007-01")
+    cases = active_cases(app, 3)
     app.run_payments("2007-01")
     ids = [*cases, str(Caseload.ID)]     # cases, and the caseload, which has snapshots
     assert app.snapshots is not None
@@ -87,11 +88,7 @@ def test_many_aggregates_read_at_once_equal_each_read_alone(app):
 
 
 def test_a_payment_run_reports_its_progress(app):
-    for _ in range(3):
-        hh = app.register_household("beigang", "urban", [member(income="0")])
-        case = app.apply(hh, "officer-li")
-        app.verify(case, "officer-li", "0")
-        app.approve(case, "officer-wang", "2007-01")
+    active_cases(app, 3)
     seen = []
     result = app.run_payments("2007-01", on_progress=lambda done, total: seen.append((done, total)))
     assert result["paid"] == 3 and seen[-1] == (3, 3)
