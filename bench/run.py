@@ -572,10 +572,8 @@ def child_result(done, what: str) -> dict:
 
 
 def run_preload(events: int, start: int) -> dict:
-    import subprocess
     done = subprocess.run([sys.executable, "-m", "bench", "preload", str(events), str(start)],
                           capture_output=True, text=True, timeout=900)
-    for line in reversed(done.stdout.splitlines()):
-        if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT "):])
-    raise RuntimeError(f"pre-load failed (exit {done.returncode}): {done.stderr[-3000:]}")
+    if done.returncode:
+        print(done.stderr[-3000:], file=sys.stderr)
+    return child_result(done, "pre-load")

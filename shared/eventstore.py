@@ -75,7 +75,8 @@ class PlatformApplication(Application):
     def _find(self, aggregate_id: UUID):
         """The aggregate, or None: one round trip (`id in repository` and then `get` would be
         two reads, and `repository.get` makes two: the latest snapshot, then the events)."""
-        return self._load([UUID(str(aggregate_id))]).get(UUID(str(aggregate_id)))
+        key = UUID(str(aggregate_id))
+        return self._load([key]).get(key)
 
     def _get_many(self, aggregate_ids) -> list:
         """The aggregates of these ids, in that order, from one query where `repository.get`
