@@ -75,12 +75,34 @@ def drop_schemas(settings, *schemas: str) -> None:
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
+# Ports for the programs a test starts come from below the kernel's ephemeral range
+# (net.ipv4.ip_local_port_range, 32768-60999 by default), so that no outgoing connection of another
+# process (to PostgreSQL, RabbitMQ, a receiver) takes one between its choice and its program's bind,
+# and none is handed out twice in one run: the kernel's bind(0) may give a closed port again, and two
+# programs of one platform on one port had the second answer the first's URL (a relay's metrics text
+# read as the service's feed).
+_PORTS = range(20000, 32000)
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    """A TCP port on loopback that nothing listens on now."""
+    """A TCP port on loopback that nothing listens on now and that this run has not handed out."""
+    import os
+    import random
     import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    rng = random.Random(os.getpid() ^ len(_handed_out))
+    for _ in range(2000):
+        port = rng.choice(_PORTS)
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free port left in {_PORTS.start}-{_PORTS.stop - 1}: stop the programs earlier tests left running")
 
 
 def http_get(url: str, timeout: float = 10) -> tuple[int, bytes]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,17 +17,11 @@ import pytest
 
 from shared.errors import InvalidInput
 from shared.rpc import cluster
-from tests.support import drop_schemas, member
+from tests.support import drop_schemas, free_port, member
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("social_assistance", "disaster_relief", "welfare")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def healthz(base: str) -> dict:

@@ -123,11 +123,8 @@ def test_the_default_position_at_asks_the_source_named_in_the_environment(monkey
     monkeypatch.delenv("WELFARE_URL", raising=False)
     error = refused(ServiceUnavailable, "feed.source_not_configured", create, app, since=SINCE)
     assert "WELFARE_URL" in error.rule
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]       # closed again: nothing listens there
-    monkeypatch.setenv("WELFARE_URL", f"http://127.0.0.1:{port}")
+    from tests.support import free_port
+    monkeypatch.setenv("WELFARE_URL", f"http://127.0.0.1:{free_port()}")    # nothing listens there
     refused(ServiceUnavailable, "feed.source_unreachable", create, app, since=SINCE)
     assert app.list() == []
 

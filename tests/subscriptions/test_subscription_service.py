@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,16 +18,10 @@ import pytest
 
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.rpc import cluster
-from tests.support import drop_schemas
+from tests.support import drop_schemas, free_port
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def status(url: str) -> tuple[int, bytes]:
