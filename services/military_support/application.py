@@ -26,12 +26,13 @@ from shared.eventstore import PlatformApplication, retry_on_conflict
 from shared.money import month, yuan
 from shared.referencedata import ReferenceData
 
-BATCH = 100  # beneficiaries per atomic write in a monthly run
 
 
 class MilitarySupport(PlatformApplication):
     name = "military_support"
-    snapshotting_intervals = {BenefitRoll: 50, Beneficiary: 50, EvidenceFile: 50, PairRegistry: 50,
+    # A beneficiary gains an event a month in the monthly runs: a snapshot every few keeps a
+    # run's read of each short (docs/performance.md).
+    snapshotting_intervals = {BenefitRoll: 50, Beneficiary: 4, EvidenceFile: 50, PairRegistry: 50,
                               Worker: 50}
 
     def __init__(self, env=None, *, reference: ReferenceData | None = None,
@@ -102,28 +103,14 @@ class MilitarySupport(PlatformApplication):
         target = self._month_not_future(month_, "month")
         standard = self.rules.standard_in(target)
         ids = list(self._roll().active)
-        paid: list[Decimal] = []
-        for begin in range(0, len(ids), BATCH):
-            paid.extend(self._pay_batch(ids[begin:begin + BATCH], target, standard))
-            if on_progress:
-                on_progress(min(begin + BATCH, len(ids)), len(ids))
+
+        def pay(beneficiary: Beneficiary):
+            return beneficiary.pay_month(target, standard.monthly(beneficiary.category, beneficiary.grade,
+                                                                  beneficiary.cause), standard.effective_from)
+        paid = self._each_in_batches(ids, pay, on_progress)
         return {"month": target, "standard_from": standard.effective_from, "active": len(ids),
                 "paid": len(paid), "already_paid": len(ids) - len(paid),
                 "total": str(sum(paid, Decimal("0.00")))}
-
-    @retry_on_conflict
-    def _pay_batch(self, ids: list[str], target: str, standard) -> list[Decimal]:
-        changed, amounts = [], []
-        for beneficiary_id in ids:
-            beneficiary = self.repository.get(UUID(beneficiary_id))
-            amount = beneficiary.pay_month(target, standard.monthly(
-                beneficiary.category, beneficiary.grade, beneficiary.cause), standard.effective_from)
-            if amount is not None:
-                changed.append(beneficiary)
-                amounts.append(amount)
-        if changed:
-            self.save(*changed)
-        return amounts
 
     # --- medical coverage --------------------------------------------------------------------------------
 

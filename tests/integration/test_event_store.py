@@ -92,3 +92,37 @@ def test_a_payment_run_reports_its_progress(app):
     seen = []
     result = app.run_payments("2007-01", on_progress=lambda done, total: seen.append((done, total)))
     assert result["paid"] == 3 and seen[-1] == (3, 3)
+
+
+def test_a_run_over_several_batches_pays_each_case_once_with_runs_racing(app, monkeypatch):
+    """Batches of two, each read while the one before it is stored; three runs racing."""
+    import shared.eventstore
+    monkeypatch.setattr(shared.eventstore, "BATCH", 2)
+    active_cases(app, 5)
+    seen = []
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(lambda _: app.run_payments("2007-01", on_progress=lambda *p: seen.append(p)),
+                                range(3)))
+    assert sum(r["paid"] for r in results) == 5
+    assert {r["active_cases"] for r in results} == {5} and (2, 5) in seen and (5, 5) in seen
+    assert app.run_payments("2007-01")["paid"] == 0
+
+
+def test_the_snapshots_a_run_takes_equal_the_replay_of_the_events(app):
+    """A case takes a snapshot every few of its events (monthly runs add one a month): the state
+    loaded from the latest snapshot and the events after it is the state of all its events."""
+    from functools import reduce
+    from uuid import UUID
+
+    from services.social_assistance.domain import Case
+    cases = [UUID(c) for c in active_cases(app, 3)]
+    for month_ in range(1, 8):
+        app.run_payments(f"2007-{month_:02d}")
+    interval = app.snapshotting_intervals[Case]
+    loaded = app._get_many(cases)
+    assert all(case.version > interval for case in loaded)
+    for case in loaded:
+        snapshots = list(app.snapshots.get(case.id))
+        assert snapshots and (snapshots[-1].originator_version + case.id.int) % interval == 0
+        replayed = reduce(lambda aggregate, event: event.mutate(aggregate), app.events.get(case.id), None)
+        assert vars(case) == vars(replayed) and len(case.payments) == 7
