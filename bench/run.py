@@ -550,13 +550,15 @@ def relay_and_projection(args, env, bench, figures, log, stamp: str) -> None:
 
 def payment_runs(args, figures: dict, log) -> None:
     cases = args.payment_cases
-    log.phase(f"payment run: {cases:,} active cases; the month, the year-end extra month, the month again")
+    log.phase(f"payment run: {cases:,} active cases; the month, the year-end extra month, the month again, "
+              f"then the months to {payments.LAST_MONTH}")
     done = subprocess.run([sys.executable, "-m", "bench", "payments", str(cases), str(PAYMENTS_START)],
                           stdout=subprocess.PIPE, text=True, timeout=7200)  # stderr: its progress
     result = child_result(done, "payment run")
     figures["payments"] = result
     for key, label in (("monthly", f"month {payments.MONTH}"), ("year_end", f"year-end extra {payments.YEAR}"),
-                       ("again", f"month {payments.MONTH} again")):
+                       ("again", f"month {payments.MONTH} again"),
+                       ("later", f"month {payments.LAST_MONTH}, after the months between")):
         run = result[key]
         log(f"{label}: {run['paid']:,} paid of {run['active_cases']:,} active in {run['seconds']:.1f}s"
             + (f" = {run['eps']:,.0f} events/s" if run["paid"] else " (nobody paid twice)"))

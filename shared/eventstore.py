@@ -11,7 +11,6 @@ import hmac
 import logging
 import os
 import random
-import threading
 import time
 from collections.abc import Callable
 
@@ -157,26 +156,19 @@ class PlatformApplication(Application):
         """Apply `change` to each aggregate of `ids`, saving BATCH of them per atomic write, and
         return what it returned for those it changed. A change returns None when it has nothing
         to do (the month is already paid): that is what makes a re-run, or a run racing another,
-        change nobody twice. The next batch is read while the current one is stored, so that
-        the two round trips overlap."""
-        batches = [ids[begin:begin + BATCH] for begin in range(0, len(ids), BATCH)]
-        results, done = [], 0
-        ahead = _ReadAhead(self._get_many, batches[0]) if batches else None
-        for index, batch_ids in enumerate(batches):
-            read = [ahead.result()]
-            if index + 1 < len(batches):
-                ahead = _ReadAhead(self._get_many, batches[index + 1])
-            results.extend(self._change_batch(batch_ids, change, read))
-            done += len(batch_ids)
+        change nobody twice. (Reading the next batch in a thread while the current one is stored
+        made runs 60 % slower: the decoding competes for the GIL, docs/performance.md.)"""
+        results = []
+        for begin in range(0, len(ids), BATCH):
+            results.extend(self._change_batch(ids[begin:begin + BATCH], change))
             if on_progress:
-                on_progress(done, len(ids))
+                on_progress(min(begin + BATCH, len(ids)), len(ids))
         return results
 
     @retry_on_conflict
-    def _change_batch(self, ids: list[str], change: Callable, read: list) -> list:
-        """`read` holds the batch read ahead, for the first attempt; a retry reads it again."""
+    def _change_batch(self, ids: list[str], change: Callable) -> list:
         changed, results = [], []
-        for aggregate in (read.pop() if read else self._get_many(ids)):
+        for aggregate in self._get_many(ids):
             result = change(aggregate)
             if result is not None:
                 changed.append(aggregate)
@@ -212,28 +204,6 @@ class PlatformApplication(Application):
 
     def _exists(self, aggregate_id: UUID) -> bool:
         return aggregate_id in self.repository
-
-
-class _ReadAhead:
-    """`read(ids)` run in a thread of its own (a green one under eventlet, whose psycopg waits
-    with `wait_select`): `result()` waits for it and returns or raises what it did."""
-
-    def __init__(self, read: Callable, ids: list[str]):
-        self._value = self._error = None
-        self._thread = threading.Thread(target=self._run, args=(read, ids), name="read-ahead", daemon=True)
-        self._thread.start()
-
-    def _run(self, read: Callable, ids: list[str]) -> None:
-        try:
-            self._value = read(ids)
-        except BaseException as error:      # handed to the caller by result()
-            self._error = error
-
-    def result(self):
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._value
 
 
 @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)   # as eventsourcing's reads

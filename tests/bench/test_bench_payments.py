@@ -23,6 +23,8 @@ def test_the_payment_phase_pays_each_case_once_and_shows_progress(fresh_schemas)
     assert result["cases"] == 30
     assert (result["monthly"]["paid"], result["year_end"]["paid"], result["again"]["paid"]) == (30, 30, 0)
     assert result["again"]["already_paid"] == 30
+    assert result["later"]["paid"] == 30 and result["later_eps"] > 0
     assert result["eps"] > 0 and set(result["projected_seconds"]) == {"100000", "1000000"}
     assert result["projected_seconds"]["1000000"] == pytest.approx(10 * result["projected_seconds"]["100000"])
     assert "payment run 2007-07: 30/30" in done.stderr and "year-end extra 2007: 30/30" in done.stderr
+    assert "payment run 2007-12: 30/30" in done.stderr

@@ -95,7 +95,7 @@ def test_a_payment_run_reports_its_progress(app):
 
 
 def test_a_run_over_several_batches_pays_each_case_once_with_runs_racing(app, monkeypatch):
-    """Batches of two, each read while the one before it is stored; three runs racing."""
+    """Batches of two; three runs racing."""
     import shared.eventstore
     monkeypatch.setattr(shared.eventstore, "BATCH", 2)
     active_cases(app, 5)
